@@ -1,0 +1,110 @@
+"""Settings: one frozen record, defaults documented here, validated once before any work starts.
+
+A settings file is TOML with the same keys (``tifa run --config tifa.toml``); single values can be
+overridden on the command line (``--set min_count=3``). Unknown keys and wrong types stop the run
+with the file and key named.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import bad_config
+
+
+@dataclass(frozen=True)
+class Settings:
+    # NLP
+    workers: int = 0  # processes for segmentation; 0 = all cores
+    batch_size: int = 32  # pieces per nlp.pipe batch
+    # Phrases
+    min_count: int = 2  # statistical phrases: occurrences needed
+    min_spread: int = 2  # statistical phrases: regions (or segments, when texts have no region) needed
+    min_chars: int = 4  # statistical phrases: shortest
+    max_chars: int = 20  # statistical phrases: longest
+    max_neighbour_share: float = (
+        0.75  # a gram whose left or right neighbour is this often the same is a fragment
+    )
+    min_token_alignment: float = 0.5  # share of occurrences that must start and end on word boundaries
+    quotation_min_count: int = 2  # long quotations are kept only when they recur
+    # Compare
+    reuse_min_chars: int = 15  # shortest passage reported as shared between regions
+    # Cluster
+    n_clusters: int = 0  # 0 = chosen by silhouette
+    # Graph
+    graph_window: str = "sentence"  # or "segment"
+    graph_top_edges: int = 300
+    graph_min_count: int = 2
+
+    def resolved_workers(self) -> int:
+        import os
+
+        return self.workers or max(1, len(os.sched_getaffinity(0)))
+
+
+_CHOICES = {"graph_window": {"sentence", "segment"}}
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "workers": (0, 256),
+    "batch_size": (1, 10_000),
+    "min_count": (1, 10**9),
+    "min_spread": (1, 10**6),
+    "min_chars": (2, 40),
+    "max_chars": (2, 60),
+    "max_neighbour_share": (0.0, 1.0),
+    "min_token_alignment": (0.0, 1.0),
+    "quotation_min_count": (1, 10**9),
+    "reuse_min_chars": (5, 10_000),
+    "n_clusters": (0, 1000),
+    "graph_top_edges": (1, 10**6),
+    "graph_min_count": (1, 10**9),
+}
+
+
+def _coerce(source: str, key: str, value: Any, kind: type) -> Any:
+    if isinstance(value, str) and kind is not str:
+        try:
+            value = kind(value)
+        except ValueError:
+            raise bad_config(source, key, f"must be a {kind.__name__}, got '{value}'") from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise bad_config(source, key, f"must be a {kind.__name__}, got {value!r}")
+    if key in _BOUNDS:
+        low, high = _BOUNDS[key]
+        if not low <= value <= high:
+            raise bad_config(source, key, f"must be between {low:g} and {high:g}, got {value}")
+    if key in _CHOICES and value not in _CHOICES[key]:
+        raise bad_config(source, key, f"must be one of {', '.join(sorted(_CHOICES[key]))}, got '{value}'")
+    return value
+
+
+def load_settings(path: Path | None = None, overrides: list[str] | None = None) -> Settings:
+    """Defaults, then the TOML file, then ``key=value`` overrides; every value checked."""
+    types = {field.name: type(getattr(Settings(), field.name)) for field in fields(Settings)}
+    values: dict[str, Any] = {}
+    if path is not None:
+        source = str(path)
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise bad_config(source, "-", "file not found") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise bad_config(source, "-", f"is not valid TOML ({exc})") from None
+        for key, value in raw.items():
+            if key not in types:
+                raise bad_config(source, key, f"is unknown (known: {', '.join(types)})")
+            values[key] = _coerce(source, key, value, types[key])
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in types:
+            raise bad_config("--set", key or item, f"is unknown or not key=value (known: {', '.join(types)})")
+        values[key] = _coerce("--set", key, value.strip(), types[key])
+    settings = replace(Settings(), **values)
+    if settings.min_chars > settings.max_chars:
+        raise bad_config(str(path or "--set"), "min_chars", "must not exceed max_chars")
+    return settings

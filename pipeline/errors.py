@@ -1,0 +1,29 @@
+"""Every error a user can cause, in one place, each with a code and what to do about it."""
+
+from __future__ import annotations
+
+
+class TifaError(Exception):
+    """An error the user can fix; the CLI prints it as one line and exits non-zero."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code} {message}")
+        self.code = code
+
+
+def model_missing(path: str) -> TifaError:
+    return TifaError("E010", f"no segmentation model at {path} — run `make models` (or pass --model DIR)")
+
+
+def no_inputs(paths: list[str]) -> TifaError:
+    return TifaError(
+        "E020", f"no readable input among {', '.join(paths)} — give .txt/.md/.jsonl/.csv files or folders"
+    )
+
+
+def input_not_found(path: str) -> TifaError:
+    return TifaError("E021", f"input {path} does not exist — check the path")
+
+
+def bad_config(source: str, key: str, problem: str) -> TifaError:
+    return TifaError("E030", f"{source}: setting '{key}' {problem}")

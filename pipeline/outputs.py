@@ -1,0 +1,53 @@
+"""Writers for the files in ``out/``: the output contract, in one place."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline.io_utils import atomic_write, write_csv
+from pipeline.records import Segment, Sentence
+
+
+def write_segments(path: Path, segments: Sequence[Segment], sentences: Sequence[Sentence]) -> None:
+    """``segments.csv``: one row per segment with its attribution and size."""
+    per_segment = Counter(sentence.segment_id for sentence in sentences)
+    write_csv(
+        path,
+        ["segment_id", "source", "region", "speaker", "title", "year", "date", "chars", "sentences"],
+        (
+            [
+                s.segment_id,
+                s.source,
+                s.region,
+                s.speaker,
+                s.title,
+                s.year,
+                s.date,
+                len(s.text),
+                per_segment[s.segment_id],
+            ]
+            for s in segments
+        ),
+    )
+
+
+def write_manifest(path: Path, manifest: dict[str, Any], timings: dict[str, float]) -> None:
+    """``manifest.json``: everything but ``timings`` is the same for the same input."""
+    document = {**manifest, "timings": timings}
+    atomic_write(path, json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+
+
+def swap_into_place(staging: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by the finished ``staging`` folder, keeping what was there until the end."""
+    previous = out_dir.with_name(f".{out_dir.name}.previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    if out_dir.exists():
+        os.replace(out_dir, previous)
+    os.replace(staging, out_dir)
+    shutil.rmtree(previous, ignore_errors=True)

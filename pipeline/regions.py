@@ -1,0 +1,206 @@
+"""Gazetteer of China's 34 province-level units and name resolution against it.
+
+The data lives in ``pipeline/data/regions.csv`` (package data, read with :mod:`importlib.resources`):
+one row per unit with its GB/T 2260 code, short name (上海, 内蒙古), full name (上海市, 内蒙古自治区),
+English name, type, primary one-character abbreviation (简称: 沪) and ``;``-joined aliases. In the CSV,
+one-character aliases are alternative abbreviations (贵州: 贵 beside 黔) and end up in
+:attr:`Region.abbreviations`; longer ones (内蒙, 香港特区, 臺灣, Macau) end up in :attr:`Region.aliases`.
+
+Two ways in:
+
+* :func:`lookup` resolves one name of any kind (short, full, English, code, alias, abbreviation), e.g. a
+  ``region`` column in a metadata sidecar.
+* :func:`find_regions` / :func:`first_region` find mentions in running text, by Chinese names of two or
+  more characters only: a one-character abbreviation (京, 新, 青, 港 …) would match everywhere.
+
+Ambiguities: 吉林 is both a province and its second city; a mention is taken as the province. 山西
+(Shanxi) and 陕西 (Shaanxi) are distinct names and never confused. Matching is by string, not by word,
+so names hiding inside other place names are handled explicitly: a short list of known strings is
+skipped (青海's 海南藏族自治州 and 河南蒙古族自治县, 贺兰山东麓, 珠江西岸, 长江西路, 川西藏区 …), as is a
+compass-final short name directly followed by 岸 or 麓 (鄱阳湖南岸, 黄河北岸); left-to-right matching
+keeps 浙江西部 as 浙江, not 江西. Other embeddings of this kind remain possible false positives.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+__all__ = ["REGION_TYPES", "Region", "find_regions", "first_region", "gazetteer", "lookup"]
+
+REGION_TYPES: frozenset[str] = frozenset({"province", "municipality", "autonomous_region", "sar"})
+"""The values of :attr:`Region.type`."""
+
+_PACKAGE = "pipeline"
+_COLUMNS = ("code", "short", "full", "english", "type", "abbreviation", "aliases")
+
+# Strings that contain a province's short name but denote something else. They join the alternation
+# so that, being longer, they win at their position and are then skipped. Mostly found by reading the
+# mentions in 183 provincial government work reports (2012-2017); extend as new ones turn up.
+_NOT_REGIONS: tuple[str, ...] = (
+    "海南藏族自治州",  # 青海's 海南 prefecture
+    "海南州",
+    "河南蒙古族自治县",  # a county in 青海
+    "贺兰山东",  # 贺兰山东麓, 宁夏
+    "庐山西海",  # a lake in 江西
+    "珠江西",  # 珠江西岸 (广东)
+    "长江西",  # 长江西路 (上海), 长江西岸
+    "川西藏",  # 川西藏区 (四川); 四川西藏 still gives 四川, 西藏 (leftmost match first)
+    "红河南",  # 红河南部 (云南)
+    "威海南",  # 威海南海新区 (山东)
+    "鞍山西",  # 鞍山西柳 (辽宁)
+    "眉山东坡",  # 眉山市东坡区 (四川)
+    "中山东路",  # street names in many cities
+    "中山西路",
+)
+
+# A short name ending in a compass point followed by 岸 (bank) or 麓 (foot of a mountain) is a place
+# on a river, lake or mountain (洞庭湖南岸, 黄河北岸, 太行山西麓), not the province; 岸线 (shoreline,
+# as in 海南岸线) is the exception.
+_COMPASS = frozenset("东西南北")
+_FEATURE_AFTER = re.compile(r"[岸麓](?!线)")
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """One province-level unit.
+
+    ``code`` is the six-digit GB/T 2260 code (``"310000"``); ``short`` the name used throughout the
+    outputs (``"上海"``); ``full`` the official name (``"上海市"``); ``type`` one of
+    :data:`REGION_TYPES`. ``abbreviations`` holds the one-character 简称, primary first
+    (``("黔", "贵")`` for 贵州); ``aliases`` the other multi-character names (``("内蒙", …)``).
+    """
+
+    code: str
+    short: str
+    full: str
+    english: str
+    type: str
+    abbreviations: tuple[str, ...]
+    aliases: tuple[str, ...]
+
+    @property
+    def abbreviation(self) -> str:
+        """The primary one-character abbreviation (沪, 陇, 黔 …)."""
+        return self.abbreviations[0]
+
+    def names(self) -> tuple[str, ...]:
+        """Every name this unit can be looked up by, in CSV order (code and abbreviations included)."""
+        return (self.code, self.short, self.full, self.english, *self.abbreviations, *self.aliases)
+
+
+def _key(name: str) -> str:
+    """Normalise a name for exact lookup: NFKC (full-width digits and letters), trimmed, case-folded."""
+    return unicodedata.normalize("NFKC", name).strip().casefold()
+
+
+def _parse_row(row: dict[str, str], line: int) -> Region:
+    """Build and validate one :class:`Region` from a CSV row; ``line`` is used in error messages."""
+    values = {column: (row.get(column) or "").strip() for column in _COLUMNS}
+    code, short, full, english, kind, abbreviation = (values[c] for c in _COLUMNS[:-1])
+    where = f"regions.csv line {line}"
+    if not (len(code) == 6 and code.isascii() and code.isdigit() and code.endswith("0000")):
+        raise ValueError(f"{where}: code {code!r} is not a province-level GB/T 2260 code")
+    if not (short and full and english):
+        raise ValueError(f"{where}: short, full and english names are required")
+    if kind not in REGION_TYPES:
+        raise ValueError(f"{where}: type {kind!r} is not one of {sorted(REGION_TYPES)}")
+    if len(abbreviation) != 1:
+        raise ValueError(f"{where}: abbreviation {abbreviation!r} must be one character")
+    extra = [alias.strip() for alias in values["aliases"].split(";") if alias.strip()]
+    abbreviations = (abbreviation, *(a for a in extra if len(a) == 1 and a != abbreviation))
+    aliases = tuple(a for a in extra if len(a) > 1)
+    return Region(code, short, full, english, kind, abbreviations, aliases)
+
+
+@cache
+def gazetteer() -> tuple[Region, ...]:
+    """All 34 province-level units, sorted by code (read once from the packaged CSV)."""
+    resource = resources.files(_PACKAGE) / "data" / "regions.csv"
+    text = resource.read_text(encoding="utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text))
+    missing = set(_COLUMNS) - set(reader.fieldnames or ())
+    if missing:
+        raise ValueError(f"regions.csv lacks columns {sorted(missing)}")
+    regions = [_parse_row(row, reader.line_num) for row in reader]
+    return tuple(sorted(regions, key=lambda region: region.code))
+
+
+@cache
+def _index() -> dict[str, Region]:
+    """Map every normalised name to its region; a name claimed by two regions is a data error."""
+    index: dict[str, Region] = {}
+    for region in gazetteer():
+        for name in region.names():
+            key = _key(name)
+            other = index.setdefault(key, region)
+            if other is not region:
+                raise ValueError(f"regions.csv: name {name!r} is claimed by {other.short} and {region.short}")
+    return index
+
+
+def lookup(name: str) -> Region | None:
+    """Resolve one name to its region, or None.
+
+    Exact match after trimming (and NFKC, so full-width digits work) on the short name, full name,
+    English name (case-insensitive), GB/T 2260 code, any alias, or a one-character abbreviation:
+    ``lookup("沪")``, ``lookup("上海市")``, ``lookup("310000")`` and ``lookup("shanghai")`` all give 上海.
+    """
+    if not isinstance(name, str):
+        return None
+    key = _key(name)
+    return _index().get(key) if key else None
+
+
+@cache
+def _matcher() -> tuple[re.Pattern[str], dict[str, Region | None]]:
+    """One compiled alternation of every Chinese name of two or more characters, longest first.
+
+    The mapping sends each alternative to its region, or to None for the names in ``_NOT_REGIONS``.
+    """
+    targets: dict[str, Region | None] = {}
+    for region in gazetteer():
+        for name in (region.short, region.full, *region.aliases):
+            if len(name) > 1 and _CJK.search(name):
+                targets[name] = region
+    for name in _NOT_REGIONS:
+        targets.setdefault(name, None)
+    alternatives = sorted(targets, key=lambda name: (-len(name), name))
+    return re.compile("|".join(map(re.escape, alternatives))), targets
+
+
+def find_regions(text: str) -> list[tuple[int, int, Region]]:
+    """Every mention of a region in ``text`` as ``(start, end, region)``, left to right.
+
+    Mentions are by short name, full name or a multi-character Chinese alias, never by a
+    one-character abbreviation. At each position the longest name wins and matches do not overlap,
+    so "上海市经济和信息化工作党委" gives one match ``(0, 3, 上海)``.
+    """
+    return list(_mentions(text))
+
+
+def _mentions(text: str) -> Iterator[tuple[int, int, Region]]:
+    """Generate the mentions find_regions returns, lazily."""
+    pattern, targets = _matcher()
+    for match in pattern.finditer(text):
+        name = match.group()
+        region = targets[name]
+        if region is None:
+            continue
+        end = match.end()
+        if name == region.short and name[-1] in _COMPASS and _FEATURE_AFTER.match(text, end):
+            continue
+        yield match.start(), end, region
+
+
+def first_region(text: str) -> Region | None:
+    """The region of the first mention in ``text`` (as :func:`find_regions` finds them), or None."""
+    return next((region for _, _, region in _mentions(text)), None)

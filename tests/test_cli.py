@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SEEDS
+from pipeline.cli import _parser, main
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def seed_run(tmp_path_factory) -> Path:
+    """What `make run` does: `tifa run seeds --out out`, through the installed console script."""
+    out = tmp_path_factory.mktemp("run") / "out"
+    tifa = Path(sys.executable).with_name("tifa")
+    completed = subprocess.run(
+        [str(tifa), "run", str(SEEDS), "--out", str(out)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    return out
+
+
+def test_make_run_command_on_seeds(seed_run: Path) -> None:
+    rows = _csv(seed_run / "segments.csv")
+    speakers = {row["region"]: row["speaker"] for row in rows if row["region"]}
+    assert speakers == {
+        "上海": "吴金城", "山东": "张海波", "安徽": "冯克金", "河北": "付振波",
+        "江西": "杨贵平", "重庆": "蓝庆华", "山西": "武宏文", "甘肃": "盛云峰",
+    }
+    assert sum(1 for row in rows if not row["region"]) == 1  # the lead
+    assert all(int(row["sentences"]) > 0 and int(row["chars"]) > 0 for row in rows)
+    manifest = json.loads((seed_run / "manifest.json").read_text(encoding="utf-8"))
+    assert [entry["status"] for entry in manifest["inputs"]] == ["processed"]
+    assert manifest["counts"]["segments"] == 9 and manifest["counts"]["regions"] == 8
+    assert manifest["versions"]["spacy"] and "timings" in manifest
+
+
+def test_every_command_has_help() -> None:
+    parser = _parser()
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
+    assert "run" in commands
+    for name, sub in commands.items():
+        assert sub.description or sub.format_help(), name
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0
+
+
+def test_missing_input_is_one_line_and_nonzero(tmp_path: Path, capsys) -> None:
+    code = main(["run", str(tmp_path / "missing"), "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and "missing" in err[0] and "E021" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_only_bad_inputs_fail_cleanly(tmp_path: Path, capsys) -> None:
+    (tmp_path / "empty.txt").write_bytes(b"")
+    code = main(["run", str(tmp_path), "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code != 0 and "E020" in err and "Traceback" not in err
+
+
+def test_bad_input_reported_on_stderr_and_in_manifest(tmp_path: Path, capsys) -> None:
+    (tmp_path / "good.txt").write_text("推动高质量发展。", encoding="utf-8")
+    (tmp_path / "broken.jsonl").write_text('{"text": "坚持稳中求进。"}\n{oops\n', encoding="utf-8")
+    code = main(["run", str(tmp_path), "--out", str(tmp_path / "out"), "--quiet", "--workers", "1"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "broken.jsonl" in err and "line 2" in err
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert {Path(entry["source"]).name: entry["status"] for entry in manifest["inputs"]} == {
+        "broken.jsonl": "processed",
+        "good.txt": "processed",
+    }
