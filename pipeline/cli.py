@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
     run.add_argument("--workers", type=int, help="processes for segmentation (default: all cores)")
     run.add_argument("--model", type=Path, help="segmentation model folder (default: models/zh_pkuseg)")
+    run.add_argument(
+        "--phrases",
+        type=Path,
+        metavar="FILE",
+        help="phrases of interest, one per line: always counted, marked kind=user",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     return parser
 
@@ -56,12 +62,31 @@ def _run(args: argparse.Namespace) -> int:
     if args.workers is not None:
         overrides.append(f"workers={args.workers}")
     settings = load_settings(args.config, overrides)
-    summary = run(args.inputs, args.out, settings, model_dir=args.model, progress=not args.quiet)
+    user_phrases: list[str] = []
+    if args.phrases is not None:
+        try:
+            user_phrases = [
+                line.strip() for line in args.phrases.read_text(encoding="utf-8-sig").splitlines()
+            ]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TifaError(
+                "E022", f"cannot read the phrase list {args.phrases} ({exc}) — give a UTF-8 text file"
+            ) from exc
+        user_phrases = [line for line in user_phrases if line and not line.startswith("#")]
+    summary = run(
+        args.inputs,
+        args.out,
+        settings,
+        model_dir=args.model,
+        user_phrases=user_phrases,
+        progress=not args.quiet,
+    )
     for problem in summary.problems:
         print(f"tifa: warning: {problem}", file=sys.stderr)
     if not args.quiet:
         print(
-            f"{summary.documents} documents, {summary.segments} segments, {summary.sentences} sentences"
+            f"{summary.documents} documents, {summary.segments} segments, {summary.sentences} sentences,"
+            f" {summary.phrases} phrases"
             f" → {summary.out_dir}/"
             + (f" ({summary.skipped} files skipped, see manifest.json)" if summary.skipped else ""),
             file=sys.stderr,

@@ -25,19 +25,20 @@ class Settings:
     min_spread: int = 2  # statistical phrases: regions (or segments, when texts have no region) needed
     min_chars: int = 4  # statistical phrases: shortest
     max_chars: int = 20  # statistical phrases: longest
-    max_neighbour_share: float = (
-        0.75  # a gram whose left or right neighbour is this often the same is a fragment
-    )
-    min_token_alignment: float = 0.5  # share of occurrences that must start and end on word boundaries
+    max_neighbour_share: float = 0.9  # one same left/right neighbour more often than this: a fragment
+    min_token_alignment: float = 0.5  # more than this share of occurrences start and end on word boundaries
     quotation_min_count: int = 2  # long quotations are kept only when they recur
     # Compare
     reuse_min_chars: int = 15  # shortest passage reported as shared between regions
     # Cluster
     n_clusters: int = 0  # 0 = chosen by silhouette
-    # Graph
-    graph_window: str = "sentence"  # or "segment"
-    graph_top_edges: int = 300
-    graph_min_count: int = 2
+    # Graph (see pipeline.graph.GraphSettings)
+    graph_window: str = "sentence"  # or "segment": what counts as occurring together
+    graph_association: str = "npmi"  # or "jaccard": the score edges are ranked and filtered by
+    graph_min_association: float = 0.0  # edges scoring below are dropped (0: no pair below chance)
+    graph_top_edges: int = 150  # keep the strongest N edges (KH Coder style)
+    graph_min_count: int = 2  # phrases seen fewer times are not nodes
+    graph_min_edge_weight: int = 2  # pairs seen together fewer times are not edges
 
     def resolved_workers(self) -> int:
         import os
@@ -45,7 +46,7 @@ class Settings:
         return self.workers or max(1, len(os.sched_getaffinity(0)))
 
 
-_CHOICES = {"graph_window": {"sentence", "segment"}}
+_CHOICES = {"graph_window": {"sentence", "segment"}, "graph_association": {"npmi", "jaccard"}}
 _BOUNDS: dict[str, tuple[float, float]] = {
     "workers": (0, 256),
     "batch_size": (1, 10_000),
@@ -60,6 +61,8 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "n_clusters": (0, 1000),
     "graph_top_edges": (1, 10**6),
     "graph_min_count": (1, 10**9),
+    "graph_min_edge_weight": (1, 10**9),
+    "graph_min_association": (-1.0, 1.0),
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io_utils import atomic_write, write_csv
-from pipeline.records import Segment, Sentence
+from pipeline.records import Hit, Phrase, Segment, Sentence
 
 
 def write_segments(path: Path, segments: Sequence[Segment], sentences: Sequence[Sentence]) -> None:
@@ -51,3 +51,61 @@ def swap_into_place(staging: Path, out_dir: Path) -> None:
         os.replace(out_dir, previous)
     os.replace(staging, out_dir)
     shutil.rmtree(previous, ignore_errors=True)
+
+
+def write_phrases(path: Path, phrases: Sequence[Phrase]) -> None:
+    """``phrases.csv``: one row per canonical phrase, best first; lists joined with ``;``."""
+    write_csv(
+        path,
+        [
+            "phrase",
+            "kind",
+            "count",
+            "segments",
+            "regions_n",
+            "regions",
+            "variants",
+            "rank",
+            "score",
+            "items",
+            "contains",
+        ],
+        (
+            [
+                p.phrase,
+                p.kind,
+                p.count,
+                p.segments,
+                p.regions_n,
+                ";".join(p.regions),
+                ";".join(p.variants),
+                rank,
+                p.score,
+                ";".join(p.items),
+                ";".join(p.contains),
+            ]
+            for rank, p in enumerate(phrases, start=1)
+        ),
+    )
+
+
+def write_hits(path: Path, hits: Sequence[Hit], segments: Sequence[Segment]) -> None:
+    """``hits.csv``: every occurrence of every phrase, with the surface form found and where."""
+    by_id = {segment.segment_id: segment for segment in segments}
+    write_csv(
+        path,
+        ["phrase", "surface", "segment_id", "region", "year", "sentence_index", "start", "end"],
+        (
+            [
+                hit.phrase,
+                by_id[hit.segment_id].text[hit.start : hit.end],
+                hit.segment_id,
+                by_id[hit.segment_id].region,
+                by_id[hit.segment_id].year,
+                hit.sentence_index,
+                hit.start,
+                hit.end,
+            ]
+            for hit in hits
+        ),
+    )

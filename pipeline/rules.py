@@ -131,8 +131,7 @@ def _trim_items(text: str, start: int, end: int, token_starts: Sequence[int]) ->
     Outer items may start (first) or end (last) at token boundaries. With inner items, the outer
     ones share the inner items' common first/last character when they can (新目标、新任务、新举措;
     产业链、创新链、服务链) and otherwise come closest to their length. With two items, the most
-    parallel pair wins: the whole clause when it is short, then a shared last character, equal
-    lengths, four characters.
+    parallel pair wins: a shared last character, then equal lengths, the whole clause, four characters.
     """
     bounds = []
     cursor = start
@@ -173,19 +172,37 @@ def _trim_items(text: str, start: int, end: int, token_starts: Sequence[int]) ->
             a, b = pair
             whole = (a == whole_first) + (b == whole_last)
             same_end = text[first_end - 1] == text[last_start + b - 1]
-            return (-whole, 0 if same_end else 1, abs(a - b), abs(a - 4) + abs(b - 4), -(a + b))
+            return (0 if same_end else 1, abs(a - b), -whole, abs(a - 4) + abs(b - 4), -(a + b))
 
         first, last = min(((a, b) for a in first_options for b in last_options), key=parallel)
         # Two items with nothing parallel about them are a clause, not a formula.
-        if parallel((first, last))[1] == 1 and (
-            first != last or first < 3 or parallel((first, last))[0] == 0
-        ):
+        differs_at_end, length_gap, minus_whole = parallel((first, last))[:3]
+        if differs_at_end and (length_gap or first < 3 or minus_whole == 0):
             return None
     return [
         (first_end - first, first_end),
         *[(a, b) for a, b in bounds[1:-1]],
         (last_start, last_start + last),
     ]
+
+
+def parallel_items(items: Sequence[str]) -> bool:
+    """Whether 、-joined items look like one enumeration rather than the cut ends of two.
+
+    Outer items are at least as long as the shortest inner one; two items share their last
+    character or have the same length of three or more.
+
+    >>> parallel_items(["高端化", "智能化", "绿色化"]), parallel_items(["强国", "网络强国", "数字中国"])
+    (True, False)
+    """
+    if len(items) < 2 or any(len(item) < ITEM_MIN for item in items):
+        return False
+    inner = items[1:-1]
+    if inner:
+        shortest = min(len(item) for item in inner)
+        return len(items[0]) >= shortest and len(items[-1]) >= shortest
+    first, last = items
+    return first[-1] == last[-1] or (len(first) == len(last) >= 3)
 
 
 def _ok(item: str) -> bool:

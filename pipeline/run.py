@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from pipeline import __version__, ingest, nlp, outputs
+from pipeline import __version__, cluster, compare, graph, ingest, nlp, outputs, phrases
 from pipeline.config import Settings
 from pipeline.errors import no_inputs
 
@@ -35,6 +35,7 @@ class RunSummary:
     documents: int
     segments: int
     sentences: int
+    phrases: int
     skipped: int
     problems: tuple[str, ...]
 
@@ -53,15 +54,27 @@ def _versions(model_dir: Path | None) -> dict[str, str]:
     return found
 
 
+def graph_settings(settings: Settings) -> graph.GraphSettings:
+    return graph.GraphSettings(
+        window=settings.graph_window,  # type: ignore[arg-type]
+        association=settings.graph_association,  # type: ignore[arg-type]
+        min_association=settings.graph_min_association,
+        top_edges=settings.graph_top_edges,
+        min_node_count=settings.graph_min_count,
+        min_edge_weight=settings.graph_min_edge_weight,
+    )
+
+
 def run(
     inputs: Sequence[str],
     out_dir: Path,
     settings: Settings,
     *,
     model_dir: Path | None = None,
+    user_phrases: Sequence[str] = (),
     progress: bool = True,
 ) -> RunSummary:
-    """Run ingest → nlp → outputs on ``inputs`` and write the results into ``out_dir``.
+    """Run every stage on ``inputs`` and write the results into ``out_dir``.
 
     Files are built in a staging folder beside ``out_dir`` and swapped in at the end, so
     ``out_dir`` always holds one complete run.
@@ -71,20 +84,49 @@ def run(
         ingested = ingest.ingest(inputs)
     if not ingested.segments:
         raise no_inputs(list(inputs))
+    segments = ingested.segments
     language = nlp.load_nlp(model_dir)
     with timings.stage("nlp"):
         analysed = nlp.analyse(
-            ingested.segments,
+            segments,
             language,
             workers=settings.resolved_workers(),
             batch_size=settings.batch_size,
-            progress=_progress_bar(sum(len(s.text) for s in ingested.segments), progress),
+            progress=_progress_bar(sum(len(s.text) for s in segments), progress),
+        )
+    with timings.stage("phrases"):
+        found = phrases.extract(
+            segments, analysed.sentences, analysed.spans, settings, user_phrases=user_phrases
         )
     staging = out_dir.with_name(f".{out_dir.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    with timings.stage("compare"):
+        compare.write_adoption(
+            staging,
+            compare.adoption(segments, found.hits, found.phrases),
+            compare.adoption_matrix(segments, found.hits, found.phrases),
+        )
+        compare.write_keyness(staging, compare.keyness(segments, found.hits, found.phrases))
+        compare.write_diffusion(staging, compare.diffusion(segments, found.hits, found.phrases))
+        compare.write_reuse(staging, compare.shared_passages(segments, min_chars=settings.reuse_min_chars))
+    with timings.stage("cluster"):
+        n_clusters = settings.n_clusters or None
+        overall = cluster.cluster_regions(segments, analysed.sentences, found.hits, n_clusters=n_clusters)
+        by_year = cluster.cluster_by_year(segments, analysed.sentences, found.hits, n_clusters=n_clusters)
+        cluster.write_cluster_outputs(staging, overall, by_year)
+    with timings.stage("graph"):
+        options = graph_settings(settings)
+        cooccurrence = graph.build_graph(found.phrases, found.hits, segments, settings=options)
+        graph.write_graphml(cooccurrence, staging / "cooccurrence.graphml")
+        graph.write_gexf(cooccurrence, staging / "cooccurrence.gexf")
+        graph.draw_preview(cooccurrence, staging / "cooccurrence.png")
+        bipartite = graph.build_bipartite_graph(found.phrases, found.hits, segments, settings=options)
+        graph.write_graphml(bipartite, staging / "region_phrase.graphml")
     with timings.stage("write"):
-        outputs.write_segments(staging / "segments.csv", ingested.segments, analysed.sentences)
+        outputs.write_segments(staging / "segments.csv", segments, analysed.sentences)
+        outputs.write_phrases(staging / "phrases.csv", found.phrases)
+        outputs.write_hits(staging / "hits.csv", found.hits, segments)
     problems = tuple(
         f"{report.source}: {problem}" for report in ingested.inputs for problem in report.problems
     ) + tuple(
@@ -99,12 +141,18 @@ def run(
             "processed": sum(report.status == "processed" for report in ingested.inputs),
             "skipped": sum(report.status != "processed" for report in ingested.inputs),
             "documents": sum(report.documents for report in ingested.inputs),
-            "segments": len(ingested.segments),
+            "segments": len(segments),
             "sentences": len(analysed.sentences),
-            "characters": sum(len(segment.text) for segment in ingested.segments),
-            "regions": len({segment.region for segment in ingested.segments if segment.region}),
+            "characters": sum(len(segment.text) for segment in segments),
+            "regions": len({segment.region for segment in segments if segment.region}),
+            "phrases": len(found.phrases),
+            "hits": len(found.hits),
+            "graph_nodes": cooccurrence.number_of_nodes(),
+            "graph_edges": cooccurrence.number_of_edges(),
+            "clusters": overall.n_clusters,
         },
         "settings": asdict(settings),
+        "user_phrases": list(user_phrases),
         "versions": _versions(model_dir),
     }
     outputs.write_manifest(staging / "manifest.json", manifest, timings.seconds)
@@ -112,8 +160,9 @@ def run(
     return RunSummary(
         out_dir=out_dir,
         documents=manifest["counts"]["documents"],
-        segments=len(ingested.segments),
+        segments=len(segments),
         sentences=len(analysed.sentences),
+        phrases=len(found.phrases),
         skipped=manifest["counts"]["skipped"],
         problems=problems,
     )

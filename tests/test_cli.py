@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SEEDS
+
 from pipeline.cli import _parser, main
 
 
@@ -23,7 +23,11 @@ def seed_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("run") / "out"
     tifa = Path(sys.executable).with_name("tifa")
     completed = subprocess.run(
-        [str(tifa), "run", str(SEEDS), "--out", str(out)], capture_output=True, text=True, cwd=ROOT, check=False
+        [str(tifa), "run", str(SEEDS), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     return out
@@ -33,8 +37,14 @@ def test_make_run_command_on_seeds(seed_run: Path) -> None:
     rows = _csv(seed_run / "segments.csv")
     speakers = {row["region"]: row["speaker"] for row in rows if row["region"]}
     assert speakers == {
-        "上海": "吴金城", "山东": "张海波", "安徽": "冯克金", "河北": "付振波",
-        "江西": "杨贵平", "重庆": "蓝庆华", "山西": "武宏文", "甘肃": "盛云峰",
+        "上海": "吴金城",
+        "山东": "张海波",
+        "安徽": "冯克金",
+        "河北": "付振波",
+        "江西": "杨贵平",
+        "重庆": "蓝庆华",
+        "山西": "武宏文",
+        "甘肃": "盛云峰",
     }
     assert sum(1 for row in rows if not row["region"]) == 1  # the lead
     assert all(int(row["sentences"]) > 0 and int(row["chars"]) > 0 for row in rows)
@@ -46,7 +56,7 @@ def test_make_run_command_on_seeds(seed_run: Path) -> None:
 
 def test_every_command_has_help() -> None:
     parser = _parser()
-    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
+    commands = parser._subparsers._group_actions[0].choices
     assert "run" in commands
     for name, sub in commands.items():
         assert sub.description or sub.format_help(), name

@@ -10,11 +10,15 @@ from pipeline.records import Segment
 
 
 def _segment(text: str, segment_id: str = "t#1") -> Segment:
-    return Segment(segment_id=segment_id, source="t", region="上海", speaker="", title="", year=None, text=text)
+    return Segment(
+        segment_id=segment_id, source="t", region="上海", speaker="", title="", year=None, text=text
+    )
 
 
 def test_sentences_and_tokens(nlp) -> None:
-    text = "我们要深刻领悟“两个确立”的决定性意义。他说：“坚定不移推动高质量发展！”\n下一步，加快建设制造强国。"
+    text = (
+        "我们要深刻领悟“两个确立”的决定性意义。他说：“坚定不移推动高质量发展！”\n下一步，加快建设制造强国。"
+    )
     result = analyse([_segment(text)], nlp)
     assert [s.text for s in result.sentences] == [
         "我们要深刻领悟“两个确立”的决定性意义。",
@@ -25,7 +29,10 @@ def test_sentences_and_tokens(nlp) -> None:
         assert text[sentence.start : sentence.end] == sentence.text
         assert "".join(sentence.tokens) == sentence.text.replace(" ", "")
     assert "领悟" in result.sentences[0].tokens and "确立" in result.sentences[0].tokens
-    assert [(s.label, s.text) for s in result.spans] == [("numbered", "两个确立"), ("quoted", "坚定不移推动高质量发展")]
+    assert [(s.label, s.text) for s in result.spans] == [
+        ("numbered", "两个确立"),
+        ("quoted", "坚定不移推动高质量发展"),
+    ]
     assert [s.sentence_index for s in result.spans] == [0, 1]
 
 
@@ -65,21 +72,18 @@ def test_missing_model_names_the_fix(tmp_path: Path) -> None:
     assert "E010" in str(error.value) and "make models" in str(error.value)
 
 
-def _conllu_sentences(path: Path) -> list[tuple[str, list[str]]]:
-    sentences, words, text = [], [], ""
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# text = "):
-            text = line[len("# text = ") :]
-        elif not line.strip():
+def _conllu_sentences(path: Path) -> list[list[str]]:
+    """Gold words of each sentence (multiword-token ranges and empty nodes skipped)."""
+    sentences, words = [], []
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        if not line.strip():
             if words:
-                sentences.append((text, words))
-            words, text = [], ""
+                sentences.append(words)
+            words = []
         elif not line.startswith("#"):
             cols = line.split("\t")
             if cols[0].isdigit():
                 words.append(cols[1])
-    if words:
-        sentences.append((text, words))
     return sentences
 
 
@@ -97,7 +101,7 @@ def test_segmenter_f1_on_ud_gsdsimp(nlp) -> None:
     gold = _conllu_sentences(shared_path("data", "ud_zh_gsdsimp", "zh_gsdsimp-ud-test.conllu"))
     tokenizer = nlp.tokenizer
     correct = predicted = expected = 0
-    for text, words in gold:
+    for words in gold:
         guess = [t.text for t in tokenizer("".join(words)) if not t.is_space]
         gold_spans, guess_spans = _spans(words), _spans(guess)
         correct += len(gold_spans & guess_spans)

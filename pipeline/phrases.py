@@ -1,0 +1,503 @@
+"""Phrase stage: rule spans + corpus statistics → canonical ``Phrase``s and every ``Hit`` of each.
+
+Four families, each a ``kind``:
+
+- ``quoted`` / ``quotation`` / ``numbered`` / ``enumeration``: found by the form rules of
+  ``pipeline.rules`` (run in the NLP stage). Short quoted slogans, numbered formulas and enumerations
+  are kept even when they occur once; long quotations only when they recur.
+- ``statistical``: recurring character n-grams (``min_chars``..``max_chars``) found by form-free
+  counting over the whole corpus, kept when they
+
+  * occur at least ``min_count`` times, in at least ``min_spread`` regions (segments when the texts
+    have no regions);
+  * are free at both ends: no single character precedes (or follows) more than
+    ``max_neighbour_share`` of the occurrences — so a fragment that only occurs inside a longer
+    phrase (二十大精 inside 二十大精神) is never kept, while a phrase that also occurs on its own is;
+  * start and end on word boundaries of the segmenter in at least ``min_token_alignment`` of the
+    occurrences, span at least two words, and neither start nor end with a function character.
+
+  Counting uses rolling hashes over one NumPy array of the corpus, extending only n-grams whose both
+  (n-1)-gram halves are frequent, so memory follows the frequent n-grams, not all of them.
+
+Variants are merged under one canonical phrase: the key of a phrase drops punctuation (、，quotes) and
+writes numbers one way (10个 = 十个, 二个 = 两个). The n-gram counting runs on text with the enumeration
+comma 、 between Chinese characters removed, so 完整准确全面贯彻新发展理念 and
+完整、准确、全面贯彻新发展理念 are counted together; the canonical form is the most frequent surface form.
+
+Counting rule: every occurrence of every surface form of a kept phrase is a hit, wherever it is —
+including inside a longer kept phrase. A hit of 高端化、智能化、绿色化、服务化、生态化 therefore also
+counts for 高端化、智能化、绿色化: the common core is compared across regions however it is extended.
+``count`` equals what a plain substring search of the surface forms finds in the normalised text
+(non-overlapping, per segment).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import unicodedata
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import ahocorasick
+import numpy as np
+
+from pipeline.config import Settings
+from pipeline.nlp import RuleSpan
+from pipeline.records import Hit, Phrase, Segment, Sentence
+from pipeline.rules import parallel_items
+
+KIND_PRIORITY = ("user", "numbered", "quoted", "enumeration", "quotation", "statistical")
+_KEY_DROP = re.compile(r"[\s、，,。；;：:“”‘’\"'「」『』《》〈〉（）()·—…!！?？]")
+_CHINESE_DIGITS = "零一二三四五六七八九"
+_ARABIC_BEFORE_CLASSIFIER = re.compile(r"(?<![\d.])(\d{1,2})(?=[个项条种化位类批张大])")
+_ER_BEFORE_CLASSIFIER = re.compile(r"(?<![十\d一二三四五六七八九])二(?=[个项条种位类批张])")
+_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)
+_SEPARATOR = np.uint32(0)
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseResult:
+    phrases: tuple[Phrase, ...]
+    hits: tuple[Hit, ...]
+
+
+# --------------------------------------------------------------------------- canonical keys
+
+
+def _chinese_number(value: int) -> str:
+    if value < 10:
+        return _CHINESE_DIGITS[value]
+    tens, ones = divmod(value, 10)
+    return ("" if tens == 1 else _CHINESE_DIGITS[tens]) + "十" + (_CHINESE_DIGITS[ones] if ones else "")
+
+
+def phrase_key(surface: str) -> str:
+    """The form under which variants merge: no punctuation, numbers written one way.
+
+    >>> phrase_key("完整、准确、全面贯彻新发展理念") == phrase_key("完整准确全面贯彻新发展理念")
+    True
+    >>> phrase_key("10个专项行动计划"), phrase_key("二个确立")
+    ('十个专项行动计划', '两个确立')
+    """
+    text = unicodedata.normalize("NFKC", surface)
+    text = _KEY_DROP.sub("", text)
+    text = _ARABIC_BEFORE_CLASSIFIER.sub(lambda m: _chinese_number(int(m.group(1))), text)
+    text = _ER_BEFORE_CLASSIFIER.sub("两", text)
+    return text.replace("两", "两")
+
+
+# --------------------------------------------------------------------------- the corpus as arrays
+
+
+@dataclass(frozen=True)
+class _Corpus:
+    """All segment texts joined by a separator, as code points, with word boundaries from the segmenter."""
+
+    text: str
+    starts: np.ndarray  # segment start offsets in ``text``
+    codes: np.ndarray  # uint32 code point per character, 0 at separators and non-word characters
+    token_start: np.ndarray  # bool: a token starts at this offset (or the previous char ends one)
+
+    @classmethod
+    def build(cls, segments: Sequence[Segment], sentences: Sequence[Sentence]) -> _Corpus:
+        starts, offset = [], 0
+        for segment in segments:
+            starts.append(offset)
+            offset += len(segment.text) + 1
+        text = "\n".join(segment.text for segment in segments) + "\n"
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).copy()
+        is_word = (
+            ((codes >= 0x4E00) & (codes <= 0x9FFF))
+            | ((codes >= 0x3400) & (codes <= 0x4DBF))
+            | ((codes >= 0x30) & (codes <= 0x39))
+            | ((codes >= 0x41) & (codes <= 0x5A))
+            | ((codes >= 0x61) & (codes <= 0x7A))
+        )
+        token_start = np.zeros(len(codes) + 1, dtype=bool)
+        token_start[:-1][~is_word] = True  # punctuation and separators bound words on both sides
+        token_start[1:][~is_word] = True
+        segment_start = dict(zip((s.segment_id for s in segments), starts, strict=True))
+        for sentence in sentences:
+            base = segment_start[sentence.segment_id] + sentence.start
+            position = 0
+            for token in sentence.tokens:
+                found = sentence.text.find(token, position)
+                if found < 0:
+                    continue
+                token_start[base + found] = True
+                token_start[base + found + len(token)] = True
+                position = found + len(token)
+        codes[~is_word] = _SEPARATOR
+        return cls(text, np.asarray(starts, dtype=np.int64), codes, token_start)
+
+
+def _key_space(corpus: _Corpus) -> tuple[np.ndarray, np.ndarray]:
+    """Codes with the enumeration comma 、 between two word characters removed, and each one's offset."""
+    raw = np.frombuffer(corpus.text.encode("utf-32-le"), dtype=np.uint32)
+    dunhao = raw == ord("、")
+    inner = np.zeros_like(dunhao)
+    inner[1:-1] = dunhao[1:-1] & (corpus.codes[:-2] != 0) & (corpus.codes[2:] != 0)
+    keep = ~inner
+    return corpus.codes[keep], np.nonzero(keep)[0]
+
+
+# --------------------------------------------------------------------------- statistical n-grams
+
+
+@dataclass(frozen=True)
+class _Gram:
+    positions: np.ndarray  # start offsets in key space
+    length: int
+
+
+def _frequent_grams(codes: np.ndarray, settings: Settings) -> Iterable[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield ``(n, positions, hashes)`` of every n-gram of word characters occurring ``min_count``+ times.
+
+    Apriori pruning: an n-gram can only be frequent if both of its (n-1)-gram halves are.
+    """
+    size = len(codes)
+    word = codes != _SEPARATOR
+    # run[i]: how many word characters start at i (how far an n-gram at i can reach)
+    separators = np.flatnonzero(~word)
+    next_separator = separators[np.searchsorted(separators, np.arange(size))] if len(separators) else size
+    run = next_separator - np.arange(size)
+    positions = np.flatnonzero(word)
+    hashes = codes[positions].astype(np.uint64)
+    frequent_prev = np.zeros(size + 1, dtype=bool)
+    for n in range(1, settings.max_chars + 1):
+        if n > 1:
+            keep = (run[positions] >= n) & frequent_prev[positions + 1]
+            positions = positions[keep]
+            hashes = hashes[keep] * _HASH_BASE + codes[positions + n - 1].astype(np.uint64)
+        if not len(positions):
+            return
+        _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+        frequent = counts[inverse] >= settings.min_count
+        positions, hashes = positions[frequent], hashes[frequent]
+        frequent_prev = np.zeros(size + 1, dtype=bool)
+        frequent_prev[positions] = True
+        if n >= settings.min_chars:
+            yield n, positions, hashes
+
+
+def _group_share_max(group: np.ndarray, values: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """For each group, the largest share of its rows that have one same value."""
+    order = np.lexsort((values, group))
+    g, v = group[order], values[order]
+    change = np.ones(len(g), dtype=bool)
+    change[1:] = (g[1:] != g[:-1]) | (v[1:] != v[:-1])
+    run_starts = np.flatnonzero(change)
+    run_lengths = np.diff(np.append(run_starts, len(g)))
+    best = np.zeros(len(totals), dtype=np.int64)
+    np.maximum.at(best, g[run_starts], run_lengths)
+    return best / totals
+
+
+def _distinct_per_group(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    pairs = np.unique(np.stack([group, values]), axis=1)
+    return np.bincount(pairs[0], minlength=n_groups)
+
+
+def statistical_candidates(
+    corpus: _Corpus, segment_regions: np.ndarray, settings: Settings, *, spread_by_region: bool
+) -> dict[str, Counter[str]]:
+    """Recurring, free, word-aligned n-grams: key → Counter of the surface forms seen."""
+    codes, key_offset = _key_space(corpus)
+    size = len(codes)
+    found: dict[str, Counter[str]] = {}
+    for n, positions, hashes in _frequent_grams(codes, settings):
+        uniques, group, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+        # Neighbours: a separator counts as a new, distinct neighbour each time (a free boundary).
+        left = np.where(positions > 0, codes[np.maximum(positions - 1, 0)], 0).astype(np.int64)
+        right_index = positions + n
+        right = np.where(right_index < size, codes[np.minimum(right_index, size - 1)], 0).astype(np.int64)
+        left = np.where(left == 0, -1 - positions, left)
+        right = np.where(right == 0, -1 - positions, right)
+        left_share = _group_share_max(group, left, counts)
+        right_share = _group_share_max(group, right, counts)
+        original_start = key_offset[positions]
+        original_end = key_offset[positions + n - 1] + 1
+        aligned = corpus.token_start[original_start] & corpus.token_start[original_end]
+        aligned_share = np.bincount(group, weights=aligned, minlength=len(uniques)) / counts
+        segment = np.searchsorted(corpus.starts, original_start, side="right") - 1
+        spread_values = segment_regions[segment] if spread_by_region else segment
+        if spread_by_region:
+            has_region = spread_values >= 0
+            spread = _distinct_per_group(group[has_region], spread_values[has_region], len(uniques))
+        else:
+            spread = _distinct_per_group(group, spread_values, len(uniques))
+        keep = (
+            (left_share <= settings.max_neighbour_share)
+            & (right_share <= settings.max_neighbour_share)
+            & (aligned_share > settings.min_token_alignment)
+            & (spread >= settings.min_spread)
+        )
+        if not keep.any():
+            continue
+        # One row per distinct surface (same gram, with or without 、), with how often it occurs.
+        rows = np.flatnonzero(keep[group])
+        span = original_end[rows] - original_start[rows]
+        _, first_row, per_pair = np.unique(
+            np.stack([group[rows], span]), axis=1, return_index=True, return_counts=True
+        )
+        for row, times in zip(rows[first_row], per_pair, strict=True):
+            start, end = int(original_start[row]), int(original_end[row])
+            surface = corpus.text[start:end]
+            if _plausible_statistical(surface, corpus, start, end):
+                found.setdefault(phrase_key(surface), Counter())[surface] += int(times)
+    return found
+
+
+# One-character words that cannot open or close a phrase: particles, prepositions, pronouns,
+# conjunctions, locatives, dangling verbs and adjectives (所作的报告, 发展的新, 新征程上, 推动制造业高).
+_BAD_FIRST_WORDS = frozenset(
+    "的了和与及并是在为把将对等也就都而被从向于之其或要让由着过们所作且但才又还再很更最已使给上中里我你他她它这那该此各每"
+)
+_BAD_LAST_WORDS = frozenset(
+    "的了和与及并在是为把将对等也就都而被以于之其或要让由着从向上中里时后前来去起所作一新高强各每"
+)
+_CLAUSE_WORDS = frozenset("了着")
+
+
+def _tokens_at(corpus: _Corpus, start: int, end: int) -> list[str]:
+    cuts = [start, *(start + 1 + np.flatnonzero(corpus.token_start[start + 1 : end])), end]
+    return [corpus.text[a:b] for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def _plausible_statistical(surface: str, corpus: _Corpus, start: int, end: int) -> bool:
+    """Whole phrases only: two words or more, no dangling function word, no clause particles."""
+    if sum("\u4e00" <= char <= "\u9fff" for char in surface) < 3:
+        return False
+    words = [word for word in _tokens_at(corpus, start, end) if word != "、"]
+    if len(words) < 2:
+        return False  # a single word is vocabulary, not a phrase
+    if words[0] in _BAD_FIRST_WORDS or words[-1] in _BAD_LAST_WORDS:
+        return False
+    if any(word in _CLAUSE_WORDS for word in words):
+        return False
+    if "的" in surface:
+        before, _, after = surface.rpartition("的")
+        if (
+            len(after) < 2 or after[0] in "一0123456789" or not before
+        ):  # 的一次, 的5个: a quantity, not a name
+            return False
+    return "、" not in surface or parallel_items(surface.split("、"))
+
+
+# --------------------------------------------------------------------------- rule phrases
+
+
+def rule_candidates(spans: Sequence[RuleSpan]) -> dict[str, tuple[str, Counter[str]]]:
+    """Rule spans → key → (kind, surface forms). Numbered formulas keep their recurring head extent."""
+    extent_count = Counter(phrase_key(span.text) for span in spans if span.label == "numbered")
+    chosen: list[RuleSpan] = []
+    by_start: dict[tuple[str, int], list[RuleSpan]] = defaultdict(list)
+    for span in spans:
+        if span.label == "numbered":
+            by_start[(span.segment_id, span.start)].append(span)
+        else:
+            chosen.append(span)
+    for extents in by_start.values():
+        extents.sort(key=lambda span: span.end)
+        recurring = [span for span in extents if extent_count[phrase_key(span.text)] >= 2]
+        chosen.append((recurring or extents)[-1])
+    found: dict[str, tuple[str, Counter[str]]] = {}
+    for span in chosen:
+        key = phrase_key(span.text)
+        if len(key) < 2:
+            continue
+        kind, forms = found.get(key, (span.label, Counter()))
+        if KIND_PRIORITY.index(span.label) < KIND_PRIORITY.index(kind):
+            kind = span.label
+        forms[span.text] += 1
+        found[key] = (kind, forms)
+    return found
+
+
+def _enumeration_variants(surface: str) -> list[str]:
+    """落地生根、开花结果 is also written 落地生根开花结果."""
+    return [surface.replace("、", "").replace("，", "")]
+
+
+# --------------------------------------------------------------------------- locating every hit
+
+
+def locate(
+    forms_by_phrase: dict[str, Sequence[str]], segments: Sequence[Segment], sentences: Sequence[Sentence]
+) -> list[Hit]:
+    """Every non-overlapping occurrence of every surface form, per segment, with sentence index."""
+    automaton = ahocorasick.Automaton()
+    for phrase, forms in forms_by_phrase.items():
+        for form in forms:
+            if form and form not in automaton:
+                automaton.add_word(form, (form, phrase))
+    if not len(automaton):
+        return []
+    automaton.make_automaton()
+    sentence_starts: dict[str, list[int]] = defaultdict(list)
+    for sentence in sentences:
+        sentence_starts[sentence.segment_id].append(sentence.start)
+    hits: list[Hit] = []
+    for segment in segments:
+        last_end: dict[str, int] = {}
+        starts = sentence_starts.get(segment.segment_id, [0])
+        found = []
+        for end_index, (form, phrase) in automaton.iter(segment.text):
+            start = end_index + 1 - len(form)
+            if start < last_end.get(form, 0):
+                continue  # str.count semantics: occurrences of one form do not overlap
+            last_end[form] = end_index + 1
+            found.append((start, end_index + 1, phrase))
+        for start, end, phrase in sorted(found):
+            hits.append(Hit(phrase, segment.segment_id, max(0, bisect_right(starts, start) - 1), start, end))
+    return hits
+
+
+def _count_forms(forms: Iterable[str], texts: Sequence[str]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for form in forms:
+        counts[form] = sum(text.count(form) for text in texts)
+    return counts
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def extract(
+    segments: Sequence[Segment],
+    sentences: Sequence[Sentence],
+    spans: Sequence[RuleSpan],
+    settings: Settings | None = None,
+    *,
+    user_phrases: Sequence[str] = (),
+) -> PhraseResult:
+    """Find the formulaic phrases of a corpus and every occurrence of each.
+
+    >>> result = extract(segments, analysed.sentences, analysed.spans)  # doctest: +SKIP
+    >>> result.phrases[0].phrase, result.phrases[0].kind  # doctest: +SKIP
+    ('高质量发展', 'statistical')
+    """
+    settings = settings or Settings()
+    corpus = _Corpus.build(segments, sentences)
+    region_names = sorted({segment.region for segment in segments if segment.region})
+    region_ids = {name: index for index, name in enumerate(region_names)}
+    segment_regions = np.asarray([region_ids.get(segment.region, -1) for segment in segments], dtype=np.int64)
+    spread_by_region = len(region_names) >= 2
+
+    candidates: dict[str, tuple[str, Counter[str]]] = {}
+    for key, forms in statistical_candidates(
+        corpus, segment_regions, settings, spread_by_region=spread_by_region
+    ).items():
+        candidates[key] = ("statistical", forms)
+    for key, (kind, forms) in rule_candidates(spans).items():
+        if key in candidates:
+            forms = forms + candidates[key][1]
+        candidates[key] = (kind, forms)
+    for line in user_phrases:
+        surface = line.strip()
+        if surface:
+            key = phrase_key(surface)
+            forms = Counter(candidates.get(key, ("user", Counter()))[1])
+            forms[surface] += 0  # listed even when the corpus never says it
+            candidates[key] = ("user", forms)
+
+    texts = [segment.text for segment in segments]
+    forms_by_key: dict[str, list[str]] = {}
+    kinds: dict[str, str] = {}
+    for key, (kind, seen) in candidates.items():
+        forms = set(seen)
+        if kind == "enumeration":
+            forms.update(variant for form in seen for variant in _enumeration_variants(form))
+        counts = _count_forms(forms, texts)
+        present = [form for form in forms if counts[form] > 0] or (list(forms) if kind == "user" else [])
+        if not present:
+            continue
+        if kind == "quotation" and sum(counts.values()) < settings.quotation_min_count:
+            continue
+        # Canonical: the most frequent surface form; ties go to the punctuated, then the first in order.
+        present.sort(key=lambda form: (-counts[form], -len(form), form))
+        forms_by_key[key] = present
+        kinds[key] = kind
+
+    canonical = {key: forms[0] for key, forms in forms_by_key.items()}
+    hits = locate({canonical[key]: forms for key, forms in forms_by_key.items()}, segments, sentences)
+    phrases = _summarise(hits, forms_by_key, kinds, canonical, segments, spread_by_region)
+    rank = {phrase.phrase: index for index, phrase in enumerate(phrases)}
+    hits.sort(key=lambda hit: (rank[hit.phrase], hit.segment_id, hit.start))
+    return PhraseResult(tuple(phrases), tuple(hits))
+
+
+def _free_counts(hits: Sequence[Hit]) -> Counter[str]:
+    """Occurrences of each phrase that are not inside an occurrence of a longer phrase.
+
+    Used only for ranking: a phrase mostly said as part of a longer one (迅速掀起学习 in
+    迅速掀起学习党的二十大精神的热潮) ranks below one said on its own; its count is unchanged.
+    """
+    by_segment: dict[str, list[Hit]] = defaultdict(list)
+    for hit in hits:
+        by_segment[hit.segment_id].append(hit)
+    free: Counter[str] = Counter()
+    for segment_hits in by_segment.values():
+        segment_hits.sort(key=lambda hit: (hit.start, -hit.end))
+        reach = -1  # the furthest end of any hit starting at or before this one
+        for index, hit in enumerate(segment_hits):
+            same_start_longer = index > 0 and segment_hits[index - 1].start == hit.start
+            if hit.end > reach and not same_start_longer:
+                free[hit.phrase] += 1
+            elif hit.end > reach:
+                pass
+            reach = max(reach, hit.end)
+    return free
+
+
+def _summarise(
+    hits: Sequence[Hit],
+    forms_by_key: dict[str, list[str]],
+    kinds: dict[str, str],
+    canonical: dict[str, str],
+    segments: Sequence[Segment],
+    spread_by_region: bool,
+) -> list[Phrase]:
+    region_of = {segment.segment_id: segment.region for segment in segments}
+    count: Counter[str] = Counter()
+    segments_of: dict[str, set[str]] = defaultdict(set)
+    regions_of: dict[str, set[str]] = defaultdict(set)
+    for hit in hits:
+        count[hit.phrase] += 1
+        segments_of[hit.phrase].add(hit.segment_id)
+        if region_of[hit.segment_id]:
+            regions_of[hit.phrase].add(region_of[hit.segment_id])
+    kept = set(canonical.values())
+    free = _free_counts(hits)
+    phrases = []
+    for key, forms in forms_by_key.items():
+        name = canonical[key]
+        spread = len(regions_of[name]) if spread_by_region else len(segments_of[name])
+        free_share = free[name] / count[name] if count[name] else 1.0
+        score = round(spread * math.log2(1 + count[name]) * (0.5 + 0.5 * free_share), 6)
+        items: tuple[str, ...] = ()
+        contains: tuple[str, ...] = ()
+        if kinds[key] == "enumeration":
+            items = tuple(item for item in re.split("[、，]", name) if item)
+            contains = tuple(
+                sorted(other for other in kept if other != name and any(other in form for form in forms))
+            )
+        phrases.append(
+            Phrase(
+                phrase=name,
+                kind=kinds[key],
+                variants=tuple(forms),
+                count=count[name],
+                segments=len(segments_of[name]),
+                regions=tuple(sorted(regions_of[name])),
+                score=score,
+                items=items,
+                contains=contains,
+            )
+        )
+    phrases.sort(key=lambda p: (-p.score, -p.count, -len(p.phrase), p.phrase))
+    return phrases

@@ -1,0 +1,192 @@
+"""Region similarity and clusters on tiny hand-tokenised texts."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from pipeline.cluster import (
+    PHRASE_PREFIX,
+    ClusterResult,
+    cluster_by_year,
+    cluster_regions,
+    region_documents,
+    write_cluster_outputs,
+    write_dendrogram,
+)
+from pipeline.records import Hit, Segment, Sentence
+
+INDUSTRY = ("推进", "新型", "工业化", "，", "建设", "制造", "强国", "。")
+DIGITAL = ("发展", "数字", "经济", "，", "建设", "网络", "强国", "。")
+ECOLOGY = ("保护", "生态", "环境", "，", "建设", "美丽", "草原", "。")
+WATER = ("保护", "生态", "屏障", "，", "守护", "江河", "源头", "。")
+
+
+def corpus(spec: dict[str, list[tuple[int | None, tuple[str, ...]]]]) -> tuple[list[Segment], list[Sentence]]:
+    """One segment per (region, year, tokens); its sentence is the tokens joined."""
+    segments, sentences = [], []
+    for region, items in spec.items():
+        for number, (year, tokens) in enumerate(items):
+            segment_id = f"{region}-{number}"
+            text = "".join(tokens)
+            segments.append(Segment(segment_id, "", region, "", "", year, text))
+            sentences.append(Sentence(segment_id, 0, 0, len(text), text, tokens))
+    return segments, sentences
+
+
+@pytest.fixture
+def four_regions() -> tuple[list[Segment], list[Sentence]]:
+    return corpus(
+        {
+            "上海": [(2016, INDUSTRY), (2017, DIGITAL)],
+            "江苏": [(2016, INDUSTRY), (2017, DIGITAL + INDUSTRY)],
+            "甘肃": [(2016, ECOLOGY), (2017, WATER)],
+            "青海": [(2016, WATER), (2017, ECOLOGY + WATER)],
+        }
+    )
+
+
+def assert_valid(result: ClusterResult) -> None:
+    n = len(result.regions)
+    assert list(result.regions) == sorted(result.regions)
+    assert len(result.similarity) == n and all(len(row) == n for row in result.similarity)
+    for i in range(n):
+        assert result.similarity[i][i] == 1.0
+        for j in range(n):
+            assert result.similarity[i][j] == result.similarity[j][i]
+            assert 0.0 <= result.similarity[i][j] <= 1.0
+    assert len(result.clusters) == n and all(c >= 1 for c in result.clusters)
+    assert result.n_clusters == len(set(result.clusters))
+
+
+def test_similar_regions_cluster_together(four_regions) -> None:
+    result = cluster_regions(*four_regions, [])
+    assert_valid(result)
+    assert result.regions == ("上海", "江苏", "甘肃", "青海")
+    assert result.clusters == (1, 1, 2, 2)
+    assert result.chosen_by == "silhouette"
+    assert result.silhouette is not None and result.silhouette > 0
+    assert [k for k, _ in result.silhouettes] == [2, 3]
+    sim = dict(zip(result.regions, result.similarity, strict=True))
+    assert sim["上海"][1] > sim["上海"][2]  # 上海 is closer to 江苏 than to 甘肃
+
+
+def test_n_clusters_override(four_regions) -> None:
+    assert cluster_regions(*four_regions, [], n_clusters=1).clusters == (1, 1, 1, 1)
+    assert cluster_regions(*four_regions, [], n_clusters=4).clusters == (1, 2, 3, 4)
+    assert cluster_regions(*four_regions, [], n_clusters=9).n_clusters == 4
+    with pytest.raises(ValueError, match="n_clusters"):
+        cluster_regions(*four_regions, [], n_clusters=0)
+
+
+def test_features_are_pretokenised_words_and_phrases() -> None:
+    segments, sentences = corpus(
+        {"上海": [(None, ("坚持", "党", "的", "领导", "。", " ", "……"))], "": [(None, ("党",))]}
+    )
+    hits = [Hit("两个确立", "上海-0", 0, 0, 4), Hit("两个确立", "-0", 0, 0, 1)]
+    docs = region_documents(segments, sentences, hits)
+    # one-character words survive (the default token_pattern would drop 党 and 的); punctuation does not;
+    # unattributed text is left out
+    assert docs == {"上海": ["坚持", "党", "的", "领导", PHRASE_PREFIX + "两个确立"]}
+    assert region_documents(segments, sentences, hits, phrases=False) == {
+        "上海": ["坚持", "党", "的", "领导"]
+    }
+    with pytest.raises(ValueError, match="unknown segment_id"):
+        region_documents(segments, [Sentence("nowhere", 0, 0, 1, "党", ("党",))], [])
+
+
+def test_phrase_hits_make_regions_alike() -> None:
+    segments, sentences = corpus(
+        {"上海": [(None, ("甲",))], "江西": [(None, ("乙",))], "甘肃": [(None, ("丙",))]}
+    )
+    hits = [Hit("两个确立", "上海-0", 0, 0, 1), Hit("两个确立", "江西-0", 0, 0, 1)]
+    with_phrases = cluster_regions(segments, sentences, hits)
+    without = cluster_regions(segments, sentences, hits, phrases=False)
+    assert without.similarity[0][1] == 0.0
+    assert with_phrases.similarity[0][1] > 0.0
+    assert with_phrases.similarity[0][2] == 0.0
+
+
+def test_degenerate_inputs_do_not_raise() -> None:
+    empty = cluster_regions([], [], [])
+    assert (empty.regions, empty.clusters, empty.similarity) == ((), (), ())
+
+    one = cluster_regions(*corpus({"上海": [(None, INDUSTRY)]}), [])
+    assert (one.regions, one.similarity, one.clusters, one.silhouette) == (("上海",), ((1.0,),), (1,), None)
+
+    two = cluster_regions(*corpus({"上海": [(None, INDUSTRY)], "甘肃": [(None, ECOLOGY)]}), [])
+    assert_valid(two)
+    assert two.clusters == (1, 1) and "fewer than three" in two.chosen_by
+    assert cluster_regions(
+        *corpus({"上海": [(None, INDUSTRY)], "甘肃": [(None, ECOLOGY)]}), [], n_clusters=2
+    ).clusters == (
+        1,
+        2,
+    )
+
+    same = cluster_regions(*corpus({r: [(None, INDUSTRY)] for r in ("上海", "江苏", "浙江")}), [])
+    assert_valid(same)
+    assert same.similarity == ((1.0, 1.0, 1.0),) * 3
+    assert same.clusters == (1, 1, 1)
+
+    no_features = cluster_regions(*corpus({r: [(None, ("。",))] for r in ("上海", "江苏", "浙江")}), [])
+    assert_valid(no_features)
+    assert no_features.n_features == 0 and no_features.clusters == (1, 1, 1)
+
+
+def test_per_year_results(four_regions) -> None:
+    segments, sentences = four_regions
+    segments = [*segments, Segment("西藏-0", "", "西藏", "", "", 2017, "保护生态")]
+    sentences = [*sentences, Sentence("西藏-0", 0, 0, 4, "保护生态", ("保护", "生态"))]
+    years = cluster_by_year(segments, sentences, [])
+    assert [r.year for r in years] == [2016, 2017]
+    assert years[0].regions == ("上海", "江苏", "甘肃", "青海")  # 西藏 has no 2016 text: absent
+    assert "西藏" in years[1].regions
+    for result in years:
+        assert_valid(result)
+    assert cluster_by_year(*corpus({"上海": [(None, INDUSTRY)]}), []) == []
+
+
+def test_deterministic_outputs(four_regions, tmp_path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out in (first, second):
+        overall = cluster_regions(*four_regions, [])
+        write_cluster_outputs(out, overall, cluster_by_year(*four_regions, []), figures_by_year=True)
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir())
+    assert {"similarity.csv", "clusters.csv", "dendrogram.svg", "similarity_heatmap.svg"} <= set(names)
+    assert {"similarity_2016.csv", "similarity_2017.csv", "clusters_by_year.csv"} <= set(names)
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_written_tables_and_chinese_labels(four_regions, tmp_path) -> None:
+    overall = cluster_regions(*four_regions, [])
+    write_cluster_outputs(tmp_path, overall, cluster_by_year(*four_regions, []))
+    with open(tmp_path / "similarity.csv", encoding="utf-8-sig") as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == ["region", "上海", "江苏", "甘肃", "青海"]
+    assert [row[0] for row in table[1:]] == ["上海", "江苏", "甘肃", "青海"]
+    assert [float(table[i][i]) for i in range(1, 5)] == [1.0] * 4
+    with open(tmp_path / "clusters.csv", encoding="utf-8-sig") as handle:
+        assert list(csv.reader(handle)) == [
+            ["region", "cluster"],
+            ["上海", "1"],
+            ["江苏", "1"],
+            ["甘肃", "2"],
+            ["青海", "2"],
+        ]
+    with open(tmp_path / "clusters_by_year.csv", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(r["year"], r["region"]) for r in rows} >= {("2016", "上海"), ("2017", "青海")}
+    for name in ("dendrogram.svg", "similarity_heatmap.svg"):
+        svg = (tmp_path / name).read_text(encoding="utf-8")
+        assert "上海" in svg and "青海" in svg  # labels kept as text, drawn with the CJK font
+        assert "Noto Sans CJK" in svg
+        assert "<dc:date>" not in svg
+
+
+def test_png_dendrogram_renders(four_regions, tmp_path) -> None:
+    path = write_dendrogram(tmp_path, cluster_regions(*four_regions, []), name="dendrogram.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,349 @@
+"""Region comparison on tiny hand-built inputs whose answers are worked out by hand."""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+
+import pytest
+
+from pipeline.compare import (
+    AdoptionRow,
+    adoption,
+    adoption_matrix,
+    diffusion,
+    keyness,
+    shared_passages,
+    write_adoption,
+    write_diffusion,
+    write_keyness,
+    write_reuse,
+)
+from pipeline.records import Hit, Phrase, Segment
+
+
+def seg(segment_id: str, region: str, year: int | None, text: str) -> Segment:
+    return Segment(segment_id, f"{segment_id}.txt", region, "", "", year, text)
+
+
+def phrase(text: str) -> Phrase:
+    return Phrase(phrase=text, kind="user", variants=(text,), count=0, segments=0, regions=(), score=0.0)
+
+
+def hits_of(segments: list[Segment], phrases: list[str]) -> list[Hit]:
+    """Every occurrence of every phrase, by plain substring search (as the phrase stage does)."""
+    found = []
+    for s in segments:
+        for p in phrases:
+            start = s.text.find(p)
+            while start >= 0:
+                found.append(Hit(p, s.segment_id, 0, start, start + len(p)))
+                start = s.text.find(p, start + 1)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# adoption
+
+SH_2016 = "推进供给侧结构性改革，推进供给侧结构性改革。"  # 22 characters, 2 hits
+SH_2017 = "增强四个意识，推进供给侧结构性改革，坚定四个自信。"  # 25 characters
+JX_2017 = "牢固树立四个意识，增强四个意识。"  # 16 characters
+LEAD = "各地增强四个意识。"  # unattributed
+PHRASES = ["供给侧结构性改革", "四个意识", "两个确立"]
+
+
+@pytest.fixture
+def corpus() -> tuple[list[Segment], list[Hit], list[Phrase]]:
+    segments = [
+        seg("sh16", "上海", 2016, SH_2016),
+        seg("sh17", "上海", 2017, SH_2017),
+        seg("jx17", "江西", 2017, JX_2017),
+        seg("lead", "", 2017, LEAD),
+    ]
+    return segments, hits_of(segments, PHRASES), [phrase(p) for p in PHRASES]
+
+
+def test_text_lengths_used_below() -> None:
+    assert (len(SH_2016), len(SH_2017), len(JX_2017)) == (22, 25, 16)
+
+
+def test_adoption_counts_and_rates(corpus) -> None:
+    rows = {(r.region, r.year, r.phrase): r for r in adoption(*corpus)}
+    assert rows[("上海", 2016, "供给侧结构性改革")][3:] == (2, 2 * 10_000 / 22, 22)
+    assert rows[("上海", 2017, "供给侧结构性改革")].count == 1
+    assert rows[("上海", None, "供给侧结构性改革")][3:] == (3, 3 * 10_000 / 47, 47)
+    assert rows[("江西", 2017, "四个意识")].count == 2
+    assert rows[("江西", 2017, "四个意识")].per_10k == pytest.approx(1250.0)
+    assert rows[("江西", None, "两个确立")][3:] == (0, 0.0, 16)  # text but no use: zero
+
+
+def test_adoption_missing_year_is_absent_not_zero(corpus) -> None:
+    rows = adoption(*corpus)
+    keys = {(r.region, r.year) for r in rows}
+    assert keys == {("上海", None), ("上海", 2016), ("上海", 2017), ("江西", None), ("江西", 2017)}
+    assert ("江西", 2016) not in keys
+
+
+def test_adoption_leaves_unattributed_text_out(corpus) -> None:
+    assert all(r.region for r in adoption(*corpus))
+    matrix = adoption_matrix(*corpus)
+    assert matrix.regions == ("上海", "江西")
+    assert dict(zip(matrix.phrases, matrix.counts, strict=True)) == {
+        "供给侧结构性改革": (3, 0),
+        "两个确立": (0, 0),
+        "四个意识": (1, 2),
+    }
+
+
+def test_adoption_sorted_and_sparse_option(corpus) -> None:
+    rows = adoption(*corpus)
+    keys = [(r.region, -1 if r.year is None else r.year, r.phrase) for r in rows]
+    assert keys == sorted(keys)
+    sparse = adoption(*corpus, include_zero=False)
+    assert sparse and all(r.count > 0 for r in sparse)
+
+
+def test_adoption_ignores_hits_outside_vocabulary_and_rejects_unknown_segments(corpus) -> None:
+    segments, hits, _ = corpus
+    rows = adoption(segments, hits, [phrase("四个意识")])
+    assert {r.phrase for r in rows} == {"四个意识"}
+    with pytest.raises(ValueError, match="unknown segment_id"):
+        adoption(segments, [Hit("四个意识", "nowhere", 0, 0, 4)], [phrase("四个意识")])
+
+
+def test_write_adoption_round_trip(corpus, tmp_path) -> None:
+    write_adoption(tmp_path, adoption(*corpus), adoption_matrix(*corpus))
+    with open(tmp_path / "adoption.csv", encoding="utf-8-sig") as handle:
+        table = list(csv.DictReader(handle))
+    assert list(table[0]) == list(AdoptionRow._fields)
+    overall = [r for r in table if r["region"] == "上海" and r["year"] == "" and r["phrase"] == "四个意识"]
+    assert overall[0]["count"] == "1"
+    with open(tmp_path / "adoption_matrix.csv", encoding="utf-8-sig") as handle:
+        assert next(csv.reader(handle)) == ["phrase", "上海", "江西", "total"]
+
+
+# ---------------------------------------------------------------------------------------------
+# keyness
+#
+# Counts (phrase hits):     p=两个确立  q=四个意识  r=两个维护   n
+#   A 上海                     3          1          0         4
+#   B 江西                     1          2          1         4
+#   C 甘肃                     0          1          2         3
+#   corpus                     4          4          3        11
+# With a0 = 5.5 the prior is alpha = a0 * (4, 4, 3) / 11 = (2, 2, 1.5).
+
+P, Q, R = "两个确立", "四个意识", "两个维护"
+
+
+@pytest.fixture
+def keyness_corpus() -> tuple[list[Segment], list[Hit], list[Phrase]]:
+    segments = [
+        seg("a", "上海", None, "两个确立，两个确立，两个确立，四个意识。"),
+        seg("b", "江西", None, "两个确立，四个意识，四个意识，两个维护。"),
+        seg("c", "甘肃", None, "四个意识，两个维护，两个维护。"),
+    ]
+    return segments, hits_of(segments, [P, Q, R]), [phrase(p) for p in (P, Q, R)]
+
+
+def test_keyness_matches_hand_computed_z_score(keyness_corpus) -> None:
+    rows = {(r.region, r.phrase): r for r in keyness(*keyness_corpus, prior_scale=5.5)}
+    # 上海 against 江西+甘肃 (n_j = 7) for 两个确立: y_i = 3, y_j = 1, alpha = 2.
+    delta = math.log((3 + 2) / (4 + 5.5 - 3 - 2)) - math.log((1 + 2) / (7 + 5.5 - 1 - 2))
+    variance = 1 / (3 + 2) + 1 / (1 + 2)
+    row = rows[("上海", P)]
+    assert (row.count, row.reference_count) == (3, 1)
+    assert row.delta == pytest.approx(delta)
+    assert row.variance == pytest.approx(variance)
+    assert row.score == pytest.approx(delta / math.sqrt(variance))
+    assert row.score == pytest.approx(1.7226, abs=1e-4)  # 1.258041 / 0.730297
+    # 甘肃 against 上海+江西 (n_j = 8) for 两个维护: y_i = 2, y_j = 1, alpha = 1.5.
+    delta = math.log(3.5 / (3 + 5.5 - 2 - 1.5)) - math.log(2.5 / (8 + 5.5 - 1 - 1.5))
+    assert rows[("甘肃", R)].score == pytest.approx(delta / math.sqrt(1 / 3.5 + 1 / 2.5))
+
+
+def test_keyness_against_reference_group(keyness_corpus) -> None:
+    rows = keyness(*keyness_corpus, prior_scale=5.5, reference=["甘肃"])
+    assert {r.region for r in rows} == {"上海", "江西"}  # 甘肃 has no reference left but itself
+    row = next(r for r in rows if (r.region, r.phrase) == ("上海", P))
+    # 上海 against 甘肃 alone: y_j = 0, n_j = 3; the prior still comes from the whole corpus.
+    delta = math.log(5 / 4.5) - math.log((0 + 2) / (3 + 5.5 - 0 - 2))
+    assert row.score == pytest.approx(delta / math.sqrt(1 / 5 + 1 / 2))
+    with pytest.raises(ValueError, match="reference"):
+        keyness(*keyness_corpus, reference=["西藏"])
+
+
+def test_keyness_default_prior_is_mean_hits_per_region(keyness_corpus) -> None:
+    assert keyness(*keyness_corpus) == keyness(*keyness_corpus, prior_scale=11 / 3)
+
+
+def test_keyness_sorted_by_score_within_region(keyness_corpus) -> None:
+    rows = keyness(*keyness_corpus, prior_scale=5.5)
+    assert next(r.phrase for r in rows if r.region == "上海") == P
+    assert next(r.phrase for r in rows if r.region == "甘肃") == R
+    for region in ("上海", "江西", "甘肃"):
+        scores = [r.score for r in rows if r.region == region]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_keyness_degenerate_inputs(keyness_corpus) -> None:
+    segments, hits, _ = keyness_corpus
+    assert keyness(segments, hits, [phrase(P)]) == []  # one phrase: odds undefined
+    assert keyness(segments, [], [phrase(P), phrase(Q)]) == []
+    with pytest.raises(ValueError, match="prior_scale"):
+        keyness(*keyness_corpus, prior_scale=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# diffusion
+
+
+def test_diffusion_first_year_and_cumulative_share() -> None:
+    segments = [
+        seg("sh16", "上海", 2016, "推进供给侧结构性改革。"),
+        seg("sh17", "上海", 2017, "增强四个意识。"),
+        seg("jx16", "江西", 2016, "稳增长。"),
+        seg("jx17", "江西", 2017, "推进供给侧结构性改革，增强四个意识。"),
+        seg("gs17", "甘肃", 2017, "增强四个意识。"),
+        seg("lead", "", 2015, "推进供给侧结构性改革。"),  # unattributed: not a first adopter
+    ]
+    names = ["供给侧结构性改革", "四个意识", "两个确立"]
+    rows = {(r.phrase, r.year): r for r in diffusion(segments, hits_of(segments, names), map(phrase, names))}
+    assert {year for _, year in rows} == {2016, 2017}
+    reform16, reform17 = rows[("供给侧结构性改革", 2016)], rows[("供给侧结构性改革", 2017)]
+    assert (reform16.first_year, reform16.first_regions) == (2016, ("上海",))
+    assert (reform16.regions_using, reform16.regions_with_text, reform16.share_using) == (1, 2, 0.5)
+    assert (reform16.adopted_cumulative, reform16.regions_observed_cumulative) == (1, 2)
+    assert (reform17.regions_using, reform17.regions_with_text) == (1, 3)
+    assert (reform17.adopted_cumulative, reform17.share_adopted_cumulative) == (2, 2 / 3)
+    awareness17 = rows[("四个意识", 2017)]
+    assert (awareness17.first_year, awareness17.first_regions) == (2017, ("上海", "江西", "甘肃"))
+    assert rows[("四个意识", 2016)].regions_using == 0
+    assert rows[("两个确立", 2017)].first_year is None
+    assert rows[("两个确立", 2017)].share_adopted_cumulative == 0.0
+
+
+def test_diffusion_empty_without_years(tmp_path) -> None:
+    segments = [seg("a", "上海", None, "两个确立。")]
+    assert diffusion(segments, hits_of(segments, [P]), [phrase(P)]) == []
+    write_diffusion(tmp_path, [])
+    assert (tmp_path / "diffusion.csv").read_text(encoding="utf-8-sig").startswith("phrase,year,")
+
+
+# ---------------------------------------------------------------------------------------------
+# shared passages
+
+SHARED = "党的二十大报告高屋建瓴、思想深邃，气势恢宏、统揽全局"  # 26 characters
+WITHIN = "上海实践上海实践上海实践上海实践上海实践"  # 20 characters, only in 上海
+
+
+def test_shared_passage_found_across_regions_once_and_maximal() -> None:
+    segments = [
+        seg("sh", "上海", None, f"我们认为{SHARED}。{WITHIN}"),
+        seg("hb", "河北", None, f"大家表示{SHARED}！"),
+        seg("sh2", "上海", None, f"另外{WITHIN}。"),
+    ]
+    rows = shared_passages(segments)
+    assert [r.passage for r in rows] == [SHARED]
+    row = rows[0]
+    assert (row.length, row.regions, row.segments, row.regions_n, row.unattributed) == (
+        26,
+        ("上海", "河北"),
+        ("hb", "sh"),
+        2,
+        0,
+    )
+
+
+def test_shared_passage_with_unattributed_text_counts_and_two_leads_do_not() -> None:
+    clause = "为各地工业和信息化系统今后一段时期工作指明了方向、提供了遵循"
+    segments = [
+        seg("lead", "", None, f"会议{clause}。"),
+        seg("hb", "河北", None, f"报告{clause}！"),
+        seg("lead2", "", None, "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉"),
+        seg("lead3", "", None, "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉"),
+    ]
+    rows = shared_passages(segments)
+    assert [(r.passage, r.regions, r.unattributed) for r in rows] == [(clause, ("河北",), 1)]
+
+
+def test_nested_passage_reported_when_more_regions_share_it() -> None:
+    core = "加快建设制造强国、质量强国、网络强国"  # 18 characters, in three regions
+    segments = [
+        seg("a", "上海", None, f"甲{core}、数字中国。"),
+        seg("b", "江苏", None, f"乙{core}、数字中国。"),
+        seg("c", "浙江", None, f"丙{core}！"),
+    ]
+    rows = shared_passages(segments)
+    assert [(r.passage, r.regions) for r in rows] == [
+        (f"{core}、数字中国。", ("上海", "江苏")),
+        (core, ("上海", "江苏", "浙江")),
+    ]
+
+
+def test_punctuation_only_passages_and_short_ones_are_excluded() -> None:
+    rule = "——————————————————————"
+    segments = [seg("a", "上海", None, f"甲{rule}乙两个确立"), seg("b", "江西", None, f"丙{rule}丁两个确立")]
+    assert shared_passages(segments) == []
+    assert [r.passage for r in shared_passages(segments, min_chars=4)] == ["两个确立"]
+    with pytest.raises(ValueError, match="min_chars"):
+        shared_passages(segments, min_chars=0)
+
+
+def _brute_force(segments: list[Segment], k: int) -> dict[str, frozenset[str]]:
+    """Every label-maximal shared passage, by checking all substrings (tiny inputs only)."""
+
+    def labels(sub: str) -> frozenset[str]:
+        return frozenset(s.region for s in segments if sub in s.text)
+
+    found = {}
+    for s in segments:
+        for i in range(len(s.text)):
+            for j in range(i + k, len(s.text) + 1):
+                sub = s.text[i:j]
+                own = labels(sub)
+                if sub in found or len(own) < 2:
+                    continue
+                longer = {
+                    t.text[p + d : p + d + len(sub) + 1]
+                    for t in segments
+                    for p in range(len(t.text))
+                    if t.text.startswith(sub, p)
+                    for d in (-1, 0)
+                    if p + d >= 0 and p + d + len(sub) + 1 <= len(t.text)
+                }
+                if all(labels(ext) != own for ext in longer):
+                    found[sub] = own
+    return found
+
+
+def test_shared_passages_agree_with_brute_force() -> None:
+    rng = random.Random(4)
+    for _ in range(60):
+        k = rng.randint(2, 4)
+        alphabet = rng.choice(["甲乙", "甲乙丙", "ab"])
+        texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 18))) for _ in range(rng.randint(2, 4))]
+        segments = [seg(f"s{i}", rng.choice(["上海", "江西", ""]), None, t) for i, t in enumerate(texts)]
+        got = {
+            r.passage: frozenset(r.regions) | ({""} if r.unattributed else set())
+            for r in shared_passages(segments, min_chars=k)
+        }
+        assert got == _brute_force(segments, k), segments
+
+
+def test_shared_passages_deterministic_and_written(tmp_path) -> None:
+    segments = [seg("b", "河北", None, f"大家表示{SHARED}！"), seg("a", "上海", None, f"我们认为{SHARED}。")]
+    rows = shared_passages(segments)
+    assert rows == shared_passages(list(reversed(segments)))
+    write_reuse(tmp_path, rows)
+    with open(tmp_path / "reuse.csv", encoding="utf-8-sig") as handle:
+        table = list(csv.DictReader(handle))
+    assert table[0]["passage"] == SHARED
+    assert table[0]["regions"] == "上海;河北"
+    assert table[0]["segments"] == "a;b"
+
+
+def test_write_keyness_header(keyness_corpus, tmp_path) -> None:
+    write_keyness(tmp_path, keyness(*keyness_corpus))
+    with open(tmp_path / "keyness.csv", encoding="utf-8-sig") as handle:
+        assert next(csv.reader(handle))[:4] == ["region", "phrase", "count", "score"]

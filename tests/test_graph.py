@@ -1,0 +1,580 @@
+"""Tests for the phrase co-occurrence graph and its Gephi-safe export (pipeline/graph.py)."""
+
+from __future__ import annotations
+
+import doctest
+import math
+import random
+import re
+import warnings
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from pipeline import graph as graph_module
+from pipeline.graph import (
+    GEPHI_RESERVED,
+    GraphSettings,
+    build_bipartite_graph,
+    build_graph,
+    draw_preview,
+    gephi_safe,
+    strip_xml_illegal,
+    write_gexf,
+    write_graphml,
+)
+from pipeline.records import Hit, Phrase, Segment
+
+NS = {"g": "http://graphml.graphdrawing.org/xmlns"}
+LOOSE = GraphSettings(min_node_count=1, min_edge_weight=1, min_association=-1.0, top_edges=None)
+CHAIN = "高端化、智能化、绿色化"
+
+
+def make_case(
+    texts: dict[str, tuple[str, str]], phrases: list[str], kinds: dict[str, str] | None = None
+) -> tuple[list[Phrase], list[Hit], list[Segment]]:
+    """Segments from ``{segment_id: (region, text)}``, every occurrence of ``phrases`` as hits.
+
+    Sentences end at 。; a hit's sentence is the number of 。 before it. Phrases keep the given order
+    (their rank) and get their count, segments and regions from the hits, as the phrase stage would.
+    """
+    segments = [
+        Segment(sid, f"{sid}.txt", region, "", "", None, text) for sid, (region, text) in texts.items()
+    ]
+    hits: list[Hit] = []
+    for segment in segments:
+        for phrase in phrases:
+            start = segment.text.find(phrase)
+            while start >= 0:
+                sentence = segment.text.count("。", 0, start)
+                hits.append(Hit(phrase, segment.segment_id, sentence, start, start + len(phrase)))
+                start = segment.text.find(phrase, start + 1)
+    region_of = {segment.segment_id: segment.region for segment in segments}
+    records = []
+    for phrase in phrases:
+        own = [hit for hit in hits if hit.phrase == phrase]
+        regions = tuple(sorted({region_of[hit.segment_id] for hit in own} - {""}))
+        kind = (kinds or {}).get(phrase, "statistical")
+        records.append(
+            Phrase(phrase, kind, (phrase,), len(own), len({h.segment_id for h in own}), regions, 1.0)
+        )
+    return records, hits, segments
+
+
+def edge_labels(graph: nx.Graph) -> dict[frozenset[str], dict]:
+    return {
+        frozenset((graph.nodes[u]["label"], graph.nodes[v]["label"])): d for u, v, d in graph.edges(data=True)
+    }
+
+
+def node_by_label(graph: nx.Graph, label: str) -> str:
+    (node,) = [n for n, d in graph.nodes(data=True) if d["label"] == label]
+    return node
+
+
+# ----------------------------------------------------------------------------------------------------
+# Nesting is decided by offsets
+
+
+@pytest.fixture
+def nested():
+    return make_case(
+        {
+            "s1": ("上海", "推进高端化、智能化、绿色化和数字化。"),
+            "s2": ("浙江", "坚持高端化、智能化、绿色化，以高端化为先。"),
+        },
+        [CHAIN, "高端化", "数字化"],
+        {CHAIN: "enumeration"},
+    )
+
+
+def test_fixture_offsets_are_the_ones_written_by_hand(nested):
+    _, hits, _ = nested
+    s1 = {(h.phrase, h.sentence_index, h.start, h.end) for h in hits if h.segment_id == "s1"}
+    assert s1 == {(CHAIN, 0, 2, 13), ("高端化", 0, 2, 5), ("数字化", 0, 14, 17)}
+
+
+def test_nested_phrase_is_not_linked_to_its_container(nested):
+    graph = build_graph(*nested, settings=LOOSE)
+    edges = edge_labels(graph)
+    # s1: 高端化 lies inside the chain only, 数字化 stands apart from both.
+    assert edges[frozenset((CHAIN, "数字化"))]["weight"] == 1
+    assert edges[frozenset(("高端化", "数字化"))]["weight"] == 1
+    # s2: a free-standing 高端化 beside the chain links them — once, from s2 alone.
+    assert edges[frozenset((CHAIN, "高端化"))]["weight"] == 1
+
+
+def test_containment_alone_never_links():
+    phrases, hits, segments = make_case(
+        {"s1": ("上海", "推进高端化、智能化、绿色化。")}, [CHAIN, "高端化", "智能化"]
+    )
+    graph = build_graph(phrases, hits, segments, settings=_with(keep_isolates=True))
+    assert graph.number_of_nodes() == 3
+    # 高端化 and 智能化 are disjoint inside the chain: they do co-occur; neither links to the chain.
+    assert set(edge_labels(graph)) == {frozenset(("高端化", "智能化"))}
+
+
+def test_partly_overlapping_occurrences_do_not_link():
+    # 高质量发展 and 发展蓝图 share 发展 in 高质量发展蓝图: the same stretch of text, not two phrases.
+    phrases, hits, segments = make_case({"s1": ("", "绘就高质量发展蓝图。")}, ["高质量发展", "发展蓝图"])
+    assert build_graph(phrases, hits, segments, settings=LOOSE).number_of_edges() == 0
+
+
+def test_offsets_decide_not_strings():
+    # Same strings, but the hit of 高端化 is placed outside the chain: now they co-occur.
+    segment = Segment("s1", "a.txt", "上海", "", "", None, "高端化、智能化、绿色化，高端化。")
+    phrases = [
+        Phrase(CHAIN, "enumeration", (), 1, 1, ("上海",), 1.0),
+        Phrase("高端化", "statistical", (), 1, 1, ("上海",), 1.0),
+    ]
+    inside = [Hit(CHAIN, "s1", 0, 0, 11), Hit("高端化", "s1", 0, 0, 3)]
+    outside = [Hit(CHAIN, "s1", 0, 0, 11), Hit("高端化", "s1", 0, 12, 15)]
+    assert build_graph(phrases, inside, [segment], settings=LOOSE).number_of_edges() == 0
+    assert build_graph(phrases, outside, [segment], settings=LOOSE).number_of_edges() == 1
+
+
+# ----------------------------------------------------------------------------------------------------
+# Weights and association, checked by hand
+
+
+@pytest.fixture
+def tiny():
+    """Five sentences: A+B, B+C, C, A+C in s1; A+B in s2. N=5, n_A=n_B=n_C=3, n_AB=2, n_AC=n_BC=1."""
+    return make_case(
+        {
+            "s1": (
+                "上海",
+                "深刻领悟两个确立，增强四个意识。增强四个意识，坚定四个自信。坚定四个自信。领悟两个确立，坚定四个自信。",
+            ),
+            "s2": ("山东", "两个确立和四个意识。"),
+        },
+        ["两个确立", "四个意识", "四个自信"],
+        dict.fromkeys(["两个确立", "四个意识", "四个自信"], "numbered"),
+    )
+
+
+def test_weights_and_npmi_by_hand(tiny):
+    graph = build_graph(*tiny, settings=LOOSE)
+    assert graph.graph["windows"] == 5
+    assert [graph.nodes[n]["windows"] for n in sorted(graph)] == [3, 3, 3]
+    edges = edge_labels(graph)
+    ab = edges[frozenset(("两个确立", "四个意识"))]
+    ac = edges[frozenset(("两个确立", "四个自信"))]
+    bc = edges[frozenset(("四个意识", "四个自信"))]
+    assert (ab["weight"], ac["weight"], bc["weight"]) == (2, 1, 1)
+    # NPMI = ln(N n_ab / (n_a n_b)) / -ln(n_ab / N)
+    assert ab["npmi"] == pytest.approx(math.log(10 / 9) / math.log(5 / 2), abs=1e-6)
+    assert ab["npmi"] == pytest.approx(0.114986, abs=1e-6)
+    assert ac["npmi"] == pytest.approx(math.log(5 / 9) / math.log(5), abs=1e-6)
+    assert ac["npmi"] == pytest.approx(-0.365212, abs=1e-6)
+    # Jaccard = n_ab / (n_a + n_b - n_ab)
+    assert ab["jaccard"] == 0.5
+    assert ac["jaccard"] == bc["jaccard"] == 0.2
+
+
+def test_segment_window(tiny):
+    graph = build_graph(*tiny, settings=GraphSettings(**{**_fields(LOOSE), "window": "segment"}))
+    assert graph.graph["windows"] == 2
+    edges = edge_labels(graph)
+    ab = edges[frozenset(("两个确立", "四个意识"))]
+    assert ab["weight"] == 2
+    assert ab["npmi"] == 0.0  # both in every window: independent, not "perfectly associated"
+    assert ab["jaccard"] == 1.0
+    assert edges[frozenset(("两个确立", "四个自信"))]["weight"] == 1
+
+
+def test_node_attributes(tiny):
+    graph = build_graph(*tiny, settings=LOOSE)
+    assert sorted(graph) == ["p0001", "p0002", "p0003"]
+    data = graph.nodes["p0001"]
+    assert data["label"] == "两个确立"
+    assert data["kind"] == "numbered"
+    assert (data["rank"], data["count"], data["segments"], data["regions_n"]) == (1, 3, 2, 2)
+    assert data["regions"] == "上海;山东"
+    assert data["degree"] == 2
+    assert data["weighted_degree"] == 3
+    assert isinstance(data["community"], int)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Filtering
+
+
+def _fields(settings: GraphSettings) -> dict:
+    return {name: getattr(settings, name) for name in settings.__slots__}
+
+
+def _with(**changes) -> GraphSettings:
+    return GraphSettings(**{**_fields(LOOSE), **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, {"AB", "AC", "BC"}),
+        ({"min_association": 0.0}, {"AB"}),  # NPMI below chance dropped
+        ({"top_edges": 1}, {"AB"}),  # strongest by NPMI
+        ({"top_edges": 2}, {"AB", "AC"}),  # AC ties BC on NPMI and weight; the better rank pair wins
+        ({"min_edge_weight": 2}, {"AB"}),
+        ({"association": "jaccard", "min_association": 0.25}, {"AB"}),
+        ({"association": "jaccard", "min_association": 0.2}, {"AB", "AC", "BC"}),
+        ({"max_phrases": 2}, {"AB"}),  # only the two best-ranked phrases are considered
+        ({"top_edges": 0}, set()),
+    ],
+)
+def test_edge_filters(tiny, changes, expected):
+    graph = build_graph(*tiny, settings=_with(**changes))
+    short = {"两个确立": "A", "四个意识": "B", "四个自信": "C"}
+    assert {"".join(sorted(short[label] for label in pair)) for pair in edge_labels(graph)} == expected
+
+
+def test_min_node_count_and_isolates(tiny):
+    phrases, hits, segments = tiny
+    phrases = [phrases[0], phrases[1], Phrase("四个自信", "numbered", (), 1, 1, ("上海",), 1.0)]
+    graph = build_graph(phrases, hits, segments, settings=_with(min_node_count=2))
+    assert {d["label"] for _, d in graph.nodes(data=True)} == {"两个确立", "四个意识"}
+    isolated = build_graph(phrases, hits, segments, settings=_with(min_association=0.5, keep_isolates=True))
+    assert sorted(isolated) == ["p0001", "p0002", "p0003"]
+    assert isolated.number_of_edges() == 0
+    dropped = build_graph(phrases, hits, segments, settings=_with(min_association=0.5))
+    assert dropped.number_of_nodes() == 0
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError, match="window"):
+        GraphSettings(window="paragraph")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="association"):
+        GraphSettings(association="pmi")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        GraphSettings(min_node_count=0)
+
+
+def test_hits_in_unknown_segments_are_an_error(tiny):
+    phrases, hits, segments = tiny
+    with pytest.raises(ValueError, match="unknown segment"):
+        build_graph(phrases, hits, segments[:1], settings=LOOSE)
+
+
+def test_hits_of_unlisted_phrases_are_ignored(tiny):
+    phrases, hits, segments = tiny
+    extra = [*hits, Hit("未列出", "s1", 0, 0, 3)]
+    assert nx.utils.graphs_equal(
+        build_graph(phrases, extra, segments, settings=LOOSE), build_graph(*tiny, settings=LOOSE)
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Communities
+
+
+@pytest.fixture
+def two_clusters():
+    tech = "科技创新带动数字经济和人工智能。"
+    rural = "乡村振兴促进共同富裕，巩固脱贫攻坚成果。"
+    return make_case(
+        {"s1": ("上海", tech * 3 + "科技创新助力乡村振兴。"), "s2": ("贵州", rural * 3)},
+        ["科技创新", "乡村振兴", "数字经济", "共同富裕", "人工智能", "脱贫攻坚"],
+    )
+
+
+def test_louvain_communities_numbered_by_size_then_label(two_clusters):
+    graph = build_graph(*two_clusters, settings=LOOSE)
+    groups: dict[int, set[str]] = {}
+    for _, data in graph.nodes(data=True):
+        groups.setdefault(data["community"], set()).add(data["label"])
+    # Equal sizes: 乡村振兴 (U+4E61) sorts before 人工智能 (U+4EBA), so the rural group is community 0.
+    assert groups == {0: {"乡村振兴", "共同富裕", "脱贫攻坚"}, 1: {"科技创新", "数字经济", "人工智能"}}
+
+
+def test_same_input_same_graph_and_bytes(two_clusters, tmp_path):
+    phrases, hits, segments = two_clusters
+    shuffled = hits[:]
+    random.Random(7).shuffle(shuffled)
+    first = build_graph(phrases, hits, segments, settings=LOOSE)
+    second = build_graph(phrases, shuffled, segments[::-1], settings=LOOSE)
+    assert list(first.nodes(data=True)) == list(second.nodes(data=True))
+    assert list(first.edges(data=True)) == list(second.edges(data=True))
+    for writer, suffix in ((write_graphml, "graphml"), (write_gexf, "gexf")):
+        writer(first, tmp_path / f"a.{suffix}")
+        writer(second, tmp_path / f"b.{suffix}")
+        assert (tmp_path / f"a.{suffix}").read_bytes() == (tmp_path / f"b.{suffix}").read_bytes()
+
+
+def test_louvain_is_repeatable(two_clusters):
+    runs = {
+        tuple(sorted(build_graph(*two_clusters, settings=_with(seed=seed)).nodes(data="community")))
+        for seed in (42, 42, 42)
+    }
+    assert len(runs) == 1
+
+
+# ----------------------------------------------------------------------------------------------------
+# Gephi-safe export, rule by rule, on the written file
+
+DIRTY_PHRASE = "高端\x00化\x08、智能化\x1b\ufffe"
+DIRTY_REGION = "上\x0b海"
+
+
+@pytest.fixture
+def dirty():
+    """A phrase and a region carrying control characters, as scraped text does."""
+    segments = [
+        Segment(
+            "s1",
+            "a.txt",
+            DIRTY_REGION,
+            "",
+            "",
+            None,
+            "推进高端化、智能化和数字化。推进高端化、智能化和数字化。",
+        ),
+    ]
+    phrases = [
+        Phrase(DIRTY_PHRASE, "enumeration", (), 2, 1, (DIRTY_REGION,), 1.0),
+        Phrase("数字化", "statistical", (), 2, 1, (DIRTY_REGION,), 1.0),
+    ]
+    hits = [
+        Hit(DIRTY_PHRASE, "s1", 0, 2, 9),
+        Hit("数字化", "s1", 0, 10, 13),
+        Hit(DIRTY_PHRASE, "s1", 1, 16, 23),
+        Hit("数字化", "s1", 1, 24, 27),
+    ]
+    return phrases, hits, segments
+
+
+@pytest.fixture
+def written(dirty, tmp_path) -> tuple[nx.Graph, Path]:
+    graph = build_graph(*dirty)
+    path = tmp_path / "cooccurrence.graphml"
+    write_graphml(graph, path)
+    return graph, path
+
+
+def _keys(path: Path) -> list[ET.Element]:
+    return ET.parse(path).getroot().findall("g:key", NS)
+
+
+def test_defaults_keep_the_dirty_pair(written):
+    graph, _ = written
+    assert graph.number_of_edges() == 1
+
+
+def test_file_is_strict_xml_with_undirected_default(written):
+    _, path = written
+    root = ET.parse(path).getroot()  # raises on any XML 1.0 violation
+    (graph_element,) = root.findall("g:graph", NS)
+    assert graph_element.get("edgedefault") == "undirected"
+    assert path.read_bytes().startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+
+
+def test_label_key_and_numeric_weight(written):
+    _, path = written
+    keys = {(k.get("for"), k.get("attr.name")): k.get("attr.type") for k in _keys(path)}
+    assert keys["node", "label"] == "string"
+    assert keys["edge", "weight"] in {"int", "long", "float", "double"}
+
+
+def test_no_reserved_data_names(written):
+    _, path = written
+    names = {k.get("attr.name").casefold() for k in _keys(path)}
+    assert not names & {"size", "x", "y", "z", "r", "g", "b", "color"}
+    assert not names & GEPHI_RESERVED
+
+
+def test_one_scalar_type_per_key(written):
+    _, path = written
+    seen: dict[tuple[str, str], str] = {}
+    for key in _keys(path):
+        assert key.get("attr.type") in {"string", "int", "long", "float", "double", "boolean"}
+        assert (key.get("for"), key.get("attr.name")) not in seen
+        seen[key.get("for"), key.get("attr.name")] = key.get("attr.type")
+
+
+def test_values_parse_as_their_type_and_are_finite(written):
+    _, path = written
+    root = ET.parse(path).getroot()
+    types = {k.get("id"): k.get("attr.type") for k in _keys(path)}
+    data = root.findall(".//g:data", NS)
+    assert data
+    for element in data:
+        text = element.text or ""
+        assert text.casefold() not in {"none", "nan", "inf", "-inf", "infinity", "-infinity"}
+        kind = types[element.get("key")]
+        if kind in {"int", "long"}:
+            int(text)
+        elif kind in {"float", "double"}:
+            assert math.isfinite(float(text))
+
+
+def test_control_characters_are_stripped_everywhere(written):
+    graph, path = written
+    raw = path.read_text(encoding="utf-8")
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", raw)
+    assert "&#" not in raw  # not smuggled in as character references either
+    labels = {d["label"] for _, d in nx.read_graphml(path).nodes(data=True)}
+    assert labels == {"高端化、智能化", "数字化"}
+    regions = {d["regions"] for _, d in nx.read_graphml(path).nodes(data=True)}
+    assert regions == {"上海"}
+    # The in-memory graph keeps the text as given; only the file is cleaned.
+    assert DIRTY_PHRASE in {d["label"] for _, d in graph.nodes(data=True)}
+
+
+def test_ids_are_cleaned_too(tmp_path):
+    graph = nx.Graph()
+    graph.add_edge("a\x01", "b", weight=1)
+    graph.nodes["a\x01"]["label"] = "甲"
+    write_graphml(graph, tmp_path / "g.graphml")
+    assert sorted(nx.read_graphml(tmp_path / "g.graphml")) == ["a", "b"]
+
+
+def test_networkx_round_trip_keeps_values_and_types(written):
+    graph, path = written
+    loaded = nx.read_graphml(path)
+    expected = gephi_safe(graph)
+    assert list(loaded.nodes(data=True)) == list(expected.nodes(data=True))
+    for u, v, data in expected.edges(data=True):
+        assert loaded.edges[u, v] == data
+        assert type(loaded.edges[u, v]["weight"]) is int
+        assert type(loaded.edges[u, v]["npmi"]) is float
+    for node, data in expected.nodes(data=True):
+        for key, value in data.items():
+            assert type(loaded.nodes[node][key]) is type(value)
+
+
+def test_igraph_round_trip(written):
+    igraph = pytest.importorskip("igraph")
+    graph, path = written
+    expected = gephi_safe(graph)
+    loaded = igraph.Graph.Read_GraphML(str(path))
+    assert not loaded.is_directed()
+    assert (loaded.vcount(), loaded.ecount()) == (expected.number_of_nodes(), expected.number_of_edges())
+    for vertex in loaded.vs:
+        for key, value in expected.nodes[vertex["id"]].items():
+            assert vertex[key] == value
+            assert isinstance(vertex[key], str) == isinstance(value, str)
+    for edge in loaded.es:
+        u, v = loaded.vs[edge.source]["id"], loaded.vs[edge.target]["id"]
+        for key, value in expected.edges[u, v].items():
+            assert edge[key] == value
+
+
+def test_gexf_is_strict_xml_and_loads(dirty, tmp_path):
+    graph = build_graph(*dirty)
+    path = tmp_path / "cooccurrence.gexf"
+    write_gexf(graph, path)
+    root = ET.parse(path).getroot()
+    assert root.find("{http://www.gexf.net/1.2draft}graph").get("defaultedgetype") == "undirected"
+    assert b"lastmodifieddate" not in path.read_bytes()
+    loaded = nx.read_gexf(path)
+    assert {d["label"] for _, d in loaded.nodes(data=True)} == {"高端化、智能化", "数字化"}
+    ((_, _, data),) = loaded.edges(data=True)
+    assert data["weight"] == 2
+
+
+@pytest.mark.parametrize("name", sorted({"size", "x", "y", "z", "r", "g", "b", "color", "Color", "SIZE"}))
+def test_reserved_names_are_refused(name, tmp_path):
+    graph = nx.Graph()
+    graph.add_node("p1", label="甲", **{name: 1})
+    with pytest.raises(ValueError, match="reserved"):
+        write_graphml(graph, tmp_path / "g.graphml")
+    assert not (tmp_path / "g.graphml").exists()
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_nan_and_inf_are_refused(bad, tmp_path):
+    graph = nx.Graph()
+    graph.add_edge("p1", "p2", weight=1, npmi=bad)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        write_graphml(graph, tmp_path / "g.graphml")
+
+
+def test_none_is_left_out_and_numeric_keys_unified(tmp_path):
+    import numpy as np
+
+    graph = nx.Graph()
+    graph.add_node("p1", label="甲", score=1, note=None)
+    graph.add_node("p2", label="乙", score=np.float64(0.5))
+    graph.add_edge("p1", "p2", weight=np.int64(3))
+    write_graphml(graph, tmp_path / "g.graphml")
+    loaded = nx.read_graphml(tmp_path / "g.graphml")
+    assert loaded.nodes["p1"] == {"label": "甲", "score": 1.0}
+    assert type(loaded.edges["p1", "p2"]["weight"]) is int
+
+
+def test_mixed_and_non_scalar_values_are_refused():
+    mixed = nx.Graph()
+    mixed.add_node("p1", kind="quoted")
+    mixed.add_node("p2", kind=3)
+    with pytest.raises(ValueError, match="one type per key"):
+        gephi_safe(mixed)
+    listed = nx.Graph()
+    listed.add_node("p1", regions=["上海", "山东"])
+    with pytest.raises(TypeError, match="scalar"):
+        gephi_safe(listed)
+    with pytest.raises(ValueError, match="undirected"):
+        gephi_safe(nx.DiGraph([("a", "b")]))
+    with pytest.raises(ValueError, match="weight must be numeric"):
+        gephi_safe(nx.Graph([("a", "b", {"weight": "3"})]))
+
+
+def test_strip_xml_illegal():
+    assert strip_xml_illegal("a\x00b\x08c\x1bd\ufffe\uffffe\ud800f") == "abcdef"
+    assert strip_xml_illegal("保留\t\n\r和𠀀") == "保留\t\n\r和𠀀"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Bipartite graph
+
+
+def test_bipartite_graph(tmp_path):
+    phrases, hits, segments = make_case(
+        {
+            "s1": ("上海", "推进数字化。推进数字化和绿色化。"),
+            "s2": ("内蒙古", "推进绿色化。"),
+            "lead": ("", "数字化绿色化。"),
+        },
+        ["数字化", "绿色化"],
+    )
+    graph = build_bipartite_graph(phrases, hits, segments, settings=GraphSettings(min_node_count=1))
+    assert sorted(graph) == ["p0001", "p0002", "r_inner_mongolia", "r_shanghai"]
+    assert graph.nodes["r_shanghai"]["label"] == "上海"
+    assert graph.nodes["r_shanghai"]["part"] == "region"
+    assert graph.nodes["p0001"]["part"] == "phrase"
+    assert graph.edges["r_shanghai", "p0001"]["weight"] == 2  # the lead paragraph has no region
+    assert graph.edges["r_shanghai", "p0001"]["per_10k"] == round(2 * 10_000 / 16, 4)
+    assert not graph.has_edge("r_inner_mongolia", "p0001")
+    path = tmp_path / "bipartite.graphml"
+    write_graphml(graph, path)
+    loaded = nx.read_graphml(path)
+    assert loaded.nodes["r_inner_mongolia"]["label"] == "内蒙古"
+    assert loaded.edges["r_inner_mongolia", "p0002"]["weight"] == 1
+
+
+# ----------------------------------------------------------------------------------------------------
+# Preview and the docstring example
+
+
+def test_preview_png_and_svg_with_chinese_labels(two_clusters, tmp_path):
+    graph = build_graph(*two_clusters, settings=LOOSE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a CJK glyph missing from the font warns: make it fail
+        draw_preview(graph, tmp_path / "graph.png", title="共现网络")
+        draw_preview(graph, tmp_path / "graph.svg")
+    assert (tmp_path / "graph.png").read_bytes().startswith(b"\x89PNG")
+    svg = (tmp_path / "graph.svg").read_text(encoding="utf-8")
+    assert "科技创新" in svg and "乡村振兴" in svg
+    draw_preview(graph, tmp_path / "again.svg")
+    assert (tmp_path / "again.svg").read_text(encoding="utf-8") == svg
+
+
+def test_preview_of_an_empty_graph(tmp_path):
+    draw_preview(nx.Graph(), tmp_path / "empty.png")
+    assert (tmp_path / "empty.png").stat().st_size > 0
+    with pytest.raises(ValueError, match=r"\.png or \.svg"):
+        draw_preview(nx.Graph(), tmp_path / "graph.pdf")
+
+
+def test_docstring_example():
+    assert doctest.testmod(graph_module).failed == 0

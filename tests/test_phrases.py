@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import pytest
+
+from pipeline.config import Settings
+from pipeline.ingest import ingest
+from pipeline.nlp import analyse
+from pipeline.phrases import extract, phrase_key
+from pipeline.records import Segment
+from pipeline.text import normalize
+
+REGIONS = ["上海", "山东", "江西", "甘肃", "重庆", "河北"]
+
+
+def _run(nlp, texts: list[str], user_phrases: tuple[str, ...] = ()):
+    segments = [
+        Segment(f"doc#{i}", "doc", REGIONS[i % len(REGIONS)], "", "", None, normalize(text))
+        for i, text in enumerate(texts)
+    ]
+    analysed = analyse(segments, nlp)
+    result = extract(segments, analysed.sentences, analysed.spans, Settings(), user_phrases=user_phrases)
+    return segments, {phrase.phrase: phrase for phrase in result.phrases}, result
+
+
+def test_quoted_slogans_and_long_quotations(nlp) -> None:
+    _, phrases, _ = _run(
+        nlp,
+        [
+            "锚定“走在前、开新局”，培育“小巨人”企业。",
+            "报告提出“坚持把发展经济的着力点放在实体经济上，推进新型工业化”的要求。",
+            "发力“3+6”新型产业体系。",
+        ],
+    )
+    assert phrases["走在前、开新局"].kind == "quoted"
+    assert phrases["小巨人"].kind == "quoted"
+    assert phrases["3+6"].kind == "numbered"
+    # A long quoted sentence said once is a citation, not a slogan.
+    assert not any(phrase.startswith("坚持把发展经济") for phrase in phrases)
+
+
+def test_long_quotation_kept_when_it_recurs(nlp) -> None:
+    quote = "“坚持把发展经济的着力点放在实体经济上，推进新型工业化”"
+    _, phrases, _ = _run(nlp, [f"报告强调{quote}。", f"我们要落实{quote}。"])
+    phrase = phrases["坚持把发展经济的着力点放在实体经济上，推进新型工业化"]
+    assert phrase.kind == "quotation" and phrase.count == 2 and phrase.regions == ("上海", "山东")
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase"),
+    [
+        ("深刻领悟“两个确立”的决定性意义。", "两个确立"),
+        ("坚定四个自信，增强四个意识。", "四个自信"),
+        ("以实施三大工程为载体。", "三大工程"),
+        ("促进“三化联动”。", "三化联动"),
+        ("做实做好“五量”文章。", "五量"),
+        ("推动稳增长等10个专项行动计划落实。", "10个专项行动计划"),
+    ],
+)
+def test_numbered_formulas(nlp, text: str, phrase: str) -> None:
+    _, phrases, _ = _run(nlp, [text])
+    assert phrases[phrase].kind == "numbered"
+
+
+def test_numbers_in_statistics_are_not_formulas(nlp) -> None:
+    _, phrases, _ = _run(
+        nlp,
+        ["地区生产总值增长7.5%，10月16日召开会议，过去5年成绩显著，向第二个百年奋斗目标进军，今后一个时期任务繁重。"],
+    )
+    assert not [p for p in phrases.values() if p.kind == "numbered"]
+
+
+def test_numbered_head_prefers_the_recurring_extent(nlp) -> None:
+    _, phrases, _ = _run(
+        nlp, ["把忠诚拥护两个确立转化为行动。", "深刻领悟两个确立的决定性意义。", "坚决拥护两个确立。"]
+    )
+    assert phrases["两个确立"].count == 3
+    assert "两个确立转化" not in phrases
+
+
+def test_enumerations_items_and_nesting(nlp) -> None:
+    _, phrases, result = _run(
+        nlp,
+        [
+            "强力推动制造业高端化、智能化、绿色化、服务化、生态化发展。",
+            "全力推动工业高端化、智能化、绿色化转型。",
+            "加快建设制造强国、网络强国、数字中国。",
+            "报告高屋建瓴、思想深邃，气势恢宏、统揽全局。",
+            "上海、江苏、浙江三地联动。",
+        ],
+    )
+    five = phrases["高端化、智能化、绿色化、服务化、生态化"]
+    three = phrases["高端化、智能化、绿色化"]
+    assert five.kind == three.kind == "enumeration"
+    assert five.items == ("高端化", "智能化", "绿色化", "服务化", "生态化")
+    assert "高端化、智能化、绿色化" in five.contains
+    # Nested counting: the three-item core is counted inside the five-item one as well.
+    assert three.count == 2 and three.regions == ("上海", "山东")
+    assert phrases["制造强国、网络强国、数字中国"].items == ("制造强国", "网络强国", "数字中国")
+    assert "高屋建瓴、思想深邃，气势恢宏、统揽全局" in phrases
+    assert not any("江苏" in phrase for phrase in phrases)  # a list of places is not a formula
+    assert not any(phrase.startswith(("制造业高端化", "强力")) for phrase in phrases)
+
+
+def test_statistical_phrases_whole_not_fragments(nlp) -> None:
+    texts = [
+        "深入学习贯彻党的二十大精神，推动高质量发展。",
+        "认真学习党的二十大精神，坚持高质量发展。",
+        "全面贯彻党的二十大精神，实现高质量发展。",
+        "推动二十大精神落地，着力高质量发展。",
+    ]
+    _, phrases, _ = _run(nlp, texts)
+    assert phrases["党的二十大精神"].kind == "statistical"
+    assert phrases["党的二十大精神"].regions == ("上海", "山东", "江西")
+    assert "高质量发展" in phrases
+    for fragment in ("二十大精", "的二十大精神", "质量发展", "党的二十大精"):
+        assert fragment not in phrases
+    # 二十大精神 also occurs on its own (推动二十大精神落地): kept although it is inside a longer phrase.
+    assert phrases["二十大精神"].count == 4
+
+
+def test_variants_merge_under_one_phrase(nlp) -> None:
+    _, phrases, _ = _run(
+        nlp,
+        [
+            "完整、准确、全面贯彻新发展理念，确保落地生根、开花结果。",
+            "完整准确全面贯彻新发展理念，确保精神落地生根开花结果。",
+            "完整、准确、全面贯彻新发展理念，推动工作落地生根、开花结果。",
+        ],
+    )
+    enumeration = phrases["落地生根、开花结果"]
+    assert set(enumeration.variants) == {"落地生根、开花结果", "落地生根开花结果"}
+    assert enumeration.count == 3
+    theory = phrases["完整、准确、全面贯彻新发展理念"]
+    assert set(theory.variants) == {"完整、准确、全面贯彻新发展理念", "完整准确全面贯彻新发展理念"}
+    assert theory.count == 3
+
+
+def test_phrase_key_normalises_forms() -> None:
+    assert phrase_key("10个专项行动计划") == phrase_key("十个专项行动计划")
+    assert phrase_key("二个确立") == phrase_key("两个确立")
+    assert phrase_key("“两个确立”") == phrase_key("两个确立")
+    assert phrase_key("３＋６") == phrase_key("3+6")
+
+
+def test_user_phrases_always_counted(nlp) -> None:
+    _, phrases, _ = _run(nlp, ["坚持稳中求进工作总基调。"], user_phrases=("稳中求进", "共同富裕"))
+    assert phrases["稳中求进"].kind == "user" and phrases["稳中求进"].count == 1
+    assert phrases["共同富裕"].kind == "user" and phrases["共同富裕"].count == 0
+
+
+def test_hits_point_at_their_text(nlp, seed_segments) -> None:
+    analysed = analyse(seed_segments, nlp)
+    result = extract(seed_segments, analysed.sentences, analysed.spans)
+    texts = {segment.segment_id: segment.text for segment in seed_segments}
+    variants = {phrase.phrase: phrase.variants for phrase in result.phrases}
+    sentences = {(s.segment_id, s.index): s for s in analysed.sentences}
+    for hit in result.hits:
+        assert texts[hit.segment_id][hit.start : hit.end] in variants[hit.phrase]
+        sentence = sentences[(hit.segment_id, hit.sentence_index)]
+        assert sentence.start <= hit.start < sentence.end
+
+
+def test_count_equals_plain_substring_search(nlp, seed_segments) -> None:
+    analysed = analyse(seed_segments, nlp)
+    result = extract(seed_segments, analysed.sentences, analysed.spans)
+    texts = [segment.text for segment in seed_segments]
+    assert result.phrases
+    for phrase in result.phrases:
+        assert phrase.count == sum(text.count(form) for form in phrase.variants for text in texts), phrase.phrase
+
+
+def test_seed_phrases_by_family(nlp, seed_segments) -> None:
+    analysed = analyse(seed_segments, nlp)
+    result = extract(seed_segments, analysed.sentences, analysed.spans)
+    phrases = {phrase.phrase: phrase for phrase in result.phrases}
+    expected = {
+        "两个确立": ("numbered", ("上海", "江西", "甘肃")),
+        "四个意识": ("numbered", ("上海",)),
+        "三大工程": ("numbered", ("江西",)),
+        "走在前、开新局": ("quoted", ("山东",)),
+        "小巨人": ("quoted", ("河北",)),
+        "落地生根、开花结果": ("enumeration", ("山东", "山西", "重庆")),
+        "高端化、智能化、绿色化、服务化、生态化": ("enumeration", ("山东",)),
+        "高端化、智能化、绿色化": ("enumeration", ("山东", "河北")),
+        "高质量发展": ("statistical", ("上海", "安徽", "山西", "江西", "河北", "甘肃", "重庆")),
+        "现代化产业体系": ("statistical", ("上海", "山西", "江西", "河北", "甘肃", "重庆")),
+        "新型工业化": ("statistical", ("山东", "山西", "江西", "河北", "甘肃", "重庆")),
+        "产业链供应链韧性": ("statistical", ("上海", "山东", "江西", "甘肃")),
+        "全面建设社会主义现代化国家": ("statistical", ("上海", "山东", "江西", "甘肃", "重庆")),
+        "以习近平同志为核心的党中央": ("statistical", ("上海", "甘肃")),
+        "完整、准确、全面贯彻新发展理念": ("statistical", ("上海", "山西", "甘肃")),
+    }
+    for phrase, (kind, regions) in expected.items():
+        assert (phrases[phrase].kind, phrases[phrase].regions) == (kind, regions), phrase
+    assert "十个专项行动计划" in {phrase_key(p) for p in phrases}
+    for fragment in ("二十大精", "会主义现代化", "现代化产业体", "我们将", "的重要"):
+        assert fragment not in phrases
