@@ -21,12 +21,17 @@ class Settings:
     workers: int = 0  # processes for segmentation; 0 = all cores
     batch_size: int = 32  # pieces per nlp.pipe batch
     # Phrases
-    min_count: int = 2  # statistical phrases: occurrences needed
+    min_count: int = 0  # statistical phrases: occurrences needed; 0 = auto, max(2, one per 500,000 chars)
+    rule_min_count: int = (
+        0  # quoted/numbered/enumerations: occurrences needed; 0 = auto, 1 up to 500,000 chars, else 2
+    )
     min_spread: int = 2  # statistical phrases: regions (or segments, when texts have no region) needed
     min_chars: int = 4  # statistical phrases: shortest
     max_chars: int = 20  # statistical phrases: longest
     max_neighbour_share: float = 0.9  # one same left/right neighbour more often than this: a fragment
     min_token_alignment: float = 0.5  # more than this share of occurrences start and end on word boundaries
+    min_cohesion: float = 3.0  # statistical phrases: PMI (bits) of the weakest word split, at least
+    quoted_min_share: float = 0.1  # a quoted slogan is quoted in at least this share of its occurrences
     quotation_min_count: int = 2  # long quotations are kept only when they recur
     # Compare
     reuse_min_chars: int = 15  # shortest passage reported as shared between regions
@@ -50,13 +55,16 @@ _CHOICES = {"graph_window": {"sentence", "segment"}, "graph_association": {"npmi
 _BOUNDS: dict[str, tuple[float, float]] = {
     "workers": (0, 256),
     "batch_size": (1, 10_000),
-    "min_count": (1, 10**9),
+    "min_count": (0, 10**9),
+    "rule_min_count": (0, 10**9),
     "min_spread": (1, 10**6),
     "min_chars": (2, 40),
     "max_chars": (2, 60),
     "max_neighbour_share": (0.0, 1.0),
     "min_token_alignment": (0.0, 1.0),
     "quotation_min_count": (1, 10**9),
+    "min_cohesion": (-100.0, 100.0),
+    "quoted_min_share": (0.0, 1.0),
     "reuse_min_chars": (5, 10_000),
     "n_clusters": (0, 1000),
     "graph_top_edges": (1, 10**6),

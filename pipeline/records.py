@@ -56,6 +56,7 @@ class Phrase:
     score: float
     items: tuple[str, ...] = ()
     contains: tuple[str, ...] = ()
+    cohesion: float | None = None  # statistical phrases: PMI in bits of the weakest word split
 
     @property
     def regions_n(self) -> int:

@@ -44,7 +44,12 @@ _NUMBERED = re.compile(
     rf"(?:{_NUMBER}[个项条种化位类批张]|[两二三四五六七八九]大)(?=[{_CJK}])"
 )
 _NUMBER_PLUS = re.compile(r"(?<![\d.])\d{1,2}(?:\+\d{1,2})+(?![\d.%])")
-_QUOTED_NUMBERED = re.compile(rf"^{_NUMBER}[{_CJK}]{{1,6}}$")
+# A quoted number needs a head that is not itself a numeral: “五量”, not “十一” or “六五”.
+_QUOTED_NUMBERED = re.compile(rf"^{_NUMBER}(?![一二两三四五六七八九十百千万零〇])[{_CJK}]{{1,6}}$")
+# Quantities, not formulas: 3个百分点, 5个县, 两个月.
+_UNIT_HEAD = re.compile(
+    r"百分|亿|万|千|平方|公里|公顷|亩|吨|元|人|户|家|所|座|月|年|日|小时|倍|县|市|乡|镇|村|省|国家级"
+)
 _ENUMERATION = re.compile(rf"[{_CJK}]+(?:、[{_CJK}]+)+")
 _PAIR_JOIN = "，"
 # Items joined inside by these are clauses (部署和省委), not parallel formula items.
@@ -70,8 +75,10 @@ def quoted(text: str) -> list[tuple[int, int, str]]:
     for match in _QUOTE.finditer(text):
         group = next(index for index in (1, 2, 3) if match.group(index) is not None)
         content = match.group(group).strip().rstrip("。！？；!?;…")
-        if len(content) < 2 or not re.search(rf"[{_CJK}\d]", content):
+        if len(content) < 2 or not (re.search(f"[{_CJK}]", content) or _NUMBER_PLUS.fullmatch(content)):
             continue
+        if re.fullmatch(rf"[一二两三四五六七八九十百千万零〇]+|{_NUMBER}[个项条种化位类批张大]", content):
+            continue  # a bare numeral (“十一”, “六五”) or count (“四个”) is a number, not a slogan
         start = match.start(group) + match.group(group).index(content)
         end = start + len(content)
         if _QUOTED_NUMBERED.match(content) or _NUMBER_PLUS.fullmatch(content):
@@ -89,6 +96,8 @@ def numbered(text: str, token_starts: Sequence[int]) -> list[tuple[int, int, str
     found = [(m.start(), m.end(), "numbered") for m in _NUMBER_PLUS.finditer(text)]
     for match in _NUMBERED.finditer(text):
         head_start = match.end()
+        if _UNIT_HEAD.match(text, head_start):
+            continue
         for head_end in _head_ends(text, head_start, token_starts):
             found.append((match.start(), head_end, "numbered"))
     return found
@@ -208,6 +217,7 @@ def parallel_items(items: Sequence[str]) -> bool:
 def _ok(item: str) -> bool:
     return (
         ITEM_MIN <= len(item) <= ITEM_MAX
+        and not (len(item) == 2 and item[0] in "一二两三四五六七八九十")  # 三中、四中 (全会): cut numerals
         and item[0] not in FUNCTION_CHARS
         and item[-1] not in FUNCTION_CHARS
         and not any(char in _LINKING_CHARS for char in item)

@@ -104,7 +104,7 @@ def run(
     with timings.stage("compare"):
         compare.write_adoption(
             staging,
-            compare.adoption(segments, found.hits, found.phrases),
+            compare.adoption(segments, found.hits, found.phrases, include_zero=False),
             compare.adoption_matrix(segments, found.hits, found.phrases),
         )
         compare.write_keyness(staging, compare.keyness(segments, found.hits, found.phrases))
@@ -150,6 +150,7 @@ def run(
             "graph_nodes": cooccurrence.number_of_nodes(),
             "graph_edges": cooccurrence.number_of_edges(),
             "clusters": overall.n_clusters,
+            "phrase_thresholds": found.thresholds,
         },
         "settings": asdict(settings),
         "user_phrases": list(user_phrases),

@@ -93,7 +93,9 @@ def normalize(text: str) -> str:
     text = _INVISIBLE.sub("", text)  # NFKC can expose new ones (e.g. from compatibility forms)
     text = _ASCII_QUOTED.sub(_curly_if_chinese, text)
     text = _ASCII_SINGLE_QUOTED.sub(r"‘\1’", text)
-    text = _ASCII_PUNCT_NEAR_CJK.sub(lambda m: _TO_FULL_WIDTH[m.group()], text)
+    # A converted mark can make its ASCII neighbour convertible (日:, → 日：，): repeat until stable.
+    while (converted := _ASCII_PUNCT_NEAR_CJK.sub(lambda m: _TO_FULL_WIDTH[m.group()], text)) != text:
+        text = converted
     lines = []
     for line in text.split("\n"):
         line = _SPACES.sub(" ", line).strip()
