@@ -91,3 +91,58 @@ def test_bad_input_reported_on_stderr_and_in_manifest(tmp_path: Path, capsys) ->
         "broken.jsonl": "processed",
         "good.txt": "processed",
     }
+
+
+CONTRACT = [
+    "manifest.json",
+    "segments.csv",
+    "phrases.csv",
+    "hits.csv",
+    "adoption.csv",
+    "keyness.csv",
+    "similarity.csv",
+    "clusters.csv",
+    "cooccurrence.graphml",
+]
+
+
+def test_seed_run_writes_the_output_contract(seed_run: Path) -> None:
+    for name in CONTRACT:
+        assert (seed_run / name).is_file(), name
+    phrases = _csv(seed_run / "phrases.csv")
+    assert list(phrases[0])[:7] == ["phrase", "kind", "count", "segments", "regions_n", "regions", "variants"]
+    kinds = {row["kind"] for row in phrases}
+    assert {"quoted", "numbered", "enumeration", "statistical"} <= kinds
+
+
+def test_seed_adoption_and_clusters(seed_run: Path) -> None:
+    adoption = _csv(seed_run / "adoption.csv")
+    overall = [row for row in adoption if not row["year"]]
+
+    def regions_using(phrase: str) -> set[str]:
+        return {row["region"] for row in overall if row["phrase"] == phrase and int(row["count"]) > 0}
+
+    assert regions_using("两个确立") == {"上海", "江西", "甘肃"}
+    assert regions_using("落地生根、开花结果") == {"山东", "重庆", "山西"}
+    similarity = _csv(seed_run / "similarity.csv")
+    regions = [row["region"] for row in similarity]
+    assert len(regions) == 8
+    for row in similarity:
+        assert float(row[row["region"]]) == pytest.approx(1.0)
+        for other in regions:
+            assert float(row[other]) == pytest.approx(
+                float(next(r for r in similarity if r["region"] == other)[row["region"]])
+            )
+    clusters = {row["region"]: row["cluster"] for row in _csv(seed_run / "clusters.csv")}
+    assert set(clusters) == set(regions) and all(clusters.values())
+
+
+def test_seed_graph_loads_in_networkx(seed_run: Path) -> None:
+    import networkx as nx
+
+    graph = nx.read_graphml(seed_run / "cooccurrence.graphml")
+    assert 5 <= graph.number_of_nodes() <= 300
+    labels = {data["label"] for _, data in graph.nodes(data=True)}
+    assert labels <= {row["phrase"] for row in _csv(seed_run / "phrases.csv")}
+    assert {"两个确立", "两个维护"} <= labels  # said together in 上海, 江西 and 甘肃
+    assert all(isinstance(data["weight"], int | float) for *_, data in graph.edges(data=True))
