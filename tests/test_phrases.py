@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 
 from pipeline.config import Settings
-from pipeline.ingest import ingest
 from pipeline.nlp import analyse
 from pipeline.phrases import extract, phrase_key
 from pipeline.records import Segment
@@ -78,7 +77,7 @@ def test_numbered_head_prefers_the_recurring_extent(nlp) -> None:
 
 
 def test_enumerations_items_and_nesting(nlp) -> None:
-    _, phrases, result = _run(
+    _, phrases, _result = _run(
         nlp,
         [
             "强力推动制造业高端化、智能化、绿色化、服务化、生态化发展。",
