@@ -327,7 +327,7 @@ def statistical_candidates(
 # One-character words that cannot open or close a phrase: particles, prepositions, pronouns,
 # conjunctions, locatives, dangling verbs and adjectives (所作的报告, 发展的新, 新征程上, 推动制造业高).
 _BAD_FIRST_WORDS = frozenset(
-    "的了和与及并是在为把将对等也就都而被从向于之其或要让由着过们所作且但才又还再很更最已使给上中里我你他她它这那该此各每个项条种位类批张"  # …个项: a classifier whose number was cut off (十项民生工程)
+    "的了和与及并是在为把将对等也就都而被从向于之其或要让由着过们所作且但才又还再很更最已使给上中里我你他她它这那该此各每个项条种位类批张届次"  # …个项: a classifier whose number was cut off (十项民生工程)
 )
 _BAD_LAST_WORDS = frozenset(
     "的了和与及并在是为把将对等也就都而被以于之其或要让由着从向上中里时后前来去起所作一新高强各每"
