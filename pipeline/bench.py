@@ -1,57 +1,347 @@
-"""Benchmark the pipeline on a corpus and print its figures (a script, not a test).
+"""Benchmark the whole pipeline against bare segmentation (a script, not a test).
 
-    python -m pipeline.bench ../shared/corpora/gov_work_reports [--workers 2]
+    python -m pipeline.bench ../shared/corpora/gov_work_reports [--workers 2] [--copies 4]
+    make bench                       # the same on ../shared/corpora/gov_work_reports
 
-Prints, from one run in this process: characters; wall time and characters per second of the NLP
-stage and of the phrase stage; the phrase stage's time as a ratio of the NLP stage's; the phrase
-stage's peak traced memory; the process's peak RSS.
+On the corpus and on the corpus repeated ``--copies`` times (every file copied under a new name with
+one unique line appended, so duplicate detection keeps the copies), it measures, each from one run
+in its own subprocess (so peak memory is that run's):
+
+- ``bare``: spaCy + pkuseg alone — ``spacy.load`` of the model and ``nlp.pipe(n_process=WORKERS)``
+  over the same pieces the pipeline segments (the texts are read before the clock starts);
+- ``cold``: ``tifa run`` end to end (start-up, reading, segmentation, every later stage, writing)
+  with an empty NLP cache;
+- ``warm``: the same ``tifa run`` again, nothing changed (segmentation read from the cache).
+
+For each: characters, wall seconds, characters per second, and peak RSS — of the largest single
+process, and of all its processes together (sampled every 50 ms). Then the ratios the targets are
+about, and the per-stage seconds of the cold runs (from ``manifest.json``).
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import contextlib
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
 import time
-import tracemalloc
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline import ingest, nlp, phrases
-from pipeline.config import Settings
+TARGET_RATIO = 1.3  # cold whole pipeline / bare segmentation
+TARGET_WARM = 0.10  # warm rerun / cold run
+TARGET_LINEAR = 4.4  # 4× corpus time / 1× time
+TARGET_RSS_MB = 3 * 1024
+
+
+@dataclass
+class Measure:
+    label: str
+    chars: int = 0
+    seconds: float = 0.0
+    rss_process_mb: float = 0.0
+    rss_total_mb: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.chars / self.seconds if self.seconds else 0.0
+
+
+# --------------------------------------------------------------------------- one measured subprocess
+
+
+def _tree_rss(pid: int) -> int:
+    """Bytes resident in ``pid`` and all its descendants, shared pages split (0 when it is gone)."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil comes with dask.distributed
+        return 0
+    try:
+        parent = psutil.Process(pid)
+        processes = [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            # PSS: pages shared by forked workers counted once, not once per process
+            info = process.memory_full_info()
+            total += getattr(info, "pss", info.rss)
+    return total
+
+
+def measure(label: str, command: list[str], *, env: dict[str, str] | None = None) -> tuple[Measure, str]:
+    """Run ``command``; its wall time, peak RSS (largest process, and all together) and stdout."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}, text=True
+    )
+    peak_total = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_total
+        while not stop.is_set():
+            peak_total = max(peak_total, _tree_rss(process.pid))
+            stop.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout_chunks: list[str] = []
+    stderr_chunks: list[str] = []
+    readers = [
+        threading.Thread(target=lambda: stdout_chunks.append(process.stdout.read()), daemon=True),  # type: ignore[union-attr]
+        threading.Thread(target=lambda: stderr_chunks.append(process.stderr.read()), daemon=True),  # type: ignore[union-attr]
+    ]
+    for reader in readers:
+        reader.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stop.set()
+    sampler.join()
+    for reader in readers:
+        reader.join()
+    stdout, stderr = "".join(stdout_chunks), "".join(stderr_chunks)
+    if process.returncode != 0:
+        raise SystemExit(f"{label}: {' '.join(command)} failed ({process.returncode}):\n{stderr[-3000:]}")
+    result = Measure(
+        label, seconds=seconds, rss_process_mb=usage.ru_maxrss / 1024, rss_total_mb=peak_total / 2**20
+    )
+    return result, stdout
+
+
+def bare(label: str, corpus: Path, workers: int, batch_size: int) -> Measure:
+    result, stdout = measure(
+        label,
+        [
+            sys.executable,
+            "-m",
+            "pipeline.bench",
+            str(corpus),
+            "--bare",
+            "--workers",
+            str(workers),
+            "--batch-size",
+            str(batch_size),
+        ],
+    )
+    report = json.loads(stdout.strip().splitlines()[-1])
+    result.chars = report["chars"]
+    result.seconds = report["seconds"]
+    result.note = f"load {report['load']:.1f} s + pipe {report['pipe']:.1f} s; reading untimed"
+    return result
+
+
+def tifa_run(label: str, corpus: Path, out: Path, cache: Path, workers: int) -> Measure:
+    command = [
+        sys.executable, "-m", "pipeline.cli", "run", str(corpus), "--out", str(out), "--quiet",
+        "--workers", str(workers), "--set", f"cache_dir={cache}",
+    ]  # fmt: skip
+    result, _ = measure(label, command)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    result.chars = manifest["counts"]["characters"]
+    result.stages = manifest.get("timings", {})
+    return result
+
+
+def _bare_child(corpus: Path, workers: int, batch_size: int) -> None:
+    """The ``--bare`` run: read the corpus, then time spaCy loading and ``nlp.pipe`` alone."""
+    from pipeline import ingest
+    from pipeline.nlp import CHUNK_CHARS, chunks, model_path
+
+    segments = ingest.ingest([str(corpus)]).segments
+    pieces = [piece for segment in segments for _, piece in chunks(segment.text, CHUNK_CHARS)]
+    started = time.perf_counter()
+    import spacy
+
+    nlp = spacy.load(model_path())
+    loaded = time.perf_counter()
+    for _ in nlp.pipe(pieces, n_process=workers, batch_size=batch_size):
+        pass
+    done = time.perf_counter()
+    report = {
+        "chars": sum(map(len, pieces)),
+        "seconds": done - started,
+        "load": loaded - started,
+        "pipe": done - loaded,
+    }
+    print(json.dumps(report))
+
+
+# --------------------------------------------------------------------------- the repeated corpus
+
+
+def repeat_corpus(corpus: Path, copies: int, target: Path) -> Path:
+    """``copies`` copies of every text of ``corpus`` under new names, each with a unique last line.
+
+    A ``metadata.csv`` sidecar is repeated with the new names; files it does not list are left out
+    (as ``tifa run`` would skip them).
+    """
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    sidecar = corpus / "metadata.csv"
+    rows: list[dict[str, str]] = []
+    fieldnames: list[str] = []
+    if corpus.is_dir() and sidecar.is_file():
+        with sidecar.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            fieldnames = list(reader.fieldnames or [])
+            rows = list(reader)
+        files = [corpus / row["file"] for row in rows]
+    elif corpus.is_dir():
+        files = sorted(path for path in corpus.rglob("*") if path.suffix in {".txt", ".md"})
+    else:
+        files = [corpus]
+    copied_rows = []
+    for copy in range(1, copies + 1):
+        for number, path in enumerate(files):
+            data = path.read_bytes()
+            try:
+                text, encoding = data.decode("utf-8-sig"), "utf-8"
+            except UnicodeDecodeError:
+                text, encoding = data.decode("gb18030"), "gb18030"
+            name = f"{path.stem}_copy{copy}{path.suffix}"
+            line = f"\n（基准测试副本{copy}，第{number + 1}篇。）\n"
+            (target / name).write_bytes((text.rstrip("\n") + line).encode(encoding))
+            if rows:
+                copied_rows.append({**rows[number], "file": name})
+    if copied_rows:
+        with (target / "metadata.csv").open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fieldnames)
+            writer.writeheader()
+            writer.writerows(copied_rows)
+    return target
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def _row(measure: Measure) -> str:
+    return (
+        f"{measure.label:<24} {measure.chars:>12,} {measure.seconds:>9.1f} {measure.rate:>11,.0f}"
+        f" {measure.rss_process_mb:>10,.0f} {measure.rss_total_mb:>10,.0f}"
+    )
+
+
+def _verdict(value: float, target: float, below: bool = True) -> str:
+    return "met" if (value <= target if below else value >= target) else "NOT met"
+
+
+def report(measures: dict[str, Measure], copies: int) -> str:
+    lines = [
+        f"{'run':<24} {'characters':>12} {'wall s':>9} {'chars/s':>11} {'RSS MB':>10} {'all MB':>10}",
+        "-" * 81,
+    ]
+    for measure in measures.values():
+        lines.append(_row(measure) + (f"   ({measure.note})" if measure.note else ""))
+    lines.append("")
+    lines.append("RSS MB: peak RSS of the largest process; all MB: peak of all its processes together (PSS)")
+    lines.append("")
+    one_bare, one_cold, one_warm = measures.get("bare1"), measures.get("cold1"), measures.get("warm1")
+    if one_bare and one_cold:
+        ratio = one_cold.seconds / one_bare.seconds
+        nlp_ratio = one_cold.stages.get("nlp", 0.0) / one_bare.seconds
+        lines.append(
+            f"cold / bare (1×)       {ratio:6.2f}   target ≤ {TARGET_RATIO}: {_verdict(ratio, TARGET_RATIO)}"
+            f"   (NLP stage alone / bare: {nlp_ratio:.2f})"
+        )
+    if one_cold and one_warm:
+        share = one_warm.seconds / one_cold.seconds
+        lines.append(
+            f"warm / cold (1×)       {share:6.2f}   target ≤ {TARGET_WARM}: {_verdict(share, TARGET_WARM)}"
+        )
+    many_bare, many_cold = measures.get("bare4"), measures.get("cold4")
+    if many_bare and many_cold:
+        ratio = many_cold.seconds / many_bare.seconds
+        lines.append(f"cold / bare ({copies}×)       {ratio:6.2f}")
+    if one_cold and many_cold:
+        growth = many_cold.seconds / one_cold.seconds
+        target = TARGET_LINEAR * copies / 4
+        lines.append(
+            f"{copies}× / 1× time         {growth:6.2f}   target ≤ {target:.1f}: {_verdict(growth, target)}"
+        )
+        peak = max(many_cold.rss_process_mb, many_cold.rss_total_mb)
+        lines.append(
+            f"{copies}× peak RSS (MB)     {peak:6,.0f}   target < {TARGET_RSS_MB:,}: {_verdict(peak, TARGET_RSS_MB)}"
+        )
+    stages = [measure for measure in measures.values() if measure.stages]
+    if stages:
+        names = list(dict.fromkeys(name for measure in stages for name in measure.stages))
+        lines.append("")
+        lines.append("stage seconds            " + " ".join(f"{name:>8}" for name in names))
+        for measure in stages:
+            lines.append(
+                f"{measure.label:<24} " + " ".join(f"{measure.stages.get(name, 0.0):>8.1f}" for name in names)
+            )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", type=Path)
-    parser.add_argument("--workers", type=int, default=0, help="processes for the NLP stage (0: all cores)")
+    parser.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
+    parser.add_argument(
+        "--batch-size", type=int, default=0, help="pieces per batch (0: the setting's default)"
+    )
+    parser.add_argument("--copies", type=int, default=4, help="times the corpus is repeated (0: skip)")
+    parser.add_argument(
+        "--work", type=Path, help="folder for outputs, caches and copies (default: a temporary one)"
+    )
+    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+
+    from pipeline.config import Settings
+
     settings = Settings(workers=args.workers)
+    workers = settings.resolved_workers()
+    batch_size = args.batch_size or settings.batch_size
+    if args.bare:
+        _bare_child(args.corpus, workers, batch_size)
+        return
+    if not args.corpus.exists():
+        raise SystemExit(f"no corpus at {args.corpus}")
+    work = args.work or Path(tempfile.mkdtemp(prefix="tifa-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"corpus {args.corpus}, {workers} workers, work folder {work}", flush=True)
+    measures: dict[str, Measure] = {}
 
-    segments = ingest.ingest([args.corpus]).segments
-    chars = sum(len(segment.text) for segment in segments)
-    language = nlp.load_nlp()
-    started = time.perf_counter()
-    analysed = nlp.analyse(
-        segments, language, workers=settings.resolved_workers(), batch_size=settings.batch_size
-    )
-    nlp_seconds = time.perf_counter() - started
+    def step(key: str, measure: Measure) -> None:
+        measures[key] = measure
+        print(_row(measure), flush=True)
 
-    tracemalloc.start()
-    started = time.perf_counter()
-    found = phrases.extract(segments, analysed.sentences, analysed.spans, settings)
-    phrase_seconds = time.perf_counter() - started
-    _, phrase_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"corpus            {args.corpus} — {len(segments)} segments, {chars:,} characters")
-    print(
-        f"nlp stage         {nlp_seconds:8.2f} s  {chars / nlp_seconds:10,.0f} chars/s  ({settings.resolved_workers()} workers)"
-    )
-    print(f"phrase stage      {phrase_seconds:8.2f} s  {chars / phrase_seconds:10,.0f} chars/s")
-    print(f"phrase / nlp      {phrase_seconds / nlp_seconds:8.3f}  (target ≤ 0.30)")
-    print(f"phrase peak mem   {phrase_peak / 2**20:8.1f} MB traced")
-    print(f"process peak RSS  {peak_rss_mb:8.1f} MB")
-    print(f"phrases, hits     {len(found.phrases):,}, {len(found.hits):,}")
+    try:
+        step("bare1", bare("bare nlp.pipe", args.corpus, workers, batch_size))
+        shutil.rmtree(work / "cache-1", ignore_errors=True)
+        step("cold1", tifa_run("tifa run, cold", args.corpus, work / "out-1", work / "cache-1", workers))
+        step("warm1", tifa_run("tifa run, warm", args.corpus, work / "out-1", work / "cache-1", workers))
+        if args.copies > 1:
+            repeated = repeat_corpus(args.corpus, args.copies, work / f"corpus-{args.copies}x")
+            step("bare4", bare(f"bare nlp.pipe, {args.copies}×", repeated, workers, batch_size))
+            shutil.rmtree(work / f"cache-{args.copies}", ignore_errors=True)
+            step(
+                "cold4",
+                tifa_run(
+                    f"tifa run, cold, {args.copies}×",
+                    repeated,
+                    work / f"out-{args.copies}",
+                    work / f"cache-{args.copies}",
+                    workers,
+                ),
+            )
+        print()
+        print(report(measures, args.copies))
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -7,19 +7,26 @@ with the file and key named.
 
 from __future__ import annotations
 
+import difflib
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import bad_config
+from pipeline.errors import TifaError, bad_config
 
 
 @dataclass(frozen=True)
 class Settings:
     # NLP
     workers: int = 0  # processes for segmentation; 0 = all cores
-    batch_size: int = 32  # pieces per nlp.pipe batch
+    batch_size: int = 32  # pieces per task sent to a worker (a task also stops at ~32,000 characters)
+    chunk_chars: int = 4000  # long texts are segmented in pieces of about this many characters
+    engine: str = "local"  # where segmentation runs: "local" (worker processes) or "dask"
+    scheduler: str = ""  # engine "dask": address of a running scheduler; "" = start a local cluster
+    cache: bool = True  # reuse the segmentation of texts seen before (pipeline/cache.py)
+    cache_dir: str = ""  # "" = .cache/nlp beside the model (models/.cache/nlp), else ~/.cache/tifa/nlp
     # Phrases
     min_count: int = 0  # statistical phrases: occurrences needed; 0 = auto, max(2, one per 500,000 chars)
     rule_min_count: int = (
@@ -44,6 +51,10 @@ class Settings:
     graph_top_edges: int = 150  # keep the strongest N edges (KH Coder style)
     graph_min_count: int = 2  # phrases seen fewer times are not nodes
     graph_min_edge_weight: int = 2  # pairs seen together fewer times are not edges
+    # Outputs
+    write_report: bool = True  # report.html: the self-contained report
+    write_texts: bool = True  # texts.jsonl: segment texts, for `tifa kwic` and the report's contexts
+    report_phrases: int = 200  # rows in the report's phrase table (phrases.csv has them all)
 
     def resolved_workers(self) -> int:
         import os
@@ -51,10 +62,15 @@ class Settings:
         return self.workers or max(1, len(os.sched_getaffinity(0)))
 
 
-_CHOICES = {"graph_window": {"sentence", "segment"}, "graph_association": {"npmi", "jaccard"}}
+_CHOICES = {
+    "graph_window": {"sentence", "segment"},
+    "graph_association": {"npmi", "jaccard"},
+    "engine": {"local", "dask"},
+}
 _BOUNDS: dict[str, tuple[float, float]] = {
     "workers": (0, 256),
     "batch_size": (1, 10_000),
+    "chunk_chars": (200, 1_000_000),
     "min_count": (0, 10**9),
     "rule_min_count": (0, 10**9),
     "min_spread": (1, 10**6),
@@ -71,19 +87,38 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "graph_min_count": (1, 10**9),
     "graph_min_edge_weight": (1, 10**9),
     "graph_min_association": (-1.0, 1.0),
+    "report_phrases": (1, 100_000),
+}
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+_BOOLEANS = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
 }
 
 
 def _coerce(source: str, key: str, value: Any, kind: type) -> Any:
+    expected = _TYPE_NAMES.get(kind, kind.__name__)
+    if kind is bool:
+        if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
+            value = _BOOLEANS[value.strip().lower()]
+        if not isinstance(value, bool):
+            raise bad_config(source, key, f"must be {expected}, got {value!r}")
+        return value
     if isinstance(value, str) and kind is not str:
         try:
             value = kind(value)
         except ValueError:
-            raise bad_config(source, key, f"must be a {kind.__name__}, got '{value}'") from None
+            raise bad_config(source, key, f"must be {expected}, got '{value}'") from None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise bad_config(source, key, f"must be a {kind.__name__}, got {value!r}")
+        raise bad_config(source, key, f"must be {expected}, got {value!r}")
     if key in _BOUNDS:
         low, high = _BOUNDS[key]
         if not low <= value <= high:
@@ -93,6 +128,12 @@ def _coerce(source: str, key: str, value: Any, kind: type) -> Any:
     return value
 
 
+def _unknown(key: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f"did you mean '{close[0]}'?" if close else "the keys are listed in tifa.toml"
+    return f"is unknown — {hint}"
+
+
 def load_settings(path: Path | None = None, overrides: list[str] | None = None) -> Settings:
     """Defaults, then the TOML file, then ``key=value`` overrides; every value checked."""
     types = {field.name: type(getattr(Settings(), field.name)) for field in fields(Settings)}
@@ -100,20 +141,32 @@ def load_settings(path: Path | None = None, overrides: list[str] | None = None) 
     if path is not None:
         source = str(path)
         try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
         except FileNotFoundError:
-            raise bad_config(source, "-", "file not found") from None
+            raise TifaError(
+                "E030", f"settings file {source} not found — check the path given to --config"
+            ) from None
+        except OSError as exc:
+            raise TifaError("E030", f"cannot read settings file {source} ({exc.strerror})") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise bad_config(source, "-", f"is not valid TOML ({exc})") from None
+            raise TifaError(
+                "E030", f"{source}: not valid TOML ({exc}) — see tifa.toml for the format"
+            ) from None
         for key, value in raw.items():
+            if isinstance(value, dict):
+                raise bad_config(
+                    source, key, "is a [table]; settings are plain top-level keys (see tifa.toml)"
+                )
             if key not in types:
-                raise bad_config(source, key, f"is unknown (known: {', '.join(types)})")
+                raise bad_config(source, key, _unknown(key, types))
             values[key] = _coerce(source, key, value, types[key])
     for item in overrides or []:
         key, sep, value = item.partition("=")
         key = key.strip()
-        if not sep or key not in types:
-            raise bad_config("--set", key or item, f"is unknown or not key=value (known: {', '.join(types)})")
+        if not sep:
+            raise bad_config("--set", item, "is not key=value (e.g. --set min_count=3)")
+        if key not in types:
+            raise bad_config("--set", key, _unknown(key, types))
         values[key] = _coerce("--set", key, value.strip(), types[key])
     settings = replace(Settings(), **values)
     if settings.min_chars > settings.max_chars:

@@ -585,7 +585,10 @@ def _packed_layout(graph: nx.Graph, *, seed: int) -> dict[Any, np.ndarray]:
         if len(members) == 1:
             local = {members[0]: np.zeros(2)}
         else:
-            sub = graph.subgraph(members)
+            # A subgraph view iterates in hash order; spring_layout's result depends on node order.
+            sub = nx.Graph()
+            sub.add_nodes_from(members)
+            sub.add_edges_from(sorted(tuple(sorted(edge)) for edge in graph.subgraph(members).edges()))
             k = 1.2 / math.sqrt(len(members))
             local = nx.spring_layout(sub, seed=seed, k=k, iterations=200, weight=None, center=(0, 0), scale=1)
         half = side / 2 * 0.8  # leave a margin between neighbouring components

@@ -13,25 +13,41 @@ then from the text (a speaker header, or a report's opening lines). A document q
 officials is split at each speaker header ("山东省工业和信息化厅党组书记、厅长张海波：") into one
 segment per speaker, attributed to the speaker's region; the text before the first header is a
 segment with no region.
+
+Hostile input is expected (scraped corpora): every file met is reported as processed or skipped with
+a reason, and nothing raises but a path that does not exist. Encodings are detected; HTML, control and
+zero-width characters are cleaned away (:func:`pipeline.text.normalize`); symbolic links to folders are
+not followed (no loops) and links that loop or dangle are reported; FIFOs and devices are never opened.
+
+Script: ``Segment.text`` is in simplified characters (OpenCC t2s, one character for one), so a phrase
+matches whether a text was written in traditional or simplified characters. Where conversion changed a
+segment, :attr:`IngestResult.originals` keeps its text in the original script, of the same length, so
+any offset into ``Segment.text`` shows the original with ``result.original_text(segment)[start:end]``.
+
+Duplicates: a document whose (normalised, simplified) text equals an earlier one's is counted once;
+the later one is reported as a duplicate in the manifest, naming the first.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
+import errno
 import hashlib
 import io
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import stat
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline import regions
 from pipeline.errors import input_not_found
 from pipeline.records import Segment
-from pipeline.text import normalize
+from pipeline.text import clean_field, normalize, simplify_if_traditional, to_simplified
 
 TEXT_SUFFIXES = {".txt", ".md", ".text", ".html", ".htm"}
 RECORD_SUFFIXES = {".jsonl", ".csv"}
@@ -39,6 +55,10 @@ SIDECAR = "metadata.csv"
 TEXT_FIELDS = ("text", "content", "body", "正文", "内容")
 FILE_FIELDS = ("file", "filename", "path", "文件")
 MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_PROBLEMS_LISTED = 20  # per file; the rest are counted (a JSONL with 10,000 broken lines)
+
+# A whole document may sit in one CSV cell: lift the csv module's 128 KiB cell limit to the file limit.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_FILE_BYTES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,23 +74,31 @@ class InputReport:
     segments: int = 0
     chars: int = 0
     problems: tuple[str, ...] = ()  # records skipped inside a processed file, warnings
+    problems_total: int = 0  # problems found, of which the first MAX_PROBLEMS_LISTED are listed
 
 
 @dataclass(frozen=True, slots=True)
 class IngestResult:
     segments: tuple[Segment, ...]
     inputs: tuple[InputReport, ...]
+    # segment_id → the segment's text in its original script, only where t2s conversion changed it.
+    originals: Mapping[str, str] = field(default_factory=dict)
+
+    def original_text(self, segment: Segment) -> str:
+        """``segment.text`` as written (traditional characters kept); offsets are the same."""
+        return self.originals.get(segment.segment_id, segment.text)
 
 
 @dataclass(frozen=True, slots=True)
 class _Document:
     key: str
-    text: str
+    text: str  # normalised, simplified
     region: str
     year: int | None
     title: str = ""
     speaker: str = ""
     date: str = ""
+    original: str = ""  # normalised text in its original script, when that differs from ``text``
 
 
 class InputProblem(Exception):
@@ -83,7 +111,8 @@ class InputProblem(Exception):
 def decode(data: bytes) -> tuple[str, str]:
     """Decode bytes of unknown encoding: BOMs, UTF-8, then the likeliest of GB18030, Big5 and UTF-16.
 
-    Raises ``InputProblem`` for binary or undecodable data.
+    UTF-8 with a few bad bytes (a truncated download, a stray byte) is kept, the bad bytes replaced,
+    and the encoding says so. Raises ``InputProblem`` for binary or undecodable data.
 
     >>> decode("两个确立".encode("gbk"))
     ('两个确立', 'gb18030')
@@ -100,7 +129,8 @@ def decode(data: bytes) -> tuple[str, str]:
                 text = data.decode(name)
             except UnicodeDecodeError:
                 continue
-            if _plausibility(text) >= PLAUSIBLE:
+            # Valid UTF-8 after a UTF-8 BOM is conclusive; FF FE can start binary data too.
+            if name == "utf-8-sig" or _plausibility(text) >= PLAUSIBLE or _all_text_like(text):
                 return text, name
     try:
         text = data.decode("utf-8")
@@ -109,9 +139,12 @@ def decode(data: bytes) -> tuple[str, str]:
     else:
         if "\x00" not in text[:65536]:
             return text, "utf-8"
+    binary = b"\x00" in data[:65536] and not _utf16_shaped(data)
     candidates = []
     for name in ("gb18030", "big5", "utf-16-le", "utf-16-be"):
         if name.startswith("utf-16") and len(data) % 2:
+            continue
+        if binary and not name.startswith("utf-16"):
             continue
         try:
             text = data.decode(name)
@@ -122,9 +155,21 @@ def decode(data: bytes) -> tuple[str, str]:
         score, name, text = max(candidates, key=lambda candidate: candidate[0])
         if score >= PLAUSIBLE:
             return text, name
-    if b"\x00" in data[:65536]:
+    if binary:
         raise InputProblem("binary file (contains NUL bytes), not text")
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())
+    if bad <= max(3, len(text) // 1000) and _plausibility(text) >= PLAUSIBLE:
+        return text, f"utf-8 ({bad} invalid byte sequence{'s' if bad != 1 else ''} replaced)"
     raise InputProblem("undecodable: not UTF-8, UTF-16, GB18030/GBK or Big5 — convert it to UTF-8")
+
+
+def _utf16_shaped(data: bytes) -> bool:
+    """UTF-16 without a BOM has NUL bytes too: in ASCII-heavy text, every other byte."""
+    sample = data[:4096]
+    return len(sample) >= 2 and (
+        sample[0::2].count(0) > len(sample) // 4 or sample[1::2].count(0) > len(sample) // 4
+    )
 
 
 # The 300 most frequent Chinese characters (simplified and traditional forms) make up well over
@@ -144,6 +189,12 @@ _FREQUENT = frozenset(
 )
 _PLAIN = re.compile(r"[\x20-\x7e\n\t，。、；：！？“”‘’（）《》…—·\u3000]")
 PLAUSIBLE = 0.3
+_TEXT_LIKE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\u3000-\u303f\uff00-\uffef\u2000-\u206f\x20-\x7e\s]*")
+
+
+def _all_text_like(text: str) -> bool:
+    """Every character is Chinese, ASCII, whitespace or punctuation: a short text with a BOM is text."""
+    return bool(_TEXT_LIKE.fullmatch(text[:20000]))
 
 
 def _plausibility(text: str) -> float:
@@ -155,6 +206,23 @@ def _plausibility(text: str) -> float:
     return (frequent + len(_PLAIN.findall(sample))) / len(sample)
 
 
+# --------------------------------------------------------------------------- names shown to people
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(value: str) -> str:
+    """``value`` safe to show on one line and to write as UTF-8: control characters, line breaks, bidi
+    controls and undecodable file-name bytes (surrogate escapes) become visible escapes like ``\\x1b``."""
+    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], value)
+
+
+def _cut(value: str, limit: int = 80) -> str:
+    value = printable(value)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
 # --------------------------------------------------------------------------- attribution
 
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
@@ -162,21 +230,33 @@ _NAME_PARTS = re.compile(r"[_\-\s.·、，,]+")
 
 
 def region_and_year_from_name(name: str) -> tuple[str, int | None]:
-    """``2015_广东.txt`` → ("广东", 2015); parts that are neither give ("", None)."""
-    stem = Path(name).stem
-    region, year = "", None
+    """``2015_广东.txt`` → ("广东", 2015); parts that are neither give ("", None).
+
+    A name that names two regions (``广东_广西_对比.txt``) gives no region: the text decides.
+    """
+    region, year, _ = _attribution_from_name(name)
+    return region, year
+
+
+def _attribution_from_name(name: str) -> tuple[str, int | None, str]:
+    """(region, year, problem): the problem says why a name naming regions gave none."""
+    stem = to_simplified(clean_field(Path(name).stem))
+    named: list[str] = []
+    year = None
     for part in _NAME_PARTS.split(stem):
         if not part:
             continue
         if year is None and (match := _YEAR.fullmatch(part)):
             year = int(match.group())
-        elif not region and (found := regions.lookup(part)) is not None and len(part) > 1:
-            region = found.short
-    if not region and (found := regions.first_region(stem)) is not None:
-        region = found.short
+        elif (found := regions.lookup(part)) is not None and len(part) > 1 and found.short not in named:
+            named.append(found.short)
+    if not named:
+        named = list(dict.fromkeys(found.short for _, _, found in regions.find_regions(stem)))
     if year is None and (match := _YEAR.search(stem)):
         year = int(match.group())
-    return region, year
+    if len(named) > 1:
+        return "", year, f"file name names several regions ({', '.join(named)}) — region taken from the text"
+    return (named[0] if named else ""), year, ""
 
 
 def parse_year(value: object) -> int | None:
@@ -186,16 +266,28 @@ def parse_year(value: object) -> int | None:
     return int(match.group()) if match else None
 
 
-def resolve_region(value: str, *, where: str, problems: list[str]) -> str:
-    """A region written any way (上海市, 沪, Shanghai, 310000) → its short name; unknown ones are reported."""
-    value = value.strip()
+def resolve_region(value: object, *, where: str, problems: list[str]) -> str:
+    """A region written any way (上海市, 沪, Shanghai, 310000, 廣東, 广东省人民政府) → its short name.
+
+    Unknown names and names of several regions (广东/广西, 江浙) are reported and give no region.
+    """
+    value = clean_field(value)
     if not value:
         return ""
-    found = regions.lookup(value)
-    if found is None:
-        problems.append(f"{where}: unknown region '{value}' — left without region")
-        return ""
-    return found.short
+    simplified = to_simplified(value)
+    found = regions.lookup(value) or regions.lookup(simplified)
+    if found is not None:
+        return found.short
+    named = list(dict.fromkeys(region.short for _, _, region in regions.find_regions(simplified)))
+    if len(named) == 1:
+        return named[0]
+    if named:
+        problems.append(
+            f"{where}: ambiguous region '{_cut(value)}' (names {', '.join(named)}) — left without region"
+        )
+    else:
+        problems.append(f"{where}: unknown region '{_cut(value)}' — left without region")
+    return ""
 
 
 # A speaker header: "<region …><title><name>：", e.g. 山东省工业和信息化厅党组书记、厅长张海波：
@@ -246,52 +338,72 @@ def _year_from_opening(lines: list[str]) -> int | None:
 
 def split_speakers(doc: _Document) -> list[Segment]:
     """Split a document at speaker headers; one segment per speaker plus the lead before the first."""
+    return [segment for segment, _ in _split_speakers(doc)]
+
+
+def _split_speakers(doc: _Document) -> list[tuple[Segment, str]]:
+    """Segments with their text in the original script ("" where it is the same as ``Segment.text``).
+
+    t2s conversion keeps lengths and never touches a line break, so the original's lines line up.
+    """
     lines = doc.text.split("\n")
+    original_lines = doc.original.split("\n") if doc.original else []
+
+    def original(start: int, end: int) -> str:
+        if not original_lines:
+            return ""
+        text = "\n".join(original_lines[start:end])
+        return "" if text == "\n".join(lines[start:end]) else text
+
     headers = [(index, found) for index, line in enumerate(lines) if (found := _speaker_header(line))]
     region = doc.region or _region_from_opening(lines)
     year = doc.year if doc.year is not None else _year_from_opening(lines)
     base = {"source": doc.key.split("#")[0], "year": year, "date": doc.date}
     if not headers:
         title = doc.title or (lines[0] if lines and len(lines[0]) <= 80 else "")
-        return [
-            Segment(
-                segment_id=doc.key, region=region, speaker=doc.speaker, title=title, text=doc.text, **base
-            )
-        ]
-    segments: list[Segment] = []
+        segment = Segment(
+            segment_id=doc.key, region=region, speaker=doc.speaker, title=title, text=doc.text, **base
+        )
+        return [(segment, doc.original)]
+    segments: list[tuple[Segment, str]] = []
     first = headers[0][0]
     if first > 0:
         lead_lines = lines[:first]
-        segments.append(
-            Segment(
-                segment_id=f"{doc.key}#0",
-                region="",
-                speaker="",
-                title=doc.title or lead_lines[0],
-                text="\n".join(lead_lines),
-                **base,
-            )
+        lead = Segment(
+            segment_id=f"{doc.key}#0",
+            region="",
+            speaker="",
+            title=doc.title or lead_lines[0],
+            text="\n".join(lead_lines),
+            **base,
         )
+        segments.append((lead, original(0, first)))
     bounds = [index for index, _ in headers] + [len(lines)]
     for number, ((index, (speaker_region, speaker, _role)), end) in enumerate(
         zip(headers, bounds[1:], strict=True), start=1
     ):
         body = lines[index + 1 : end]
         headline = body[0] if body and len(body[0]) <= 60 and not body[0].endswith("。") else ""
-        segments.append(
-            Segment(
-                segment_id=f"{doc.key}#{number}",
-                region=speaker_region,
-                speaker=speaker,
-                title=headline,
-                text="\n".join(body),
-                **base,
-            )
+        segment = Segment(
+            segment_id=f"{doc.key}#{number}",
+            region=speaker_region,
+            speaker=speaker,
+            title=headline,
+            text="\n".join(body),
+            **base,
         )
-    return [segment for segment in segments if segment.text.strip()]
+        segments.append((segment, original(index + 1, end)))
+    return [(segment, text) for segment, text in segments if segment.text.strip()]
 
 
 # --------------------------------------------------------------------------- formats
+
+
+def _clean_text(raw: str) -> tuple[str, str]:
+    """(normalised simplified text, normalised original-script text or "" when they are the same)."""
+    text = normalize(raw)
+    simplified = simplify_if_traditional(text)
+    return simplified, ("" if simplified == text else text)
 
 
 def _read_records_jsonl(text: str, problems: list[str]) -> Iterator[tuple[str, dict[str, object]]]:
@@ -303,6 +415,9 @@ def _read_records_jsonl(text: str, problems: list[str]) -> Iterator[tuple[str, d
         except json.JSONDecodeError as exc:
             problems.append(f"line {number}: broken JSON ({exc.msg}) — record skipped")
             continue
+        except (ValueError, RecursionError) as exc:  # 5,000-digit numbers, nesting 100,000 deep
+            problems.append(f"line {number}: unreadable JSON ({_cut(str(exc), 60)}) — record skipped")
+            continue
         if not isinstance(record, dict):
             problems.append(f"line {number}: not a JSON object — record skipped")
             continue
@@ -310,16 +425,31 @@ def _read_records_jsonl(text: str, problems: list[str]) -> Iterator[tuple[str, d
 
 
 def _read_records_csv(text: str, problems: list[str]) -> Iterator[tuple[str, dict[str, object]]]:
+    if "\x00" in text:
+        problems.append("NUL characters removed")
+        text = text.replace("\x00", "")
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    fields = [name.strip().lower() for name in reader.fieldnames or []]
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise InputProblem(f"malformed CSV header ({exc})") from exc
+    fields = [name.strip().lower() for name in header]
     if not any(name in TEXT_FIELDS for name in fields):
         raise InputProblem(
-            f"no text column (expected one of {', '.join(TEXT_FIELDS)}; found {', '.join(fields) or 'none'})"
+            f"no text column (expected one of {', '.join(TEXT_FIELDS)}; found {_cut(', '.join(fields), 120) or 'none'})"
         )
-    for number, row in enumerate(reader, start=2):
-        if None in row:
-            problems.append(f"row {number}: more cells than columns — extra cells ignored")
-        yield f"row {number}", {(key or "").strip().lower(): value for key, value in row.items() if key}
+    number = 1
+    try:
+        for number, row in enumerate(reader, start=2):
+            if None in row:
+                problems.append(f"row {number}: more cells than columns — extra cells ignored")
+            if any(value is None for key, value in row.items() if key is not None):
+                problems.append(f"row {number}: fewer cells than columns — the missing ones left empty")
+            yield f"row {number}", {(key or "").strip().lower(): value for key, value in row.items() if key}
+    except csv.Error as exc:
+        problems.append(
+            f"row {number + 1}: malformed CSV ({_cut(str(exc), 60)}) — the rest of the file skipped"
+        )
 
 
 def _record_documents(
@@ -330,30 +460,31 @@ def _record_documents(
         if not isinstance(raw_text, str) or not raw_text.strip():
             problems.append(f"{where}: no text (fields {', '.join(TEXT_FIELDS)}) — record skipped")
             continue
-        text = normalize(raw_text)
+        text, original = _clean_text(raw_text)
         if not text:
             problems.append(f"{where}: text is empty after clean-up — record skipped")
             continue
-        record_id = str(record.get("id") or where.replace(" ", "")).strip()
+        record_id = clean_field(record.get("id")) or where.replace(" ", "")
         yield _Document(
             key=f"{key}#{_safe_key(record_id)}",
             text=text,
-            region=resolve_region(str(record.get("region") or ""), where=where, problems=problems),
+            original=original,
+            region=resolve_region(record.get("region"), where=where, problems=problems),
             year=parse_year(record.get("year")) or parse_year(record.get("date")),
-            title=str(record.get("title") or "").strip(),
-            speaker=str(record.get("speaker") or "").strip(),
-            date=str(record.get("date") or "").strip(),
+            title=clean_field(record.get("title")),
+            speaker=clean_field(record.get("speaker")),
+            date=clean_field(record.get("date")),
         )
 
 
 def _safe_key(value: str) -> str:
-    return re.sub(r"[\s#]+", "_", value)[:80]
+    return re.sub(r"[\s#]+", "_", printable(value))[:80]
 
 
 def read_sidecar(path: Path) -> dict[str, dict[str, str]]:
     """Read a ``metadata.csv`` sidecar: file name → its fields (region, year, title, date, speaker…)."""
     text, _ = decode(path.read_bytes())
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text.replace("\x00", ""), newline=""))
     fields = [name.strip().lower() for name in reader.fieldnames or []]
     file_field = next((name for name in FILE_FIELDS if name in fields), None)
     if file_field is None:
@@ -369,22 +500,66 @@ def read_sidecar(path: Path) -> dict[str, dict[str, str]]:
 # --------------------------------------------------------------------------- walking inputs
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """Files under ``root`` in sorted order; symlinked folders are not followed (no loops)."""
-    if root.is_file():
-        yield root
+@dataclass(frozen=True, slots=True)
+class _Met:
+    """A path met while walking: a file to read, or something reported without being read."""
+
+    path: Path
+    skip: str = ""  # the reason, for what is reported without being read
+
+
+def _walk(root: Path) -> Iterator[_Met]:
+    """Files under ``root`` in sorted order, and what is not read, with the reason.
+
+    Symbolic links to folders are reported, not followed (no loops, no file read twice); hidden files
+    and folders (``.git``) and folders holding a previous tifa output are reported and not read;
+    folders that cannot be listed are reported.
+    """
+    if not root.is_dir():  # a file, or a link that loops or dangles: _ingest_file says which
+        yield _Met(root)
         return
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
-        for name in sorted(filenames):
-            if not name.startswith("."):
-                yield Path(dirpath) / name
+    errors: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append, followlinks=False):
+        folder = Path(dirpath)
+        while errors:
+            error = errors.pop(0)
+            yield _Met(Path(error.filename or folder), f"cannot read folder: {error.strerror or error}")
+        keep, met = [], []
+        for name in dirnames:
+            path = folder / name
+            if name.startswith("."):
+                met.append(_Met(path, "hidden folder — not read"))
+            elif path.is_symlink():
+                met.append(_Met(path))  # _ingest_file reports it as a link to a folder
+            elif _is_tifa_output(path):
+                met.append(_Met(path, "a tifa output folder (has manifest.json) — not read"))
+            else:
+                keep.append(name)
+        dirnames[:] = sorted(keep)
+        for name in filenames:
+            met.append(_Met(folder / name, "hidden file — not read" if name.startswith(".") else ""))
+        yield from sorted(met, key=lambda item: item.path.name)
+    for error in errors:
+        yield _Met(Path(error.filename or root), f"cannot read folder: {error.strerror or error}")
+
+
+def _is_tifa_output(folder: Path) -> bool:
+    return (folder / "manifest.json").is_file() and (folder / "segments.csv").is_file()
 
 
 def _display_name(path: Path, root: Path) -> str:
     base = root.name if root.is_dir() else ""
     relative = path.relative_to(root) if root.is_dir() else Path(path.name)
-    return str(Path(base) / relative) if base else str(relative)
+    return printable(str(Path(base) / relative) if base else str(relative))
+
+
+@dataclass
+class _Seen:
+    """What earlier files contributed: texts (for duplicates), segment ids (kept unique), originals."""
+
+    texts: dict[str, str] = field(default_factory=dict)
+    ids: set[str] = field(default_factory=set)
+    originals: dict[str, str] = field(default_factory=dict)
 
 
 def ingest(paths: Iterable[str | Path]) -> IngestResult:
@@ -398,78 +573,113 @@ def ingest(paths: Iterable[str | Path]) -> IngestResult:
     """
     segments: list[Segment] = []
     reports: list[InputReport] = []
-    seen_texts: dict[str, str] = {}
+    seen = _Seen()
     for raw in paths:
         root = Path(raw)
         if not root.exists() and not root.is_symlink():
             raise input_not_found(str(raw))
-        sidecars: dict[Path, dict[str, dict[str, str]] | InputReport] = {}
-        for path in _walk(root):
+        sidecars: dict[Path, tuple[dict[str, dict[str, str]], InputReport | None]] = {}
+        for met in _walk(root):
+            path = met.path
             source = _display_name(path, root)
+            if met.skip:
+                reports.append(InputReport(source, "skipped", met.skip))
+                continue
             folder = path.parent
             if folder not in sidecars:
                 sidecars[folder] = _load_sidecar(folder, root)
-            sidecar = sidecars[folder]
+            table, sidecar_report = sidecars[folder]
             if path.name == SIDECAR:
-                reports.append(
-                    sidecar
-                    if isinstance(sidecar, InputReport)
-                    else InputReport(source, "processed", "metadata sidecar", format="metadata", documents=0)
-                )
+                reports.append(sidecar_report or InputReport(source, "skipped", "sidecar unreadable"))
                 continue
-            meta = sidecar.get(path.name) if isinstance(sidecar, dict) else None
-            if isinstance(sidecar, dict) and sidecar and meta is None and path != root:
+            meta = table.get(path.name)
+            if table and meta is None and path != root:
                 reports.append(InputReport(source, "skipped", f"not listed in {SIDECAR} of its folder"))
                 continue
-            report, new_segments = _ingest_file(path, source, meta or {}, seen_texts)
+            report, new_segments = _ingest_file(path, source, meta or {}, seen)
             reports.append(report)
             segments.extend(new_segments)
-    return IngestResult(tuple(segments), tuple(reports))
+    return IngestResult(tuple(segments), tuple(reports), seen.originals)
 
 
-def _load_sidecar(folder: Path, root: Path) -> dict[str, dict[str, str]] | InputReport:
+def _load_sidecar(folder: Path, root: Path) -> tuple[dict[str, dict[str, str]], InputReport | None]:
     path = folder / SIDECAR
     if not path.is_file():
-        return {}
+        return {}, None
+    source = _display_name(path, root)
     try:
-        return read_sidecar(path)
+        table = read_sidecar(path)
     except (InputProblem, OSError, csv.Error) as exc:
-        return InputReport(_display_name(path, root), "skipped", f"metadata sidecar unusable: {exc}")
+        return {}, InputReport(source, "skipped", f"metadata sidecar unusable: {_cut(str(exc), 120)}")
+    try:
+        present = set(os.listdir(folder))
+    except OSError:
+        present = set(table)
+    problems = [f"lists '{_cut(name)}', which is not in its folder" for name in sorted(set(table) - present)]
+    report = InputReport(
+        source,
+        "processed",
+        "metadata sidecar",
+        format="metadata",
+        problems=tuple(problems[:MAX_PROBLEMS_LISTED]),
+        problems_total=len(problems),
+    )
+    return table, report
+
+
+def _unreadable(path: Path, exc: OSError) -> str:
+    if path.is_symlink():
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop — not read"
+        if exc.errno == errno.ENOENT:
+            return "broken symbolic link (its target does not exist)"
+    return f"cannot read: {exc.strerror or exc}"
 
 
 def _ingest_file(
-    path: Path, source: str, meta: dict[str, str], seen_texts: dict[str, str]
+    path: Path, source: str, meta: dict[str, str], seen: _Seen
 ) -> tuple[InputReport, list[Segment]]:
     suffix = path.suffix.lower()
     fmt = suffix.lstrip(".")
-    if suffix not in TEXT_SUFFIXES | RECORD_SUFFIXES:
-        return InputReport(source, "skipped", f"unsupported file type '{suffix or path.name}'"), []
-    problems: list[str] = []
     try:
-        if path.is_symlink() and not path.exists():
-            raise InputProblem("broken or looping symbolic link")
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
+        info = path.stat()
+    except OSError as exc:
+        return InputReport(source, "skipped", _unreadable(path, exc), format=fmt), []
+    if stat.S_ISDIR(info.st_mode):
+        return InputReport(
+            source, "skipped", "symbolic link to a folder — not followed (give the folder itself)"
+        ), []
+    if not stat.S_ISREG(info.st_mode):
+        return InputReport(source, "skipped", "not a regular file (a FIFO, socket or device) — not read"), []
+    if suffix not in TEXT_SUFFIXES | RECORD_SUFFIXES:
+        return InputReport(source, "skipped", f"unsupported file type '{_cut(suffix or path.name)}'"), []
+    problems: list[str] = []
+    encoding = ""
+    try:
+        if info.st_size > MAX_FILE_BYTES:
             raise InputProblem(f"larger than {MAX_FILE_BYTES // 2**20} MB — split it into smaller files")
         data = path.read_bytes()
         if not data.strip():
             raise InputProblem("empty file")
         raw_text, encoding = decode(data)
         if suffix in TEXT_SUFFIXES:
-            text = normalize(raw_text)
+            text, original = _clean_text(raw_text)
             if not text:
                 raise InputProblem("no text left after clean-up (only markup, spaces or control characters)")
-            name_region, name_year = region_and_year_from_name(path.name)
-            region = resolve_region(meta.get("region", ""), where=SIDECAR, problems=problems) or name_region
+            name_region, name_year, name_problem = _attribution_from_name(path.name)
+            region = resolve_region(meta.get("region", ""), where=SIDECAR, problems=problems)
+            if not region and name_problem:
+                problems.append(name_problem)
             documents: list[_Document] = [
                 _Document(
                     key=source,
                     text=text,
-                    region=region,
+                    original=original,
+                    region=region or name_region,
                     year=parse_year(meta.get("year")) or parse_year(meta.get("date")) or name_year,
-                    title=meta.get("title", ""),
-                    speaker=meta.get("speaker", ""),
-                    date=meta.get("date", ""),
+                    title=clean_field(meta.get("title")),
+                    speaker=clean_field(meta.get("speaker")),
+                    date=clean_field(meta.get("date")),
                 )
             ]
         else:
@@ -482,32 +692,70 @@ def _ingest_file(
             if not documents:
                 raise InputProblem("no usable records" + (f" ({problems[0]})" if problems else ""))
     except InputProblem as exc:
-        return InputReport(source, "skipped", str(exc), format=fmt, problems=tuple(problems)), []
+        return _report(source, "skipped", str(exc), fmt, encoding, problems), []
     except OSError as exc:
-        return InputReport(source, "skipped", f"cannot read: {exc.strerror or exc}", format=fmt), []
+        return _report(source, "skipped", f"cannot read: {exc.strerror or exc}", fmt, encoding, problems), []
 
     segments: list[Segment] = []
     kept = 0
     for document in documents:
         digest = hashlib.sha1(document.text.encode("utf-8")).hexdigest()
-        if digest in seen_texts:
-            problems.append(f"{document.key}: same text as {seen_texts[digest]} — counted once, skipped here")
+        if digest in seen.texts:
+            problems.append(f"{document.key}: same text as {seen.texts[digest]} — counted once, skipped here")
             continue
-        seen_texts[digest] = document.key
+        seen.texts[digest] = document.key
         kept += 1
-        segments.extend(split_speakers(document))
+        for segment, original in _split_speakers(document):
+            segment = _unique_id(segment, seen, problems)
+            if original:
+                seen.originals[segment.segment_id] = original
+            segments.append(segment)
     if not kept:
-        return InputReport(source, "skipped", problems[-1], format=fmt, encoding=encoding), []
+        return _report(source, "skipped", problems[-1], fmt, encoding, problems[:-1]), []
+    report = _report(source, "processed", "", fmt, encoding, problems)
     return (
         InputReport(
-            source,
-            "processed",
+            report.source,
+            report.status,
             format=fmt,
             encoding=encoding,
             documents=kept,
             segments=len(segments),
             chars=sum(len(segment.text) for segment in segments),
-            problems=tuple(problems),
+            problems=report.problems,
+            problems_total=report.problems_total,
         ),
         segments,
+    )
+
+
+def _unique_id(segment: Segment, seen: _Seen, problems: list[str]) -> Segment:
+    """Segment ids key every later stage: a repeated one (two records with the same ``id``, two inputs
+    with the same folder name) gets a suffix, and the report says so."""
+    if segment.segment_id not in seen.ids:
+        seen.ids.add(segment.segment_id)
+        return segment
+    number = 2
+    while f"{segment.segment_id}~{number}" in seen.ids:
+        number += 1
+    renamed = f"{segment.segment_id}~{number}"
+    problems.append(f"segment id {segment.segment_id} used before — this one is {renamed}")
+    seen.ids.add(renamed)
+    return dataclasses.replace(segment, segment_id=renamed)
+
+
+def _report(
+    source: str, status: str, reason: str, fmt: str, encoding: str, problems: list[str]
+) -> InputReport:
+    listed = problems[:MAX_PROBLEMS_LISTED]
+    if len(problems) > MAX_PROBLEMS_LISTED:
+        listed.append(f"… and {len(problems) - MAX_PROBLEMS_LISTED} more problems of this file")
+    return InputReport(
+        source,
+        status,
+        reason,
+        format=fmt,
+        encoding=encoding,
+        problems=tuple(listed),
+        problems_total=len(problems),
     )

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import csv
+import ctypes
+import errno
 import io
+import json
 import os
+import shutil
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: runs are then not locked against each other
+    fcntl = None  # type: ignore[assignment]
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:
@@ -52,3 +62,158 @@ def _cell(value: Any) -> Any:
     if isinstance(value, float):
         return f"{value:.6g}"
     return value
+
+
+# --------------------------------------------------------------------------- whole output folders
+#
+# A run builds every file in a staging folder beside ``out/`` (``.out.partial``) and swaps it in at the
+# end. On Linux the swap is one atomic renameat2(RENAME_EXCHANGE): there is no moment at which ``out/``
+# is missing or mixed, and a kill at any point leaves the previous run or the new one. Where the
+# exchange is not available (another OS, a file system without it) the swap is two renames,
+# ``out`` → ``.out.previous`` then ``.out.partial`` → ``out``; a run killed between them leaves ``out/``
+# missing for a moment, and the next run (or :func:`recover_folder`) puts ``.out.previous`` back first.
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+_held_locks: dict[Path, int] = {}
+
+
+def _sibling(folder: Path, role: str) -> Path:
+    return folder.with_name(f".{folder.name}.{role}")
+
+
+def output_folder(out_dir: Path) -> Path:
+    """The folder a run replaces: absolute, and the target when ``out_dir`` is a symbolic link."""
+    return Path(os.path.realpath(out_dir))
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Refuse an ``--out`` that a run must not replace: a file, or a folder holding files tifa did not
+    write (``--out ~/Documents`` must never move a user's files away). Raises ``TifaError`` (E040)."""
+    from pipeline.errors import TifaError
+
+    folder = output_folder(out_dir)
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise TifaError("E040", f"--out {out_dir} is a file, not a folder — give a folder for the outputs")
+    try:
+        entries = sorted(os.listdir(folder))
+    except OSError as exc:
+        raise TifaError("E040", f"--out {out_dir} cannot be read ({exc.strerror}) — choose another") from exc
+    if not entries or _is_tifa_output(folder):
+        return
+    shown = ", ".join(entries[:3]) + (" …" if len(entries) > 3 else "")
+    raise TifaError(
+        "E041",
+        f"--out {out_dir} holds files tifa did not write ({shown}); a run replaces its output folder "
+        "whole — give a new or empty folder",
+    )
+
+
+def _is_tifa_output(folder: Path) -> bool:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and "tifa" in (manifest.get("versions") or {})
+
+
+def prepare_staging(out_dir: Path) -> Path:
+    """An empty staging folder beside ``out_dir``, after recovering from a run killed mid-swap.
+
+    Holds an exclusive lock (``.out.lock``) until :func:`replace_folder`, so two runs writing the same
+    ``--out`` at once fail cleanly (E042) instead of mixing their files.
+    """
+    folder = output_folder(out_dir)
+    check_out_dir(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    _lock(folder)
+    recover_folder(folder)
+    staging = _sibling(folder, "partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    return staging
+
+
+def recover_folder(folder: Path) -> None:
+    """Finish or undo a swap a killed run left half done; remove what it left beside ``folder``."""
+    previous = _sibling(folder, "previous")
+    if previous.is_dir():
+        if not folder.exists():  # killed between the two renames: the previous run goes back
+            os.replace(previous, folder)
+        else:  # killed after the swap: the previous run is no longer needed
+            shutil.rmtree(previous, ignore_errors=True)
+
+
+def replace_folder(staging: Path, out_dir: Path) -> None:
+    """Put the finished ``staging`` folder in the place of ``out_dir`` in one step, then release the lock."""
+    folder = output_folder(out_dir)
+    _fsync_dir(staging)
+    try:
+        if folder.is_dir() and not folder.is_symlink() and _exchange(staging, folder):
+            shutil.rmtree(staging, ignore_errors=True)  # it now holds the previous run
+        else:
+            previous = _sibling(folder, "previous")
+            shutil.rmtree(previous, ignore_errors=True)
+            if folder.exists():
+                os.replace(folder, previous)
+            os.replace(staging, folder)
+            shutil.rmtree(previous, ignore_errors=True)
+        _fsync_dir(folder.parent)
+    finally:
+        _unlock(folder)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # glibc before 2.28, musl
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EXDEV):
+        return False
+    raise OSError(error, os.strerror(error), str(a))
+
+
+def _lock(folder: Path) -> None:
+    from pipeline.errors import TifaError
+
+    _unlock(folder)  # a run in this process that failed before its swap left it held
+    if fcntl is None:
+        return
+    fd = os.open(_sibling(folder, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        raise TifaError(
+            "E042", f"another tifa run is writing {folder} — wait for it or give another --out"
+        ) from exc
+    _held_locks[folder] = fd
+
+
+def _unlock(folder: Path) -> None:
+    fd = _held_locks.pop(folder, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

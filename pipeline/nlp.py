@@ -1,34 +1,48 @@
 """NLP stage: segments → sentences with pkuseg tokens, and the formula spans the rules find.
 
-The only module that imports spaCy. The pipeline is the spaCy ``Chinese`` language with the pkuseg
+The only stage that imports spaCy. The pipeline is the spaCy ``Chinese`` language with the pkuseg
 segmenter loaded from ``models/`` (built by ``make models``), plus two registered components:
 ``tifa_sentencizer`` (Chinese sentence ends, closing quotes kept with their sentence) and
 ``tifa_formulas`` (the form-based phrase rules of ``pipeline.rules``, written to ``doc.spans``).
 Later stages receive plain ``Sentence`` and ``RuleSpan`` records.
+
+How the work is spread (``pipeline.engine``): long segments are cut at line breaks into pieces of
+about ``CHUNK_CHARS`` characters (``chunks``), pieces are grouped into tasks, and each task runs in a
+worker process (or on a Dask worker) through ``nlp.pipe``. A worker turns each ``Doc`` into an
+``Analysis`` — a few integer arrays of offsets — so no ``Doc`` crosses a process boundary. The main
+process joins the pieces of a segment, stores the result in the on-disk cache (``pipeline.cache``)
+and turns it into records.
 """
 
 from __future__ import annotations
 
 import os
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import spacy
-from spacy.language import Language
-from spacy.tokens import Doc
+import numpy as np
 
 from pipeline import rules
 from pipeline.errors import TifaError, model_missing
 from pipeline.records import Segment, Sentence
 from pipeline.text import split_sentences
 
+if TYPE_CHECKING:  # spaCy is imported only where a model is loaded or a Doc is handled
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+    from pipeline.config import Settings
+
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "zh_pkuseg"
 FORMULA_SPANS = "formulas"
 # Long documents are cut at line breaks into pieces of about this size, so one huge report
 # cannot stall a worker and memory stays bounded by the piece, not the document.
 CHUNK_CHARS = 4000
+# Settings whose value changes what this stage outputs: part of the cache's fingerprint.
+OUTPUT_SETTINGS = ("chunk_chars",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,30 +61,100 @@ class RuleSpan:
 class NlpResult:
     sentences: tuple[Sentence, ...]
     spans: tuple[RuleSpan, ...]
+    processed: int = 0  # segments segmented in this run
+    cached: int = 0  # segments read from the cache
 
 
-@Language.component("tifa_sentencizer", assigns=["token.is_sent_start"])
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The NLP result of one text (a piece or a whole segment) as offsets into that text.
+
+    What workers send back and what the cache stores; ``to_records`` turns it into records.
+    ``sentences``: (S, 2) start, end of each sentence, surrounding spaces left out; ``tokens``:
+    (T, 2) start, end of each non-space token; ``sentence_tokens``: (S,) tokens per sentence;
+    ``spans``: (R, 3) start, end, sentence index of each rule span, with ``labels``.
+    """
+
+    sentences: np.ndarray
+    tokens: np.ndarray
+    sentence_tokens: np.ndarray
+    spans: np.ndarray
+    labels: tuple[str, ...]
+
+    @staticmethod
+    def empty() -> Analysis:
+        pairs, triples = np.zeros((0, 2), np.int32), np.zeros((0, 3), np.int32)
+        return Analysis(pairs, pairs, np.zeros(0, np.int32), triples, ())
+
+    @staticmethod
+    def join(parts: Sequence[tuple[int, Analysis]]) -> Analysis:
+        """One analysis from ``(offset, analysis)`` of consecutive pieces of a text."""
+        if len(parts) == 1 and parts[0][0] == 0:
+            return parts[0][1]
+        if not parts:
+            return Analysis.empty()
+        sentences, tokens, spans, first = [], [], [], 0
+        for offset, part in parts:
+            sentences.append(part.sentences + offset)
+            tokens.append(part.tokens + offset)
+            spans.append(part.spans + np.asarray([offset, offset, first], dtype=np.int32))
+            first += len(part.sentences)
+        return Analysis(
+            np.concatenate(sentences),
+            np.concatenate(tokens),
+            np.concatenate([part.sentence_tokens for _, part in parts]),
+            np.concatenate(spans),
+            tuple(label for _, part in parts for label in part.labels),
+        )
+
+
+# --------------------------------------------------------------------------- spaCy components
+
+
+def _token_arrays(doc: Doc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Character offset, length and is-space of every token, as NumPy arrays."""
+    from spacy.attrs import IDX, IS_SPACE, LENGTH
+
+    if not len(doc):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty.astype(bool)
+    values = doc.to_array([IDX, LENGTH, IS_SPACE]).astype(np.int64)
+    return values[:, 0], values[:, 1], values[:, 2].astype(bool)
+
+
+def _sentence_starts(doc: Doc) -> np.ndarray:
+    """Indices of the tokens that start a sentence (the first token always does)."""
+    from spacy.attrs import SENT_START
+
+    if not len(doc):
+        return np.zeros(0, dtype=np.int64)
+    flags = doc.to_array(SENT_START).astype(np.int64)
+    flags[0] = 1
+    return np.flatnonzero(flags == 1)
+
+
 def tifa_sentencizer(doc: Doc) -> Doc:
-    """Mark sentence starts from the character-level Chinese splitter in ``pipeline.text``."""
-    boundaries = [start for start, _ in split_sentences(doc.text)]
-    pointer = 0
-    for token in doc:
-        is_start = token.i == 0
-        # A boundary falling inside the previous token (rare: one token spanning 。”) moves here.
-        while pointer < len(boundaries) and boundaries[pointer] <= token.idx:
-            is_start = is_start or (token.i > 0 and boundaries[pointer] > doc[token.i - 1].idx)
-            pointer += 1
-        token.is_sent_start = is_start
+    """Mark sentence starts from the character-level Chinese splitter in ``pipeline.text``.
+
+    A token starts a sentence when a sentence boundary falls after the previous token's start and at
+    or before its own (so a boundary inside a token, rare with 。”, moves to the next token).
+    Written with ``Doc.from_array``: setting ``token.is_sent_start`` one by one costs a scan of
+    the whole Doc each time.
+    """
+    from spacy.attrs import SENT_START
+
+    if not len(doc):
+        return doc
+    idx, _, _ = _token_arrays(doc)
+    boundaries = np.asarray([start for start, _ in split_sentences(doc.text)], dtype=np.int64)
+    first_token = np.searchsorted(idx, boundaries, side="left")
+    flags = np.full(len(doc), -1, dtype=np.int64)
+    flags[first_token[first_token < len(doc)]] = 1
+    flags[0] = 1
+    doc.from_array([SENT_START], flags.astype(np.uint64).reshape(-1, 1))
     return doc
 
 
-if not Doc.has_extension("formula_chars"):
-    Doc.set_extension("formula_chars", default=())
-
-
-@Language.component(
-    "tifa_formulas", assigns=["doc.spans", "doc._.formula_chars"], requires=["token.is_sent_start"]
-)
 def tifa_formulas(doc: Doc) -> Doc:
     """Find quoted slogans, numbered formulas and enumerations in each sentence.
 
@@ -79,24 +163,71 @@ def tifa_formulas(doc: Doc) -> Doc:
     which need not fall on token boundaries (服务链 inside the token 服务链贯通).
     """
     exact: list[tuple[int, int, str]] = []
-    for sent in doc.sents:
-        token_starts = [token.idx - sent.start_char for token in sent if not token.is_space]
-        for start, end, label in rules.find_formulas(sent.text, token_starts):
-            exact.append((sent.start_char + start, sent.start_char + end, label))
+    if len(doc):
+        text = doc.text
+        idx, length, space = _token_arrays(doc)
+        starts = _sentence_starts(doc)
+        ends = np.append(starts[1:], len(doc))
+        for first, stop in zip(starts.tolist(), ends.tolist(), strict=True):
+            sent_start, sent_end = int(idx[first]), int(idx[stop - 1] + length[stop - 1])
+            sent_text = text[sent_start:sent_end]
+            if not rules.could_match(sent_text):
+                continue
+            token_starts = (idx[first:stop][~space[first:stop]] - sent_start).tolist()
+            for start, end, label in rules.find_formulas(sent_text, token_starts):
+                exact.append((sent_start + start, sent_start + end, label))
     doc._.formula_chars = tuple(exact)
     spans = [doc.char_span(start, end, label=label, alignment_mode="expand") for start, end, label in exact]
     doc.spans[FORMULA_SPANS] = [span for span in spans if span is not None]
     return doc
 
 
-def load_nlp(model_dir: Path | None = None) -> Language:
+_REGISTERED = False
+
+
+def _register_components() -> None:
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+    if not Doc.has_extension("formula_chars"):
+        Doc.set_extension("formula_chars", default=())
+    if "tifa_sentencizer" not in Language.factories:
+        Language.component("tifa_sentencizer", assigns=["token.is_sent_start"], func=tifa_sentencizer)
+    if "tifa_formulas" not in Language.factories:
+        Language.component(
+            "tifa_formulas",
+            assigns=["doc.spans", "doc._.formula_chars"],
+            requires=["token.is_sent_start"],
+            func=tifa_formulas,
+        )
+    _REGISTERED = True
+
+
+def model_path(model_dir: Path | str | None = None) -> Path:
+    """The model folder in force: ``model_dir``, else ``$TIFA_MODEL``, else ``models/zh_pkuseg``."""
+    return Path(model_dir or os.environ.get("TIFA_MODEL") or DEFAULT_MODEL)
+
+
+def check_model(model_dir: Path | str | None = None) -> Path:
+    """The model folder, or ``TifaError`` (E010) naming the fix when it has not been built."""
+    path = model_path(model_dir)
+    if not (path / "config.cfg").is_file() or not (path / "tokenizer").exists():
+        raise model_missing(str(path))
+    return path
+
+
+def load_nlp(model_dir: Path | str | None = None) -> Language:
     """Load the segmenter from ``models/`` and add the sentence and formula components.
 
     Raises ``TifaError`` (E010) naming the fix when the model has not been built.
     """
-    path = Path(model_dir or os.environ.get("TIFA_MODEL") or DEFAULT_MODEL)
-    if not (path / "config.cfg").is_file() or not (path / "tokenizer").exists():
-        raise model_missing(str(path))
+    path = check_model(model_dir)
+    import spacy
+
+    _register_components()
     try:
         nlp = spacy.load(path)
     except (OSError, ValueError, TypeError) as exc:  # pkuseg raises TypeError on a half-built model
@@ -105,7 +236,11 @@ def load_nlp(model_dir: Path | None = None) -> Language:
         ) from exc
     nlp.add_pipe("tifa_sentencizer")
     nlp.add_pipe("tifa_formulas")
+    nlp.meta["tifa_model_dir"] = str(path.resolve())
     return nlp
+
+
+# --------------------------------------------------------------------------- pieces and records
 
 
 def chunks(text: str, max_chars: int = CHUNK_CHARS) -> list[tuple[int, str]]:
@@ -128,67 +263,136 @@ def chunks(text: str, max_chars: int = CHUNK_CHARS) -> list[tuple[int, str]]:
     return pieces
 
 
+def doc_analysis(doc: Doc) -> Analysis:
+    """The offsets of a processed ``Doc``: sentences (those with a word), words, rule spans.
+
+    Runs where the Doc was made (in the worker), so only these arrays travel.
+    """
+    idx, length, space = _token_arrays(doc)
+    formula_chars = doc._.formula_chars
+    if not len(idx) or space.all():
+        return Analysis.empty()
+    starts = _sentence_starts(doc)
+    is_start = np.zeros(len(idx), dtype=np.int64)
+    is_start[starts] = 1
+    sentence_of = np.cumsum(is_start) - 1
+    words = ~space
+    per_sentence = np.bincount(sentence_of[words], minlength=len(starts))
+    word_sentence = sentence_of[words]
+    word_start, word_end = idx[words], idx[words] + length[words]
+    kept = per_sentence > 0
+    # A sentence runs from its first word to its last: spaces around it are left out.
+    first_word = np.searchsorted(word_sentence, np.flatnonzero(kept), side="left")
+    last_word = np.searchsorted(word_sentence, np.flatnonzero(kept), side="right") - 1
+    sentences = np.stack([word_start[first_word], word_end[last_word]], axis=1).astype(np.int32)
+    tokens = np.stack([word_start, word_end], axis=1).astype(np.int32)
+    sentence_starts = sentences[:, 0].tolist()
+    spans = np.asarray(
+        [(start, end, max(0, bisect_right(sentence_starts, start) - 1)) for start, end, _ in formula_chars],
+        dtype=np.int32,
+    ).reshape(-1, 3)
+    labels = tuple(label for _, _, label in formula_chars)
+    return Analysis(sentences, tokens, per_sentence[kept].astype(np.int32), spans, labels)
+
+
+def to_records(
+    segment: Segment, analysis: Analysis, words: dict[str, str] | None = None
+) -> tuple[list[Sentence], list[RuleSpan]]:
+    """Sentence and RuleSpan records of a segment from its analysis.
+
+    ``words`` (a dict shared across segments) makes equal tokens one string object, which keeps the
+    records of a large corpus small.
+    """
+    text = segment.text
+    segment_id = segment.segment_id
+    words = {} if words is None else words
+    intern = words.setdefault
+    tokens = [intern(word, word) for word in (text[a:b] for a, b in analysis.tokens.tolist())]
+    sentences: list[Sentence] = []
+    position = 0
+    for index, ((start, end), count) in enumerate(
+        zip(analysis.sentences.tolist(), analysis.sentence_tokens.tolist(), strict=True)
+    ):
+        sentences.append(
+            Sentence(
+                segment_id, index, start, end, text[start:end], tuple(tokens[position : position + count])
+            )
+        )
+        position += count
+    spans = [
+        RuleSpan(segment_id, index, start, end, label, text[start:end])
+        for (start, end, index), label in zip(analysis.spans.tolist(), analysis.labels, strict=True)
+    ]
+    return sentences, spans
+
+
 def analyse(
     segments: Sequence[Segment],
-    nlp: Language,
+    nlp: Language | None = None,
     *,
     workers: int = 1,
-    batch_size: int = 64,
+    batch_size: int = 32,
     progress: Callable[[int], None] | None = None,
+    model_dir: Path | str | None = None,
+    engine: str = "local",
+    scheduler: str = "",
+    cache: object | None = None,
+    chunk_chars: int = CHUNK_CHARS,
 ) -> NlpResult:
-    """Segment every segment into sentences and tokens through ``nlp.pipe``; collect rule spans.
+    """Segment every segment into sentences and tokens and collect rule spans.
 
-    >>> nlp = load_nlp()  # doctest: +SKIP
-    >>> result = analyse([segment], nlp)  # doctest: +SKIP
+    ``workers`` processes (1: in this process) or, with ``engine="dask"``, tasks on a Dask cluster
+    (a local one, or the one at ``scheduler``). With a ``cache`` (``pipeline.cache.NlpCache``) only
+    segments it does not hold are processed. ``nlp`` is used in this process and by forked workers;
+    it is loaded from ``model_dir`` when needed and not given.
+
+    >>> result = analyse([segment], load_nlp())  # doctest: +SKIP
     >>> result.sentences[0].tokens  # doctest: +SKIP
     ('深刻', '领悟', '“', '两', '个', '确立', '”')
     """
-    sentences: list[Sentence] = []
-    spans: list[RuleSpan] = []
-    for segment, records, found in _pipe(segments, nlp, workers=workers, batch_size=batch_size):
-        sentences.extend(records)
-        spans.extend(found)
-        if progress is not None:
-            progress(len(segment.text))
-    return NlpResult(tuple(sentences), tuple(spans))
+    from pipeline import engine as engines
 
-
-def _pipe(
-    segments: Sequence[Segment], nlp: Language, *, workers: int, batch_size: int
-) -> Iterator[tuple[Segment, list[Sentence], list[RuleSpan]]]:
-    """Yield each segment with its sentences and spans, in input order, streaming over pieces."""
-    tasks: Iterable[tuple[str, tuple[int, int]]] = (
-        (piece, (number, offset))
-        for number, segment in enumerate(segments)
-        for offset, piece in chunks(segment.text)
+    return engines.analyse(
+        segments,
+        nlp,
+        workers=workers,
+        batch_size=batch_size,
+        progress=progress,
+        model_dir=model_dir,
+        engine=engine,
+        scheduler=scheduler,
+        cache=cache,
+        chunk_chars=chunk_chars,
     )
-    current, sentences, spans = -1, [], []
-    docs = nlp.pipe(tasks, as_tuples=True, batch_size=batch_size, n_process=max(1, workers))
-    for doc, (number, offset) in docs:
-        if number != current:
-            if current >= 0:
-                yield segments[current], sentences, spans
-            # Segments with no text produce no pieces: report them too so progress adds up.
-            for skipped in range(current + 1, number):
-                yield segments[skipped], [], []
-            current, sentences, spans = number, [], []
-        segment_id = segments[number].segment_id
-        first_sentence = len(sentences)
-        text = doc.text  # Doc.text joins every token on each access: read it once
-        for sent in doc.sents:
-            tokens = tuple(token.text for token in sent if not token.is_space)
-            if not tokens:
-                continue
-            start = sent.start_char + len(sent.text) - len(sent.text.lstrip())
-            end = sent.end_char - (len(sent.text) - len(sent.text.rstrip()))
-            sentences.append(
-                Sentence(segment_id, len(sentences), offset + start, offset + end, text[start:end], tokens)
-            )
-        sentence_starts = [sentence.start - offset for sentence in sentences[first_sentence:]]
-        for start, end, label in doc._.formula_chars:
-            index = first_sentence + max(0, bisect_right(sentence_starts, start) - 1)
-            spans.append(RuleSpan(segment_id, index, offset + start, offset + end, label, text[start:end]))
-    if current >= 0:
-        yield segments[current], sentences, spans
-    for skipped in range(current + 1, len(segments)):
-        yield segments[skipped], [], []
+
+
+def analyse_corpus(
+    segments: Sequence[Segment],
+    settings: Settings,
+    *,
+    model_dir: Path | str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> NlpResult:
+    """``analyse`` as ``tifa run`` calls it: workers, engine, cache and pieces from ``settings``.
+
+    The model is loaded only if some segment is not in the cache (and then where the work runs).
+    """
+    model = check_model(model_dir)
+    cache = None
+    if settings.cache:
+        from pipeline.cache import NlpCache
+
+        output_settings = {name: getattr(settings, name) for name in OUTPUT_SETTINGS}
+        cache = NlpCache.open(model, output_settings, settings.cache_dir or None)
+    return analyse(
+        segments,
+        None,
+        workers=settings.resolved_workers(),
+        batch_size=settings.batch_size,
+        progress=progress,
+        model_dir=model,
+        engine=settings.engine,
+        scheduler=settings.scheduler,
+        cache=cache,
+        chunk_chars=settings.chunk_chars,
+    )

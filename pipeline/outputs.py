@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.io_utils import atomic_write, write_csv
+from pipeline.io_utils import atomic_write, replace_folder, write_csv
 from pipeline.records import Hit, Phrase, Segment, Sentence
 
 
@@ -44,13 +42,12 @@ def write_manifest(path: Path, manifest: dict[str, Any], timings: dict[str, floa
 
 
 def swap_into_place(staging: Path, out_dir: Path) -> None:
-    """Replace ``out_dir`` by the finished ``staging`` folder, keeping what was there until the end."""
-    previous = out_dir.with_name(f".{out_dir.name}.previous")
-    shutil.rmtree(previous, ignore_errors=True)
-    if out_dir.exists():
-        os.replace(out_dir, previous)
-    os.replace(staging, out_dir)
-    shutil.rmtree(previous, ignore_errors=True)
+    """Replace ``out_dir`` by the finished ``staging`` folder in one atomic step (see ``io_utils``).
+
+    ``out_dir`` holds the previous complete run until that step and the new one after it; a run
+    killed at any moment leaves one or the other, never a mix.
+    """
+    replace_folder(staging, out_dir)
 
 
 def write_phrases(path: Path, phrases: Sequence[Phrase]) -> None:
@@ -107,5 +104,33 @@ def write_hits(path: Path, hits: Sequence[Hit], segments: Sequence[Segment]) -> 
                 hit.end,
             ]
             for hit in hits
+        ),
+    )
+
+
+def write_texts(path: Path, segments: Sequence[Segment]) -> None:
+    """``texts.jsonl``: every segment's text and attribution, one JSON object a line, in corpus order.
+
+    ``tifa kwic`` and the report's contexts read it, so the last run can be searched without
+    segmenting again; ``start``/``end`` in ``hits.csv`` index these texts.
+    """
+    atomic_write(
+        path,
+        "".join(
+            json.dumps(
+                {
+                    "segment_id": s.segment_id,
+                    "source": s.source,
+                    "region": s.region,
+                    "speaker": s.speaker,
+                    "title": s.title,
+                    "year": s.year,
+                    "date": s.date,
+                    "text": s.text,
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+            for s in segments
         ),
     )

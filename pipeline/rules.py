@@ -57,6 +57,17 @@ _LINKING_CHARS = frozenset("的和与及或")
 _CJK_ONLY = re.compile(f"[{_CJK}]+")
 
 
+# Every rule needs one of these characters: quotes (quoted), a digit or numeral (numbered), 、
+# (enumerations). A sentence without any has no rule span, so the NLP stage skips it. Keep this in
+# step with the patterns above when a rule changes.
+_TRIGGERS = re.compile(r"[、“「『\d二两三四五六七八九十]")
+
+
+def could_match(text: str) -> bool:
+    """Whether any rule can find a span in ``text`` (a cheap test before ``find_formulas``)."""
+    return _TRIGGERS.search(text) is not None
+
+
 def find_formulas(text: str, token_starts: Sequence[int]) -> list[tuple[int, int, str]]:
     """All rule spans in one sentence, sorted by position.
 
@@ -64,6 +75,8 @@ def find_formulas(text: str, token_starts: Sequence[int]) -> list[tuple[int, int
     >>> [(text[s:e], label) for s, e, label in find_formulas(text, [0, 2, 4, 5, 6, 7, 9, 10, 11, 14])]
     [('两个确立', 'numbered')]
     """
+    if not could_match(text):
+        return []
     starts = sorted(set(token_starts) | {len(text)})
     spans = quoted(text) + numbered(text, starts) + enumerations(text, starts)
     return sorted(set(spans))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import platform
-import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -13,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from pipeline import __version__, cluster, compare, graph, ingest, nlp, outputs, phrases
+from pipeline import __version__, cluster, compare, graph, ingest, io_utils, nlp, outputs, phrases
 from pipeline.config import Settings
 from pipeline.errors import no_inputs
 
@@ -80,34 +79,34 @@ def run(
     ``out_dir`` always holds one complete run.
     """
     timings = Timings()
+    io_utils.check_out_dir(out_dir)  # before any work: never replace a folder tifa did not write
     with timings.stage("ingest"):
         ingested = ingest.ingest(inputs)
     if not ingested.segments:
         raise no_inputs(list(inputs))
     segments = ingested.segments
-    language = nlp.load_nlp(model_dir)
-    with timings.stage("nlp"):
-        analysed = nlp.analyse(
+    with timings.stage("nlp"):  # workers, engine and cache as settings say; the model loads only if needed
+        analysed = nlp.analyse_corpus(
             segments,
-            language,
-            workers=settings.resolved_workers(),
-            batch_size=settings.batch_size,
+            settings,
+            model_dir=model_dir,
             progress=_progress_bar(sum(len(s.text) for s in segments), progress),
         )
     with timings.stage("phrases"):
         found = phrases.extract(
             segments, analysed.sentences, analysed.spans, settings, user_phrases=user_phrases
         )
-    staging = out_dir.with_name(f".{out_dir.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = io_utils.prepare_staging(out_dir)  # locked; a swap a killed run left half done is undone
     with timings.stage("compare"):
         compare.write_adoption(
             staging,
             compare.adoption(segments, found.hits, found.phrases, include_zero=False),
             compare.adoption_matrix(segments, found.hits, found.phrases),
         )
-        compare.write_keyness(staging, compare.keyness(segments, found.hits, found.phrases))
+        # Only phrases a region uses: over-use is what distinguishes it (and 30,000 phrases × 31
+        # regions of mostly negative scores would bury it).
+        distinctive = [row for row in compare.keyness(segments, found.hits, found.phrases) if row.count > 0]
+        compare.write_keyness(staging, distinctive)
         compare.write_diffusion(staging, compare.diffusion(segments, found.hits, found.phrases))
         compare.write_reuse(staging, compare.shared_passages(segments, min_chars=settings.reuse_min_chars))
     with timings.stage("cluster"):
@@ -127,6 +126,8 @@ def run(
         outputs.write_segments(staging / "segments.csv", segments, analysed.sentences)
         outputs.write_phrases(staging / "phrases.csv", found.phrases)
         outputs.write_hits(staging / "hits.csv", found.hits, segments)
+        if settings.write_texts:
+            outputs.write_texts(staging / "texts.jsonl", segments)
     problems = tuple(
         f"{report.source}: {problem}" for report in ingested.inputs for problem in report.problems
     ) + tuple(
@@ -157,6 +158,10 @@ def run(
         "versions": _versions(model_dir),
     }
     outputs.write_manifest(staging / "manifest.json", manifest, timings.seconds)
+    if settings.write_report:  # last: the report is built from the files above, manifest included
+        from pipeline.report import ReportLimits, write_report
+
+        write_report(staging, ReportLimits(phrases=settings.report_phrases))
     outputs.swap_into_place(staging, out_dir)
     return RunSummary(
         out_dir=out_dir,

@@ -1,0 +1,215 @@
+"""Kill test: SIGKILL ``tifa run`` at chosen moments and check that ``out/`` is always whole.
+
+    python -m pipeline.killtest CORPUS [--previous SMALL_CORPUS] [--at 0.05 0.3 ...] [--work DIR]
+
+1. ``--previous`` (default: the seed article) is run into ``out/``: that is the previous complete run, A.
+2. ``CORPUS`` is run once, uninterrupted, into a reference folder: the new complete run, B.
+3. For each moment (a fraction of B's run time, or seconds with ``--seconds``): ``out/`` is reset to A,
+   the cache emptied, ``tifa run CORPUS --out out`` started and SIGKILLed at that moment. ``out/`` must
+   then be A or B, byte for byte (manifest timings aside), never missing and never a mix. Then the run
+   is repeated to the end, and ``out/`` must be B.
+
+Every run gets the same ``PYTHONHASHSEED``, so what is compared is the effect of the kill alone. The
+functions here are also used by the fast version in ``tests/test_determinism.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+Snapshot = dict[str, bytes]
+
+HASH_SEED = "0"
+
+
+def snapshot(folder: Path) -> Snapshot | None:
+    """Every file under ``folder`` (relative path → bytes), manifest timings taken out; None if absent."""
+    if not folder.is_dir():
+        return None
+    files: Snapshot = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            if path.name == "manifest.json" and path.parent == folder:
+                data = without_timings(data)
+            files[str(path.relative_to(folder))] = data
+    return files
+
+
+def without_timings(manifest: bytes) -> bytes:
+    document = json.loads(manifest)
+    document.pop("timings", None)
+    return json.dumps(document, ensure_ascii=False, sort_keys=True).encode()
+
+
+def differences(a: Snapshot, b: Snapshot) -> list[str]:
+    """Files present in one only, or with different bytes."""
+    return sorted(name for name in a.keys() | b.keys() if a.get(name) != b.get(name))
+
+
+def tifa_command(inputs: list[Path], out: Path, cache: Path, *extra: str) -> list[str]:
+    tifa = Path(sys.executable).with_name("tifa")
+    command = [str(tifa)] if tifa.exists() else [sys.executable, "-m", "pipeline.cli"]
+    return [
+        *command,
+        "run",
+        *map(str, inputs),
+        "--out",
+        str(out),
+        "--quiet",
+        "--set",
+        f"cache_dir={cache}",
+        *extra,
+    ]
+
+
+def environment(hash_seed: str = HASH_SEED) -> dict[str, str]:
+    return {**os.environ, "PYTHONHASHSEED": hash_seed}
+
+
+def run_to_end(command: list[str], *, hash_seed: str = HASH_SEED) -> float:
+    """Run a command to completion; return its wall time. Raises if it fails."""
+    started = time.perf_counter()
+    completed = subprocess.run(
+        command, env=environment(hash_seed), capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr}")
+    return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class Kill:
+    after: float  # seconds after the start
+    staging_files: int  # files in the staging folder at the moment of the kill (-1: no staging folder)
+    finished_first: bool  # the run ended before the kill came
+    state: str  # what out/ held afterwards: "previous", "new", "missing" or "MIXED"
+    rerun_same: bool | None  # the completed rerun equals the uninterrupted run
+    leftovers: tuple[str, ...]  # staging or previous folders left after the rerun
+
+
+def kill_at(command: list[str], after: float, out: Path, *, hash_seed: str = HASH_SEED) -> tuple[int, bool]:
+    """Start ``command``, SIGKILL it ``after`` seconds later; (staging files at the kill, finished first)."""
+    process = subprocess.Popen(
+        command, env=environment(hash_seed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        process.wait(timeout=after)
+        return -1, True
+    except subprocess.TimeoutExpired:
+        pass
+    staging = out.with_name(f".{out.name}.partial")
+    try:
+        staged = len(os.listdir(staging))
+    except OSError:
+        staged = -1
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return staged, False
+
+
+def classify(state: Snapshot | None, previous: Snapshot, new: Snapshot) -> str:
+    if state is None:
+        return "missing"
+    if state == previous:
+        return "previous"
+    if state == new:
+        return "new"
+    return "MIXED"
+
+
+def leftovers(out: Path) -> tuple[str, ...]:
+    return tuple(
+        sorted(
+            path.name
+            for path in out.parent.iterdir()
+            if path.name.startswith(f".{out.name}.") and path.name != f".{out.name}.lock"
+        )
+    )
+
+
+def kill_test(
+    corpus: list[Path],
+    previous_corpus: list[Path],
+    work: Path,
+    moments: list[float],
+    *,
+    fractions: bool = True,
+    extra: tuple[str, ...] = (),
+    log=print,
+) -> tuple[float, list[Kill]]:
+    """Run the whole test in ``work``; return the uninterrupted run time and one ``Kill`` per moment."""
+    out, cache = work / "out", work / "cache"
+    saved_previous, reference = work / "previous", work / "reference"
+    for folder in (out, cache, saved_previous, reference):
+        shutil.rmtree(folder, ignore_errors=True)
+    run_to_end(tifa_command(previous_corpus, saved_previous, cache, *extra))
+    previous = snapshot(saved_previous)
+    shutil.rmtree(cache, ignore_errors=True)
+    seconds = run_to_end(tifa_command(corpus, reference, cache, *extra))
+    new = snapshot(reference)
+    assert previous is not None and new is not None
+    log(f"previous run: {len(previous)} files; uninterrupted run: {seconds:.1f} s, {len(new)} files")
+    kills = []
+    for moment in moments:
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(saved_previous, out)
+        shutil.rmtree(cache, ignore_errors=True)  # each killed run starts as cold as the reference
+        command = tifa_command(corpus, out, cache, *extra)
+        after = moment * seconds if fractions else moment
+        staged, finished = kill_at(command, after, out)
+        state = classify(snapshot(out), previous, new)
+        run_to_end(command)
+        rerun = snapshot(out)
+        kill = Kill(after, staged, finished, state, rerun == new, leftovers(out))
+        log(
+            f"killed at {after:6.1f} s (staging files: {staged:>3}): out/ = {state:8} "
+            f"rerun identical: {kill.rerun_same}  leftovers: {list(kill.leftovers)}"
+        )
+        kills.append(kill)
+    return seconds, kills
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.killtest", description=__doc__.split("\n\n")[0])
+    parser.add_argument("corpus", type=Path, nargs="+")
+    parser.add_argument("--previous", type=Path, nargs="+", default=[Path("seeds")])
+    parser.add_argument("--at", type=float, nargs="+", default=[0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97, 0.995])
+    parser.add_argument("--seconds", action="store_true", help="--at values are seconds, not fractions")
+    parser.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
+    args = parser.parse_args(argv)
+    work = args.work or Path(tempfile.mkdtemp(prefix="tifa-killtest-"))
+    work.mkdir(parents=True, exist_ok=True)
+    seconds, kills = kill_test(args.corpus, args.previous, work, args.at, fractions=not args.seconds)
+    print()
+    print("| kill after | staging files | out/ after the kill | rerun = uninterrupted | leftovers |")
+    print("|---|---|---|---|---|")
+    for kill in kills:
+        moment = f"{kill.after:.1f} s ({kill.after / seconds:.0%})" + (
+            " (run had ended)" if kill.finished_first else ""
+        )
+        staged = "none yet" if kill.staging_files < 0 else str(kill.staging_files)
+        print(
+            f"| {moment} | {staged} | {kill.state} | {kill.rerun_same} | {', '.join(kill.leftovers) or '—'} |"
+        )
+    bad = [
+        kill
+        for kill in kills
+        if kill.state not in ("previous", "new") or not kill.rerun_same or kill.leftovers
+    ]
+    print(f"\n{len(kills)} kills, {len(bad)} bad; uninterrupted run {seconds:.1f} s; work folder {work}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""`tifa kwic`, `tifa phrases`, `tifa regions` on a hand-made output folder (no segmentation needed)."""
+
+from __future__ import annotations
+
+import csv
+import doctest
+import io
+from pathlib import Path
+
+import pytest
+
+from pipeline import kwic as kwic_module
+from pipeline.cli import main
+from pipeline.io_utils import write_csv
+from pipeline.kwic import display_width, format_table, kwic, phrase_forms
+from pipeline.outputs import write_phrases, write_texts
+from pipeline.records import Phrase, Segment
+
+SEGMENTS = (
+    Segment(
+        "a.txt", "a.txt", "上海", "", "上海报告", 2015, "我们要确保精神落地生根、开花结果，坚持新发展理念。"
+    ),
+    Segment(
+        "b.txt",
+        "b.txt",
+        "山东",
+        "张海波",
+        "山东发言",
+        2016,
+        "推动二十大精神在山东落地生根开花结果。\n新发展理念深入人心。",
+    ),
+    Segment("c.txt#0", "c.txt", "", "", "导语", None, "记者报道：落地生根、开花结果。"),
+)
+
+PHRASES = (
+    Phrase(
+        "落地生根、开花结果",
+        "enumeration",
+        ("落地生根、开花结果", "落地生根开花结果"),
+        3,
+        3,
+        ("上海", "山东"),
+        5.0,
+    ),
+    Phrase("新发展理念", "statistical", ("新发展理念",), 2, 2, ("上海", "山东"), 4.0),
+    Phrase("二十大精神", "quoted", ("二十大精神",), 1, 1, ("山东",), 1.0),
+)
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    """The files a `tifa run` leaves behind, written by the same writers, for a three-segment corpus."""
+    out = tmp_path_factory.mktemp("kwic") / "out"
+    out.mkdir()
+    write_texts(out / "texts.jsonl", SEGMENTS)
+    write_phrases(out / "phrases.csv", PHRASES)
+    write_csv(
+        out / "segments.csv",
+        ["segment_id", "source", "region", "speaker", "title", "year", "date", "chars", "sentences"],
+        [
+            [s.segment_id, s.source, s.region, s.speaker, s.title, s.year, "", len(s.text), 1]
+            for s in SEGMENTS
+        ],
+    )
+    write_csv(
+        out / "adoption.csv",
+        ["region", "year", "phrase", "count", "per_10k", "chars"],
+        [
+            ["上海", "", "落地生根、开花结果", 1, 400.0, 25],
+            ["上海", "", "新发展理念", 1, 400.0, 25],
+            ["上海", 2015, "新发展理念", 1, 400.0, 25],
+            ["山东", "", "落地生根、开花结果", 1, 333.3, 30],
+            ["山东", "", "新发展理念", 1, 333.3, 30],
+            ["山东", "", "二十大精神", 1, 333.3, 30],
+        ],
+    )
+    write_csv(
+        out / "keyness.csv",
+        ["region", "phrase", "count", "score", "delta", "variance", "reference_count"],
+        [
+            ["上海", "新发展理念", 1, 0.5, 0, 0, 1],
+            ["山东", "二十大精神", 1, 1.2, 0, 0, 0],
+            ["山东", "落地生根、开花结果", 1, 0.3, 0, 0, 1],
+            ["上海", "二十大精神", 0, -1.2, 0, 0, 1],
+        ],
+    )
+    write_csv(out / "clusters.csv", ["region", "cluster"], [["上海", 1], ["山东", 2]])
+    write_csv(out / "similarity.csv", ["region", "上海", "山东"], [["上海", 1, 0.25], ["山东", 0.25, 1]])
+    return out
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+def test_kwic_finds_every_variant_with_context() -> None:
+    canonical, forms = phrase_forms(
+        "落地生根开花结果", [{"phrase": p.phrase, "variants": ";".join(p.variants)} for p in PHRASES]
+    )
+    assert canonical == "落地生根、开花结果"
+    lines = kwic(SEGMENTS, forms, width=4)
+    assert [(line.left, line.phrase, line.right, line.region, line.year) for line in lines] == [
+        ("确保精神", "落地生根、开花结果", "，坚持新", "上海", 2015),
+        ("神在山东", "落地生根开花结果", "。 新发", "山东", 2016),  # the line break shown as a space
+        ("者报道：", "落地生根、开花结果", "。", "", None),
+    ]
+    assert [line.source for line in lines] == ["a.txt", "b.txt", "c.txt"]
+    assert SEGMENTS[1].text[lines[1].start : lines[1].end] == "落地生根开花结果"
+
+
+def test_kwic_terminal_table_lines_up_chinese(out: Path, capsys) -> None:
+    code, stdout, err = _run(capsys, "kwic", "落地生根、开花结果", "--out", str(out), "--width", "4")
+    assert code == 0
+    rows = stdout.splitlines()
+    assert rows[0].split() == ["left", "phrase", "right", "region", "year", "source"]
+    body = rows[2:]
+    assert len(body) == 3
+    # the phrase column starts at the same terminal column on every line (CJK counts double)
+    starts = {display_width(row[: row.index("落地生根")]) for row in body}
+    assert len(starts) == 1
+    assert "确保精神  落地生根、开花结果" in body[0] and "上海" in body[0] and "2015" in body[0]
+    assert "3 line(s) for 落地生根、开花结果" in err and "落地生根开花结果" in err
+
+
+def test_kwic_csv_to_stdout_and_file(out: Path, tmp_path: Path, capsys) -> None:
+    code, stdout, _ = _run(capsys, "kwic", "新发展理念", "--out", str(out), "--width", "3", "--csv")
+    assert code == 0
+    assert _csv_rows(stdout) == [
+        {
+            "left": "，坚持",
+            "phrase": "新发展理念",
+            "right": "。",
+            "region": "上海",
+            "year": "2015",
+            "source": "a.txt",
+            "segment_id": "a.txt",
+            "start": "19",
+            "end": "24",
+        },
+        {
+            "left": "果。 ",
+            "phrase": "新发展理念",
+            "right": "深入人",
+            "region": "山东",
+            "year": "2016",
+            "source": "b.txt",
+            "segment_id": "b.txt",
+            "start": "20",
+            "end": "25",
+        },
+    ]
+    target = tmp_path / "lines.csv"
+    code, stdout, _ = _run(capsys, "kwic", "新发展理念", "--out", str(out), "--csv", str(target))
+    assert code == 0 and stdout == ""
+    data = target.read_text(encoding="utf-8")
+    assert data.startswith("\ufeff") and len(_csv_rows(data)) == 2
+
+
+def test_kwic_filters_and_exact(out: Path, capsys) -> None:
+    _, stdout, _ = _run(capsys, "kwic", "落地生根开花结果", "--out", str(out), "--csv", "--region", "沪")
+    assert [row["region"] for row in _csv_rows(stdout)] == ["上海"]
+    _, stdout, _ = _run(capsys, "kwic", "落地生根开花结果", "--out", str(out), "--csv", "--exact")
+    assert [row["phrase"] for row in _csv_rows(stdout)] == ["落地生根开花结果"]
+    _, stdout, _ = _run(capsys, "kwic", "落地生根开花结果", "--out", str(out), "--csv", "--limit", "1")
+    assert len(_csv_rows(stdout)) == 1
+    _, stdout, _ = _run(capsys, "kwic", "新发展理念", "--out", str(out), "--csv", "--year", "2016")
+    assert [row["year"] for row in _csv_rows(stdout)] == ["2016"]
+    code, stdout, err = _run(capsys, "kwic", "不存在的提法", "--out", str(out))
+    assert code == 0 and stdout == "" and "0 line(s)" in err
+
+
+def test_kwic_reads_inputs_without_a_run(tmp_path: Path, capsys) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "2017_广东.txt").write_text("广东要全面贯彻新发展理念，推动高质量发展。", encoding="utf-8")
+    code, stdout, err = _run(
+        capsys, "kwic", "新发展理念", str(corpus), "--out", str(tmp_path / "none"), "--csv"
+    )
+    assert code == 0, err
+    assert [(r["left"][-4:], r["phrase"], r["region"], r["year"]) for r in _csv_rows(stdout)] == [
+        ("全面贯彻", "新发展理念", "广东", "2017")
+    ]
+
+
+def test_kwic_without_a_run_is_one_clear_line(tmp_path: Path, capsys) -> None:
+    code, stdout, err = _run(capsys, "kwic", "新发展理念", "--out", str(tmp_path / "nothing"))
+    assert code == 2 and stdout == ""
+    assert len(err.strip().splitlines()) == 1 and "E040" in err and "texts.jsonl" in err
+
+
+def test_unknown_region_is_an_error(out: Path, capsys) -> None:
+    code, _, err = _run(capsys, "kwic", "新发展理念", "--out", str(out), "--region", "火星")
+    assert code == 2 and "E042" in err and "火星" in err
+
+
+def test_phrases_table(out: Path, capsys) -> None:
+    code, stdout, err = _run(capsys, "phrases", "--out", str(out))
+    assert code == 0
+    lines = stdout.splitlines()
+    assert lines[0].split() == ["rank", "phrase", "family", "count", "segments", "regions"]
+    assert [line.split()[1] for line in lines[2:]] == ["落地生根、开花结果", "新发展理念", "二十大精神"]
+    assert "3 of 3" in err
+    _, stdout, _ = _run(capsys, "phrases", "--out", str(out), "--kind", "quoted")
+    assert [line.split()[1] for line in stdout.splitlines()[2:]] == ["二十大精神"]
+    _, stdout, _ = _run(capsys, "phrases", "--out", str(out), "--region", "山东省", "--limit", "2")
+    lines = stdout.splitlines()
+    assert "in 山东" in lines[0]
+    assert [line.split()[1] for line in lines[2:]] == ["落地生根、开花结果", "新发展理念"]
+
+
+def test_regions_table(out: Path, capsys) -> None:
+    code, stdout, _ = _run(capsys, "regions", "--out", str(out))
+    assert code == 0
+    lines = stdout.splitlines()
+    assert lines[0].split()[:2] == ["region", "cluster"]
+    shanghai, shandong = lines[2], lines[3]
+    assert shanghai.split()[:5] == ["上海", "1", "1", "25", "2015"]
+    assert "山东 (0.25)" in shanghai and "新发展理念" in shanghai and "二十大精神" not in shanghai
+    assert shandong.endswith("二十大精神 · 落地生根、开花结果")
+    code, stdout, _ = _run(capsys, "regions", "--out", str(out), "--region", "Shandong")
+    assert code == 0 and stdout.startswith("山东: cluster 2") and "二十大精神" in stdout
+
+
+def test_format_table_counts_wide_characters() -> None:
+    text = format_table(["a", "b"], [["中文", 1], ["x", 22]], align="<>")
+    rows = text.splitlines()
+    assert rows == ["a      b", "----  --", "中文   1", "x     22"]
+    assert display_width("中文ab") == 6
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(kwic_module).failed == 0
+
+
+def test_kwic_on_a_run_without_texts_says_why(tmp_path: Path, capsys) -> None:
+    (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")
+    code, _, err = _run(capsys, "kwic", "新发展理念", "--out", str(tmp_path))
+    assert code == 2 and "E041" in err and "write_texts" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,305 @@
+"""report.html: self-contained, escaped, deterministic, complete — from one small `tifa run`."""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from conftest import SEEDS
+
+from pipeline.cli import main
+from pipeline.report import ReportLimits, build_report, write_report
+
+SCRIPT = "<script>alert(1)</script>"
+NASTY = '"&<>'
+TEXT = (
+    f"各地要坚持{SCRIPT}不动摇，牢记{NASTY}符号也要转义。全面贯彻新发展理念，推动高质量发展，落实“两个确立”。"
+)
+RECORDS = [
+    {
+        "region": "上海",
+        "year": 2015,
+        "title": f"{SCRIPT}{NASTY}",
+        "speaker": "<b onmouseover=alert(3)>张三</b>",
+        "text": TEXT + "上海要建设国际经济中心。",
+    },
+    {"region": "广东", "year": 2016, "title": "广东报告", "text": TEXT + "广东要深化粤港澳合作。"},
+    {
+        "region": "北京",
+        "year": 2016,
+        "title": "北京报告",
+        "text": "北京要落实“两个确立”，全面贯彻新发展理念。",
+    },
+]
+# fmt: off
+SECTIONS = ["overview", "phrases", "adoption", "keyness", "diffusion", "reuse", "similarity", "graph",
+            "contexts", "files"]
+ALLOWED_TAGS = {
+    "html", "head", "meta", "title", "style", "body", "header", "h1", "p", "nav", "a", "main", "section", "h2",
+    "h3", "h4", "div", "b", "span", "em", "i", "code", "table", "thead", "tbody", "tr", "th", "td", "details",
+    "summary", "input", "select", "option", "ol", "li", "figure", "figcaption", "img", "svg", "line", "text",
+    "rect", "polyline", "circle", "script",
+}
+# fmt: on
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    """`tifa run` on the seed article plus texts full of markup (in text, title, speaker and file name)."""
+    root = tmp_path_factory.mktemp("report")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for path in SEEDS.iterdir():
+        shutil.copy(path, corpus / path.name)
+    (corpus / "evil.jsonl").write_text(
+        "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in RECORDS), encoding="utf-8"
+    )
+    (corpus / "2017_重庆<b>x.txt").write_text(TEXT + "重庆要建设内陆开放高地。", encoding="utf-8")
+    out = root / "out"
+    code = main(["run", str(corpus), "--out", str(out), "--quiet", "--workers", "1"])
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(out: Path) -> str:
+    return (out / "report.html").read_text(encoding="utf-8")
+
+
+class _Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self.ids += [value for name, value in attrs if name == "id" and value]
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _parse(report: str) -> _Collect:
+    parser = _Collect()
+    parser.feed(report)
+    parser.close()
+    return parser
+
+
+def _assert_safe(report: str) -> _Collect:
+    """No markup from the corpus is live: one script (the report's own), no event handlers, known tags."""
+    assert re.search(r"<script[^>]*>\s*alert", report, re.IGNORECASE) is None
+    assert report.count("<script") == 1
+    parsed = _parse(report)
+    for tag, attrs in parsed.tags:
+        assert not any(name.startswith("on") for name in attrs), (tag, attrs)
+    assert {tag for tag, _ in parsed.tags} <= ALLOWED_TAGS
+    return parsed
+
+
+def test_corpus_markup_from_a_whole_run_is_only_ever_escaped(out: Path, report: str) -> None:
+    parsed = _assert_safe(report)
+    assert "<b onmouseover" not in report and "<b>x" not in report
+    assert "2017_重庆&lt;b&gt;x.txt" in report  # a file name, escaped
+    assert "牢记&quot;&amp;&lt;&gt;符号" in report  # running text (contexts, passages), escaped
+    # whatever markup ingest let through into titles, speakers and sources is shown as text
+    with (out / "segments.csv").open(encoding="utf-8-sig", newline="") as handle:
+        values = {row[key] for row in csv.DictReader(handle) for key in ("title", "speaker", "source")}
+    marked = {value for value in values if "<" in value or "&" in value}
+    assert marked, "the test corpus should reach segments.csv with some markup"
+    text = "".join(parsed.text)
+    for value in marked:
+        assert html.escape(value, quote=True) in report and value in text, value
+
+
+def test_markup_in_every_field_is_escaped(out: Path, tmp_path: Path) -> None:
+    """Every CSV, text and graph label the report reads, poisoned with a script: still only text."""
+    poisoned = tmp_path / "out"
+    shutil.copytree(out, poisoned)
+    target = "新发展理念"
+    for path in poisoned.iterdir():
+        if path.suffix in {".csv", ".jsonl"}:
+            path.write_text(
+                path.read_text(encoding="utf-8").replace(target, SCRIPT + target), encoding="utf-8"
+            )
+        elif path.suffix == ".graphml":
+            escaped = html.escape(SCRIPT, quote=False)
+            path.write_text(
+                path.read_text(encoding="utf-8").replace(target, escaped + target), encoding="utf-8"
+            )
+    report = build_report(poisoned)
+    _assert_safe(report)
+    shown = html.escape(SCRIPT + target, quote=True)
+    for section in ("phrases", "adoption", "contexts", "reuse"):
+        body = re.search(rf'<section id="{section}">.*?</section>', report, re.DOTALL)
+        assert body is not None and (shown in body.group() or html.escape(SCRIPT) in body.group()), section
+
+
+def test_self_contained(report: str) -> None:
+    assert "Content-Security-Policy" in report and "default-src 'none'" in report
+    parsed = _parse(report)
+    for tag, attrs in parsed.tags:
+        for name in ("src", "href"):
+            value = attrs.get(name)
+            if value is not None:
+                assert value.startswith(("data:", "#")), (tag, name, value[:80])
+    assert "@import" not in report and "url(" not in report
+    assert len(report.encode("utf-8")) < 3_000_000
+
+
+def test_every_section_and_link(report: str) -> None:
+    parsed = _parse(report)
+    ids = set(parsed.ids)
+    assert set(SECTIONS) <= ids
+    targets = {
+        attrs["href"][1:]
+        for tag, attrs in parsed.tags
+        if tag == "a" and (attrs.get("href") or "").startswith("#")
+    }
+    assert targets and targets <= ids, targets - ids
+    contexts = [
+        attrs for tag, attrs in parsed.tags if tag == "details" and "kwic" in (attrs.get("class") or "")
+    ]
+    assert len(contexts) >= 20
+    # figures from cluster.py and graph.py are inline
+    assert report.count("data:image/svg+xml;base64,") == 2 and "data:image/png;base64," in report
+    assert "cooccurrence.graphml" in report and "community" in report  # the Gephi note
+    assert "2015–2016" in report or "2015–2017" in report  # years in the overview
+    assert 'class="chart"' in report  # diffusion charts: the corpus has three years
+
+
+def test_contexts_show_the_phrase_in_its_sentence(out: Path, report: str) -> None:
+    phrases = (out / "phrases.csv").read_text(encoding="utf-8-sig")
+    assert "新发展理念" in phrases
+    block = re.search(
+        r'<details id="c\d+" class="kwic" lang="zh-Hans"><summary><b>[^<]*新发展理念[^<]*</b>.*?</details>',
+        report,
+    )
+    assert block is not None
+    assert '<td class="m">新发展理念</td>' in block.group() or "新发展理念</td>" in block.group()
+
+
+def test_deterministic_and_rebuildable(out: Path, report: str, capsys) -> None:
+    assert build_report(out) == report
+    assert main(["report", "--out", str(out)]) == 0
+    assert (out / "report.html").read_text(encoding="utf-8") == report
+    assert "report.html" in capsys.readouterr().err
+
+
+def test_limits_cap_the_tables(out: Path) -> None:
+    small = build_report(out, ReportLimits(phrases=5, contexts_per_phrase=1, reuse_rows=1))
+    table = re.search(r'<table id="t-phrases".*?</table>', small, re.DOTALL)
+    assert table is not None and table.group().count("<tr id=") == 5
+    assert len(small) < len(build_report(out))
+
+
+def test_report_of_a_partial_folder(tmp_path: Path, out: Path) -> None:
+    """A folder with only some files (an older run, outputs switched off) still gives a report."""
+    for name in ("manifest.json", "segments.csv", "phrases.csv"):
+        shutil.copy(out / name, tmp_path / name)
+    html = (write_report(tmp_path)).read_text(encoding="utf-8")
+    assert "No adoption table" in html and "No contexts" in html and '<section id="phrases">' in html
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.skip("Chromium is not installed (apt-get install chromium fonts-noto-cjk)")
+    fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False)
+    if not fonts.stdout.strip():
+        pytest.skip("no Chinese font installed for Chromium (apt-get install fonts-noto-cjk)")
+    return found
+
+
+def _headless(chromium: str, *args: str) -> None:
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                *args,
+            ],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+
+
+def test_renders_chinese_in_headless_chromium(out: Path, tmp_path: Path) -> None:
+    """A screenshot is drawn, and the Chinese text is set in a CJK font (not empty boxes)."""
+    chromium = _chromium()
+    page = (out / "report.html").as_uri()
+    png = tmp_path / "report.png"
+    _headless(chromium, f"--screenshot={png}", "--window-size=1400,3000", "--hide-scrollbars", page)
+    assert png.is_file() and png.stat().st_size > 50_000
+    from PIL import Image
+
+    with Image.open(png) as image:
+        assert image.size == (1400, 3000)
+        colours = image.convert("RGB").resize((140, 300)).getcolors(maxcolors=1_000_000)
+        assert colours is not None and len(colours) > 50  # not a blank page
+    pdf = tmp_path / "report.pdf"
+    _headless(chromium, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", page)
+    fonts = set(re.findall(rb"/FontName\s*/[A-Z]{6}\+([A-Za-z0-9-]+)", pdf.read_bytes()))
+    cjk = {
+        f for f in fonts if re.search(rb"CJK|Han|Hei|Song|Ming|Kai|WenQuanYi|Fallback|PingFang|Hiragino", f)
+    }
+    assert cjk, f"Chinese was not set in a CJK font: {sorted(fonts)}"
+
+
+PROBE = """<script>
+(function(){
+var out=[], t=document.getElementById('t-phrases'), rows=function(){return Array.prototype.slice.call(t.tBodies[0].rows);};
+var th=t.querySelectorAll('thead th')[3]; th.click(); th.click();
+var counts=rows().map(function(r){return +r.cells[3].getAttribute('data-v');});
+out.push('sorted='+counts.every(function(v,i){return i===0||counts[i-1]>=v;}));
+var box=document.querySelector('input.filter[data-target="#t-phrases tbody tr"]');
+box.value='二十大'; box.dispatchEvent(new Event('input'));
+var shown=rows().filter(function(r){return r.style.display!=='none';});
+out.push('filtered='+(shown.length>0&&shown.length<rows().length&&shown.every(function(r){return r.textContent.indexOf('二十大')>=0;})));
+box.value=''; var kind=document.querySelector('select.kindfilter'); kind.value='numbered'; kind.dispatchEvent(new Event('change'));
+shown=rows().filter(function(r){return r.style.display!=='none';});
+out.push('family='+(shown.length>0&&shown.every(function(r){return r.getAttribute('data-kind')==='numbered';})));
+document.body.setAttribute('data-probe',out.join(';'));
+})();
+</script></body>"""
+
+
+def test_tables_sort_filter_and_open_contexts_in_chromium(out: Path, report: str, tmp_path: Path) -> None:
+    """The inline script works: sorting, the filter box, the family list; a link opens its contexts."""
+    chromium = _chromium()
+    page = tmp_path / "probe.html"
+    page.write_text(report.replace("</body>", PROBE), encoding="utf-8")
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+            capture_output=True, text=True, timeout=120, check=False,
+        ).stdout  # fmt: skip
+    assert 'data-probe="sorted=true;filtered=true;family=true"' in dom
+    anchor = re.search(r'href="#(c\d+)"', report)
+    assert anchor is not None
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             f"--user-data-dir={profile}", "--dump-dom", f"{(out / 'report.html').as_uri()}#{anchor.group(1)}"],
+            capture_output=True, text=True, timeout=120, check=False,
+        ).stdout  # fmt: skip
+    assert re.search(rf'<details id="{anchor.group(1)}"[^>]*\bopen', dom)

@@ -1,0 +1,74 @@
+"""Scale: the Dask engine gives the local engine's outputs, and the benchmark's repeated corpus."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import SEEDS
+
+from pipeline.bench import repeat_corpus
+from pipeline.config import Settings
+from pipeline.ingest import ingest
+from pipeline.run import run
+
+# Many small tasks, so both Dask workers get some.
+SMALL_TASKS = {"workers": 2, "batch_size": 2, "chunk_chars": 600, "cache": False}
+
+
+def _without_engine(name: str, data: bytes) -> bytes:
+    """The one place an engine may show: its name among the settings (manifest, report)."""
+    if name == "manifest.json":
+        manifest = json.loads(data)
+        manifest.pop("timings", None)
+        manifest["settings"].pop("engine")
+        return json.dumps(manifest, ensure_ascii=False, sort_keys=True).encode()
+    if name == "report.html":
+        return re.sub(rb"engine</td>\s*<td[^>]*>[^<]*</td>", b"engine</td><td></td>", data)
+    return data
+
+
+def test_dask_engine_gives_the_local_engines_outputs(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    local = run([str(SEEDS)], tmp_path / "local", Settings(engine="local", **SMALL_TASKS), progress=False)
+    dask = run([str(SEEDS)], tmp_path / "dask", Settings(engine="dask", **SMALL_TASKS), progress=False)
+    assert local.segments == dask.segments > 1 and local.sentences == dask.sentences > 10
+    names = sorted(path.name for path in (tmp_path / "local").iterdir())
+    assert names == sorted(path.name for path in (tmp_path / "dask").iterdir())
+    for name in names:
+        a = (tmp_path / "local" / name).read_bytes()
+        b = (tmp_path / "dask" / name).read_bytes()
+        assert _without_engine(name, a) == _without_engine(name, b), name
+    manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["engine"] == "dask"
+
+
+def test_repeated_corpus_keeps_every_copy(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    text = (SEEDS / next(p.name for p in SEEDS.iterdir() if p.suffix == ".txt")).read_text(encoding="utf-8")
+    (corpus / "2015_上海.txt").write_text(text, encoding="utf-8")
+    (corpus / "2016_广东.txt").write_text(text.replace("上海", "广东"), encoding="gb18030")
+    (corpus / "notes.txt").write_text("不在清单里。", encoding="utf-8")
+    with (corpus / "metadata.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "region", "year"])
+        writer.writerows([["2015_上海.txt", "上海", "2015"], ["2016_广东.txt", "广东", "2016"]])
+    repeated = repeat_corpus(corpus, 3, tmp_path / "x3")
+    files = sorted(path.name for path in repeated.iterdir() if path.suffix == ".txt")
+    assert len(files) == 6 and "notes_copy1.txt" not in files
+    result = ingest([str(repeated)])
+    processed = [r for r in result.inputs if r.status == "processed" and r.source.endswith(".txt")]
+    assert len(processed) == 6  # no copy is dropped as a duplicate of another
+    tails = {
+        (repeated / name).read_bytes().decode("utf-8" if "上海" in name else "gb18030")[-16:]
+        for name in files
+    }
+    assert len(tails) == 6  # each copy ends with its own line
+    single = ingest([str(corpus)])
+    assert sum(map(len, (s.text for s in result.segments))) > 3 * sum(
+        map(len, (s.text for s in single.segments))
+    )
