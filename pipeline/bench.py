@@ -45,6 +45,7 @@ class Measure:
     label: str
     chars: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # user + system time of the run and the workers it waited for
     rss_process_mb: float = 0.0
     rss_total_mb: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
@@ -114,7 +115,11 @@ def measure(label: str, command: list[str], *, env: dict[str, str] | None = None
     if process.returncode != 0:
         raise SystemExit(f"{label}: {' '.join(command)} failed ({process.returncode}):\n{stderr[-3000:]}")
     result = Measure(
-        label, seconds=seconds, rss_process_mb=usage.ru_maxrss / 1024, rss_total_mb=peak_total / 2**20
+        label,
+        seconds=seconds,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        rss_process_mb=usage.ru_maxrss / 1024,
+        rss_total_mb=peak_total / 2**20,
     )
     return result, stdout
 
@@ -228,7 +233,7 @@ def repeat_corpus(corpus: Path, copies: int, target: Path) -> Path:
 def _row(measure: Measure) -> str:
     return (
         f"{measure.label:<24} {measure.chars:>12,} {measure.seconds:>9.1f} {measure.rate:>11,.0f}"
-        f" {measure.rss_process_mb:>10,.0f} {measure.rss_total_mb:>10,.0f}"
+        f" {measure.rss_process_mb:>10,.0f} {measure.rss_total_mb:>10,.0f} {measure.cpu_seconds:>8.1f}"
     )
 
 
@@ -238,13 +243,17 @@ def _verdict(value: float, target: float, below: bool = True) -> str:
 
 def report(measures: dict[str, Measure], copies: int) -> str:
     lines = [
-        f"{'run':<24} {'characters':>12} {'wall s':>9} {'chars/s':>11} {'RSS MB':>10} {'all MB':>10}",
-        "-" * 81,
+        f"{'run':<24} {'characters':>12} {'wall s':>9} {'chars/s':>11} {'RSS MB':>10} {'all MB':>10} {'CPU s':>8}",
+        "-" * 90,
     ]
     for measure in measures.values():
         lines.append(_row(measure) + (f"   ({measure.note})" if measure.note else ""))
     lines.append("")
     lines.append("RSS MB: peak RSS of the largest process; all MB: peak of all its processes together (PSS)")
+    lines.append(
+        "CPU s: user + system seconds of the whole run (less sensitive than wall time to a busy machine)"
+    )
+    lines.append("bare: wall and characters/s are for loading + nlp.pipe; CPU s covers its whole process")
     lines.append("")
     one_bare, one_cold, one_warm = measures.get("bare1"), measures.get("cold1"), measures.get("warm1")
     if one_bare and one_cold:

@@ -18,8 +18,8 @@ int32 arrays plus the span labels, zlib-compressed — about a third of the text
 Default location: ``.cache/nlp`` beside the model folder (``models/.cache/nlp`` for the built-in
 model; git-ignored, removed by ``make clean``), else ``$XDG_CACHE_HOME/tifa/nlp``
 (``~/.cache/tifa/nlp``) when that folder cannot be written. ``$TIFA_CACHE_DIR`` or the
-``cache_dir`` setting choose another; ``--no-cache`` turns it off. Old fingerprint folders are not
-removed automatically: delete the folder to reclaim the space.
+``cache_dir`` setting choose another; ``--no-cache`` turns it off. Only the ``KEEP_VERSIONS`` most
+recently used fingerprint folders are kept; deleting the whole folder is always safe.
 
 Writes go to a temporary file renamed into place, so concurrent runs sharing a cache never see a
 half-written entry; an unreadable entry counts as missing and is written again.
@@ -29,8 +29,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shutil
 import struct
 import tempfile
+import time
 import zlib
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -42,6 +45,8 @@ from pipeline import nlp as nlp_stage
 from pipeline.nlp import Analysis
 
 FORMAT = b"TIFA-NLP-1\n"
+KEEP_VERSIONS = 4  # fingerprint folders kept (the most recently used)
+_FINGERPRINT = re.compile(r"[0-9a-f]{40}")
 _HEADER = struct.Struct("<5I")  # text length, sentences, tokens, spans, bytes of labels
 _SOURCES = ("nlp.py", "rules.py", "text.py", "regions.py", "data/regions.csv")
 
@@ -126,7 +131,25 @@ class NlpCache:
         directory: Path | str | None = None,
     ) -> NlpCache:
         model = nlp_stage.check_model(model_dir)
-        return cls(directory or default_dir(model), fingerprint(model, settings))
+        store = cls(directory or default_dir(model), fingerprint(model, settings))
+        store.prune()
+        return store
+
+    def prune(self, keep: int = KEEP_VERSIONS) -> None:
+        """Mark this version used now; remove all but the ``keep`` most recently used versions."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            now = time.time()
+            os.utime(self.root, (now, now))
+            versions = [
+                p for p in self.root.parent.iterdir() if p.is_dir() and _FINGERPRINT.fullmatch(p.name)
+            ]
+        except OSError:
+            return
+        versions.sort(key=_used, reverse=True)
+        for old in versions[keep:]:
+            if old != self.root:
+                shutil.rmtree(old, ignore_errors=True)
 
     @staticmethod
     def key(text: str) -> str:
@@ -161,6 +184,13 @@ class NlpCache:
                 raise
         except OSError:
             self.writes_failed += 1
+
+
+def _used(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile by another run
+        return 0.0
 
 
 def encode(analysis: Analysis, text_length: int) -> bytes:

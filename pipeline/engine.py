@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -56,7 +57,8 @@ def process_task(model_dir: str, texts: Sequence[str]) -> list[Analysis]:
     language = _MODELS.get(model_dir)
     if language is None:
         language = _MODELS[model_dir] = nlp_stage.load_nlp(model_dir)
-    return [nlp_stage.doc_analysis(doc) for doc in language.pipe(texts, batch_size=max(1, len(texts)))]
+    docs = (nlp_stage.make_doc(language, text) for text in texts)
+    return [nlp_stage.doc_analysis(doc) for doc in language.pipe(docs, batch_size=max(1, len(texts)))]
 
 
 # --------------------------------------------------------------------------- executors
@@ -67,6 +69,8 @@ class _Future(Protocol):
 
 
 class Executor(Protocol):
+    slots: int  # tasks that can run at once
+
     def submit(self, texts: Sequence[str]) -> _Future: ...
 
 
@@ -82,7 +86,7 @@ class InProcess:
     """Runs each task at once in this process (one worker, and the tests)."""
 
     def __init__(self, model_dir: str) -> None:
-        self.model_dir = model_dir
+        self.model_dir, self.slots = model_dir, 1
 
     def submit(self, texts: Sequence[str]) -> _Future:
         return _Done(process_task(self.model_dir, texts))
@@ -91,8 +95,8 @@ class InProcess:
 class Pool:
     """A pool of worker processes on this machine."""
 
-    def __init__(self, model_dir: str, executor: ProcessPoolExecutor) -> None:
-        self.model_dir, self.executor = model_dir, executor
+    def __init__(self, model_dir: str, executor: ProcessPoolExecutor, workers: int) -> None:
+        self.model_dir, self.executor, self.slots = model_dir, executor, workers
 
     def submit(self, texts: Sequence[str]) -> _Future:
         return self.executor.submit(process_task, self.model_dir, list(texts))
@@ -103,6 +107,8 @@ class Dask:
 
     def __init__(self, model_dir: str, client: Any) -> None:
         self.model_dir, self.client = model_dir, client
+        workers = client.scheduler_info().get("workers", {}).values()
+        self.slots = max(1, sum(int(worker.get("nthreads", 1)) for worker in workers))
 
     def submit(self, texts: Sequence[str]) -> _Future:
         return self.client.submit(process_task, self.model_dir, list(texts), pure=False)
@@ -132,9 +138,9 @@ def open_executor(
     # Workers load the model themselves, in parallel, unless this process holds it already: a
     # model loaded here first would be copied page by page into every worker as they touch it.
     context = multiprocessing.get_context(_start_method())
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_interrupts)
     try:
-        yield Pool(model_dir, executor)
+        yield Pool(model_dir, executor, workers)
     except BrokenProcessPool as exc:
         raise TifaError(
             "E041", f"a segmentation worker died ({exc}) — out of memory? try fewer --workers"
@@ -170,6 +176,11 @@ def _dask_client(workers: int, scheduler: str) -> Iterator[Any]:
     )
     with cluster, Client(cluster) as client:
         yield client
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the main process, which cancels what is left and shuts them down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def ordered_results(executor: Executor, tasks: Iterable[Sequence[str]], window: int) -> Iterator[Any]:
@@ -246,9 +257,8 @@ def analyse(
     words: dict[str, str] = {}
     processed = cached = 0
     with open_executor(engine, workers, model, language, scheduler) if todo else _nothing() as executor:
-        pieces = _stream(
-            executor, segments, todo, batch_size, chunk_chars, window=WINDOW_PER_WORKER * workers
-        )
+        window = WINDOW_PER_WORKER * (executor.slots if executor is not None else 1)
+        pieces = _stream(executor, segments, todo, batch_size, chunk_chars, window=window)
         wanted = set(todo)
         for number, segment in enumerate(segments):
             if number in wanted:

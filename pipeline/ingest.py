@@ -75,6 +75,7 @@ class InputReport:
     chars: int = 0
     problems: tuple[str, ...] = ()  # records skipped inside a processed file, warnings
     problems_total: int = 0  # problems found, of which the first MAX_PROBLEMS_LISTED are listed
+    traditional: int = 0  # documents written in traditional characters, matched in simplified ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -662,6 +663,8 @@ def _ingest_file(
         if not data.strip():
             raise InputProblem("empty file")
         raw_text, encoding = decode(data)
+        if "replaced" in encoding:
+            problems.append(f"decoded as {encoding} by �")
         if suffix in TEXT_SUFFIXES:
             text, original = _clean_text(raw_text)
             if not text:
@@ -697,14 +700,16 @@ def _ingest_file(
         return _report(source, "skipped", f"cannot read: {exc.strerror or exc}", fmt, encoding, problems), []
 
     segments: list[Segment] = []
-    kept = 0
+    kept = traditional = 0
     for document in documents:
         digest = hashlib.sha1(document.text.encode("utf-8")).hexdigest()
         if digest in seen.texts:
-            problems.append(f"{document.key}: same text as {seen.texts[digest]} — counted once, skipped here")
+            where = "" if document.key == source else f"{document.key}: "
+            problems.append(f"{where}same text as {seen.texts[digest]} — counted once, skipped here")
             continue
         seen.texts[digest] = document.key
         kept += 1
+        traditional += bool(document.original)
         for segment, original in _split_speakers(document):
             segment = _unique_id(segment, seen, problems)
             if original:
@@ -724,6 +729,7 @@ def _ingest_file(
             chars=sum(len(segment.text) for segment in segments),
             problems=report.problems,
             problems_total=report.problems_total,
+            traditional=traditional,
         ),
         segments,
     )

@@ -4,7 +4,8 @@
 
 1. ``--previous`` (default: the seed article) is run into ``out/``: that is the previous complete run, A.
 2. ``CORPUS`` is run once, uninterrupted, into a reference folder: the new complete run, B.
-3. For each moment (a fraction of B's run time, or seconds with ``--seconds``): ``out/`` is reset to A,
+3. For each moment (a fraction of B's run time, seconds, or "when the staging folder holds N files",
+   which reaches the file writing and the swap itself): ``out/`` is reset to A,
    the cache emptied, ``tifa run CORPUS --out out`` started and SIGKILLed at that moment. ``out/`` must
    then be A or B, byte for byte (manifest timings aside), never missing and never a mix. Then the run
    is repeated to the end, and ``out/`` must be B.
@@ -96,26 +97,60 @@ class Kill:
     state: str  # what out/ held afterwards: "previous", "new", "missing" or "MIXED"
     rerun_same: bool | None  # the completed rerun equals the uninterrupted run
     leftovers: tuple[str, ...]  # staging or previous folders left after the rerun
+    orphans: int = 0  # worker processes the killed run left running
 
 
-def kill_at(command: list[str], after: float, out: Path, *, hash_seed: str = HASH_SEED) -> tuple[int, bool]:
-    """Start ``command``, SIGKILL it ``after`` seconds later; (staging files at the kill, finished first)."""
+def kill_at(
+    command: list[str], after: float, out: Path, *, hash_seed: str = HASH_SEED, when_staged: int = 0
+) -> tuple[int, bool, int]:
+    """Start ``command`` and SIGKILL it ``after`` seconds later — or, with ``when_staged``, as soon as
+    its staging folder holds that many files (``after`` is then only a ceiling).
+
+    Returns (files in the staging folder at the kill or -1, whether the run ended first, worker
+    processes the killed run left behind). Those orphans are killed here, by their ids.
+    """
+    staging = out.with_name(f".{out.name}.partial")
     process = subprocess.Popen(
         command, env=environment(hash_seed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    try:
-        process.wait(timeout=after)
-        return -1, True
-    except subprocess.TimeoutExpired:
-        pass
-    staging = out.with_name(f".{out.name}.partial")
-    try:
-        staged = len(os.listdir(staging))
-    except OSError:
-        staged = -1
+    deadline = time.monotonic() + after
+    while True:
+        if process.poll() is not None:
+            return -1, True, 0
+        staged = _staged(staging)
+        if time.monotonic() >= deadline or (when_staged and staged >= when_staged):
+            break
+        time.sleep(0.002 if when_staged else 0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    return staged, False
+    time.sleep(0.5)
+    orphans = _orphans(command)
+    for pid in orphans:
+        os.kill(pid, signal.SIGKILL)
+    return staged, False, len(orphans)
+
+
+def _staged(staging: Path) -> int:
+    """Finished files in the staging folder (temporary ``.name.tmp`` files not counted), -1 if none."""
+    try:
+        return sum(not name.startswith(".") for name in os.listdir(staging))
+    except OSError:
+        return -1
+
+
+def _orphans(command: list[str]) -> list[int]:
+    """Processes running ``command`` whose parent is gone (re-parented to init): left-over workers."""
+    wanted = "\0".join(command[1:]).encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (entry / "cmdline").read_bytes().rstrip(b"\0")
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == 1 and cmdline.endswith(wanted):
+            found.append(int(entry.name))
+    return found
 
 
 def classify(state: Snapshot | None, previous: Snapshot, new: Snapshot) -> str:
@@ -142,13 +177,16 @@ def kill_test(
     corpus: list[Path],
     previous_corpus: list[Path],
     work: Path,
-    moments: list[float],
+    moments: list[str],
     *,
-    fractions: bool = True,
     extra: tuple[str, ...] = (),
     log=print,
 ) -> tuple[float, list[Kill]]:
-    """Run the whole test in ``work``; return the uninterrupted run time and one ``Kill`` per moment."""
+    """Run the whole test in ``work``; return the uninterrupted run time and one ``Kill`` per moment.
+
+    A moment is a fraction of the uninterrupted run time (``0.3``), seconds (``12s``), or the moment
+    the staging folder holds N finished files (``files:20``).
+    """
     out, cache = work / "out", work / "cache"
     saved_previous, reference = work / "previous", work / "reference"
     for folder in (out, cache, saved_previous, reference):
@@ -159,22 +197,34 @@ def kill_test(
     seconds = run_to_end(tifa_command(corpus, reference, cache, *extra))
     new = snapshot(reference)
     assert previous is not None and new is not None
-    log(f"previous run: {len(previous)} files; uninterrupted run: {seconds:.1f} s, {len(new)} files")
+    log(
+        f"previous run: {len(previous)} files; uninterrupted run: {seconds:.1f} s, {len(new)} files",
+        flush=True,
+    )
     kills = []
     for moment in moments:
         shutil.rmtree(out, ignore_errors=True)
         shutil.copytree(saved_previous, out)
         shutil.rmtree(cache, ignore_errors=True)  # each killed run starts as cold as the reference
         command = tifa_command(corpus, out, cache, *extra)
-        after = moment * seconds if fractions else moment
-        staged, finished = kill_at(command, after, out)
+        when_staged = int(moment.split(":")[1]) if moment.startswith("files:") else 0
+        if when_staged:
+            after = seconds * 3
+        elif moment.endswith("s"):
+            after = float(moment[:-1])
+        else:
+            after = float(moment) * seconds
+        started = time.monotonic()
+        staged, finished, orphans = kill_at(command, after, out, when_staged=when_staged)
+        after = time.monotonic() - started
         state = classify(snapshot(out), previous, new)
         run_to_end(command)
         rerun = snapshot(out)
-        kill = Kill(after, staged, finished, state, rerun == new, leftovers(out))
+        kill = Kill(after, staged, finished, state, rerun == new, leftovers(out), orphans)
         log(
-            f"killed at {after:6.1f} s (staging files: {staged:>3}): out/ = {state:8} "
-            f"rerun identical: {kill.rerun_same}  leftovers: {list(kill.leftovers)}"
+            f"{moment:>9}: killed at {after:6.1f} s (staging files: {staged:>3}): out/ = {state:8} "
+            f"rerun identical: {kill.rerun_same}  leftovers: {list(kill.leftovers)}  orphans: {orphans}",
+            flush=True,
         )
         kills.append(kill)
     return seconds, kills
@@ -184,23 +234,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.killtest", description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", type=Path, nargs="+")
     parser.add_argument("--previous", type=Path, nargs="+", default=[Path("seeds")])
-    parser.add_argument("--at", type=float, nargs="+", default=[0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97, 0.995])
-    parser.add_argument("--seconds", action="store_true", help="--at values are seconds, not fractions")
+    parser.add_argument(
+        "--at",
+        nargs="+",
+        default=["0.02", "0.1", "0.3", "0.5", "0.7", "0.9", "files:1", "files:12", "files:24", "files:26"],
+        help="moments: a fraction of the uninterrupted run time, seconds (12s), or files:N (when the "
+        "staging folder holds N finished files)",
+    )
     parser.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="tifa-killtest-"))
     work.mkdir(parents=True, exist_ok=True)
-    seconds, kills = kill_test(args.corpus, args.previous, work, args.at, fractions=not args.seconds)
+    seconds, kills = kill_test(args.corpus, args.previous, work, args.at)
     print()
-    print("| kill after | staging files | out/ after the kill | rerun = uninterrupted | leftovers |")
-    print("|---|---|---|---|---|")
+    print(
+        "| kill after | staging files | out/ after the kill | rerun = uninterrupted | leftovers | orphaned workers |"
+    )
+    print("|---|---|---|---|---|---|")
     for kill in kills:
         moment = f"{kill.after:.1f} s ({kill.after / seconds:.0%})" + (
-            " (run had ended)" if kill.finished_first else ""
+            " (the run had ended)" if kill.finished_first else ""
         )
         staged = "none yet" if kill.staging_files < 0 else str(kill.staging_files)
         print(
-            f"| {moment} | {staged} | {kill.state} | {kill.rerun_same} | {', '.join(kill.leftovers) or '—'} |"
+            f"| {moment} | {staged} | {kill.state} | {kill.rerun_same} | {', '.join(kill.leftovers) or '—'} "
+            f"| {kill.orphans} |"
         )
     bad = [
         kill

@@ -65,7 +65,7 @@ class NlpResult:
     cached: int = 0  # segments read from the cache
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compare fields with numpy, not ==
 class Analysis:
     """The NLP result of one text (a piece or a whole segment) as offsets into that text.
 
@@ -133,6 +133,29 @@ def _sentence_starts(doc: Doc) -> np.ndarray:
     return np.flatnonzero(flags == 1)
 
 
+_TEXT = "tifa_text"  # doc.user_data key: the Doc's text, kept while the components run
+
+
+def make_doc(nlp: Language, text: str) -> Doc:
+    """``nlp.make_doc(text)`` that remembers ``text``, so the components need not rebuild it.
+
+    ``Doc.text`` joins the text of every token, creating a Python object for each: asked for once
+    per component, it cost a fifth of the stage. ``nlp.pipe`` takes such Docs as it takes texts.
+    """
+    doc = nlp.make_doc(text)
+    doc.user_data[_TEXT] = text
+    return doc
+
+
+def _text_of(doc: Doc) -> str:
+    """The Doc's text: the one ``make_doc`` kept when it still fits the tokens, else ``doc.text``."""
+    text = doc.user_data.get(_TEXT)
+    end = doc[-1].idx + len(doc[-1].text_with_ws) if len(doc) else 0
+    if not isinstance(text, str) or len(text) != end:
+        text = doc.user_data[_TEXT] = doc.text
+    return text
+
+
 def tifa_sentencizer(doc: Doc) -> Doc:
     """Mark sentence starts from the character-level Chinese splitter in ``pipeline.text``.
 
@@ -146,7 +169,7 @@ def tifa_sentencizer(doc: Doc) -> Doc:
     if not len(doc):
         return doc
     idx, _, _ = _token_arrays(doc)
-    boundaries = np.asarray([start for start, _ in split_sentences(doc.text)], dtype=np.int64)
+    boundaries = np.asarray([start for start, _ in split_sentences(_text_of(doc))], dtype=np.int64)
     first_token = np.searchsorted(idx, boundaries, side="left")
     flags = np.full(len(doc), -1, dtype=np.int64)
     flags[first_token[first_token < len(doc)]] = 1
@@ -164,7 +187,7 @@ def tifa_formulas(doc: Doc) -> Doc:
     """
     exact: list[tuple[int, int, str]] = []
     if len(doc):
-        text = doc.text
+        text = _text_of(doc)
         idx, length, space = _token_arrays(doc)
         starts = _sentence_starts(doc)
         ends = np.append(starts[1:], len(doc))
@@ -176,6 +199,7 @@ def tifa_formulas(doc: Doc) -> Doc:
             token_starts = (idx[first:stop][~space[first:stop]] - sent_start).tolist()
             for start, end, label in rules.find_formulas(sent_text, token_starts):
                 exact.append((sent_start + start, sent_start + end, label))
+    doc.user_data.pop(_TEXT, None)  # the last component: do not store the text twice with the Doc
     doc._.formula_chars = tuple(exact)
     spans = [doc.char_span(start, end, label=label, alignment_mode="expand") for start, end, label in exact]
     doc.spans[FORMULA_SPANS] = [span for span in spans if span is not None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -154,3 +155,53 @@ def test_empty_analysis_round_trips() -> None:
     empty = Analysis.empty()
     again = decode(encode(empty, 3), 3)
     assert again.sentences.shape == (0, 2) and again.spans.shape == (0, 3) and again.labels == ()
+
+
+def test_cli_flags_reach_the_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from pipeline import cli, run
+
+    seen = {}
+
+    def fake_run(inputs, out_dir, settings, **_):
+        seen["settings"] = settings
+        return SimpleNamespace(problems=())  # --quiet: the CLI reads nothing else
+
+    monkeypatch.setattr(run, "run", fake_run)
+    assert cli.main(["run", "x", "--out", str(tmp_path), "--quiet", "--no-cache", "--workers", "3"]) == 0
+    assert (seen["settings"].cache, seen["settings"].workers, seen["settings"].engine) == (False, 3, "local")
+    assert (
+        cli.main(["run", "x", "--out", str(tmp_path), "--quiet", "--scheduler", "tcp://127.0.0.1:8786"]) == 0
+    )
+    assert (seen["settings"].engine, seen["settings"].scheduler, seen["settings"].cache) == (
+        "dask",
+        "tcp://127.0.0.1:8786",
+        True,
+    )
+
+
+def test_tifa_run_fills_the_cache_only_when_asked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from conftest import SEEDS
+
+    from pipeline import cli
+
+    monkeypatch.setenv("TIFA_CACHE_DIR", str(tmp_path / "cache"))
+    base = ["run", str(SEEDS), "--quiet", "--workers", "1", "--set", "write_report=false"]
+    assert cli.main([*base, "--out", str(tmp_path / "a"), "--no-cache"]) == 0
+    assert not (tmp_path / "cache").exists()
+    assert cli.main([*base, "--out", str(tmp_path / "b")]) == 0
+    assert len(list((tmp_path / "cache").rglob("*.nlp"))) > 1
+    assert (tmp_path / "a" / "phrases.csv").read_bytes() == (tmp_path / "b" / "phrases.csv").read_bytes()
+
+
+def test_only_the_latest_versions_are_kept(tmp_path: Path) -> None:
+    model = _fake_model(tmp_path)
+    versions = []
+    for chunk in range(nlp_cache.KEEP_VERSIONS + 2):
+        store = NlpCache.open(model, {"chunk_chars": 1000 + chunk}, tmp_path / "c")
+        store.put(store.key("文本"), Analysis.empty(), 2)
+        versions.append(store.root)
+    (tmp_path / "c" / "not-a-version").mkdir()
+    NlpCache.open(model, {"chunk_chars": 1000}, tmp_path / "c")  # the oldest, used again
+    kept = {path.name for path in (tmp_path / "c").iterdir()}
+    assert versions[0].name in kept and versions[-1].name in kept and "not-a-version" in kept
+    assert len(kept) == nlp_cache.KEEP_VERSIONS + 1

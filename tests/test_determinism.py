@@ -104,10 +104,17 @@ def test_killed_runs_leave_the_previous_or_the_new_output(two_runs, tmp_path: Pa
     for after in sorted(rng.uniform(0.3, seconds * 1.05) for _ in range(3)):
         shutil.rmtree(out, ignore_errors=True)
         shutil.copytree(previous_dir, out)
-        killtest.kill_at(command, after, out, hash_seed="2")
+        _, _, orphans = killtest.kill_at(command, after, out, hash_seed="2")
+        assert orphans == 0  # one worker: no process pool to leave behind
         state = killtest.classify(killtest.snapshot(out), previous, new)
         states.append((round(after, 2), state))
         assert state in ("previous", "new"), states
+    # And once at the end of the run: the moment the staging folder is complete, around the swap.
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(previous_dir, out)
+    killtest.kill_at(command, seconds * 3, out, hash_seed="2", when_staged=len(new))
+    states.append(("staged", killtest.classify(killtest.snapshot(out), previous, new)))
+    assert states[-1][1] in ("previous", "new"), states
     killtest.run_to_end(command, hash_seed="2")
     assert killtest.differences(killtest.snapshot(out), new) == [], states
     assert killtest.leftovers(out) == ()

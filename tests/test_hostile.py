@@ -44,6 +44,7 @@ HOSTILE: dict[str, tuple[str, str | None]] = {
     "2017_北京.html": ("processed", None),  # tags, entities, script, style, comment
     "2017_天津.txt": ("processed", None),  # C0/C1 controls, zero-width, NBSP, full-width, bidi
     "2017_河北.md": ("processed", None),  # markup-looking text that is not HTML (must be escaped)
+    "2017_山东.txt": ("processed", "invalid byte sequence replaced"),  # UTF-8 cut mid-character
     "2015_广东_广西.txt": ("processed", "names several regions"),  # ambiguous file name
     "empty.txt": ("skipped", "empty file"),
     "blank.txt": ("skipped", "empty file"),
@@ -118,6 +119,7 @@ def build_hostile_corpus(root: Path) -> Path:
         "2017_河北.md",
         "<img src=x onerror=alert(1)>河北省政府工作报告\n坚持“<x-tifa>两个确立</x-tifa>”不动摇。推动“京津冀协同发展”。\n".encode(),
     )
+    write("2017_山东.txt", f"山东省政府工作报告\n{SIMPLIFIED}走在前、开新局。".encode()[:-2])
     write("2015_广东_广西.txt", f"江西省人民政府工作报告\n{SIMPLIFIED}两广合作示范区。".encode())
     write("empty.txt", b"")
     write("blank.txt", b" \n\t\r\n  ")
@@ -253,6 +255,8 @@ def test_traditional_text_is_matched_in_simplified_and_shown_in_the_original(ing
         assert original[start : start + 4] == "兩個確立"
         assert "推动制造业高端化、智能化、绿色化发展" in segment.text
         assert "推動製造業高端化、智能化、綠色化發展" in original
+    reports = _reports(ingested)
+    assert reports["2016_香港.txt"].traditional == 1 and reports["2015_广东.txt"].traditional == 0
     simplified = by_region["广东"]
     assert ingested.original_text(simplified) == simplified.text  # nothing stored when nothing changed
     assert simplified.segment_id not in ingested.originals
