@@ -103,7 +103,14 @@ def _run(args: argparse.Namespace) -> int:
             raise TifaError(
                 "E022", f"cannot read the phrase list {args.phrases} ({exc}) — give a UTF-8 text file"
             ) from exc
-        user_phrases = [line for line in user_phrases if line and not line.startswith("#")]
+        # Cleaned like the corpus (full-width forms, traditional characters) so that they can match it.
+        from pipeline.text import normalize, simplify_if_traditional
+
+        user_phrases = [
+            simplify_if_traditional(normalize(line))
+            for line in user_phrases
+            if line and not line.startswith("#")
+        ]
     summary = run(
         args.inputs,
         args.out,
@@ -119,7 +126,12 @@ def _run(args: argparse.Namespace) -> int:
             f"{summary.documents} documents, {summary.segments} segments, {summary.sentences} sentences,"
             f" {summary.phrases} phrases"
             f" → {summary.out_dir}/"
-            + (f" ({summary.skipped} files skipped, see manifest.json)" if summary.skipped else ""),
+            + (f" ({summary.skipped} files skipped, see manifest.json)" if summary.skipped else "")
+            + (
+                " — nothing changed since the last run: outputs kept (--no-cache recomputes)"
+                if summary.unchanged
+                else ""
+            ),
             file=sys.stderr,
         )
     return 0

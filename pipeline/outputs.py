@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,11 +108,14 @@ def write_hits(path: Path, hits: Sequence[Hit], segments: Sequence[Segment]) -> 
     )
 
 
-def write_texts(path: Path, segments: Sequence[Segment]) -> None:
+def write_texts(
+    path: Path, segments: Sequence[Segment], original_text: Callable[[Segment], str] | None = None
+) -> None:
     """``texts.jsonl``: every segment's text and attribution, one JSON object a line, in corpus order.
 
     ``tifa kwic`` and the report's contexts read it, so the last run can be searched without
-    segmenting again; ``start``/``end`` in ``hits.csv`` index these texts.
+    segmenting again; ``start``/``end`` in ``hits.csv`` index these texts. A segment converted from
+    traditional characters also carries ``original`` (same length, so the same offsets apply).
     """
     atomic_write(
         path,
@@ -127,6 +130,11 @@ def write_texts(path: Path, segments: Sequence[Segment]) -> None:
                     "year": s.year,
                     "date": s.date,
                     "text": s.text,
+                    **(
+                        {"original": original}
+                        if original_text and (original := original_text(s)) != s.text
+                        else {}
+                    ),
                 },
                 ensure_ascii=False,
             )

@@ -100,8 +100,10 @@ def phrase_key(surface: str) -> str:
     >>> phrase_key("10个专项行动计划"), phrase_key("二个确立")
     ('十个专项行动计划', '两个确立')
     """
-    text = unicodedata.normalize("NFKC", surface)
-    text = _KEY_DROP.sub("", text)
+    # NFKC can compose what dropping punctuation brought together, and the reverse: until stable.
+    text = surface
+    while (cleaner := _KEY_DROP.sub("", unicodedata.normalize("NFKC", text))) != text:
+        text = cleaner
     text = _ARABIC_BEFORE_CLASSIFIER.sub(lambda m: _chinese_number(int(m.group(1))), text)
     text = _ER_BEFORE_CLASSIFIER.sub("两", text)
     return text.replace("两", "两")

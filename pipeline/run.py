@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import sys
@@ -12,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from pipeline import __version__, cluster, compare, graph, ingest, io_utils, nlp, outputs, phrases
+from pipeline import __version__, cache, cluster, compare, graph, ingest, io_utils, nlp, outputs, phrases
 from pipeline.config import Settings
 from pipeline.errors import no_inputs
 
@@ -37,6 +38,7 @@ class RunSummary:
     phrases: int
     skipped: int
     problems: tuple[str, ...]
+    unchanged: bool = False  # nothing changed since the run already in out_dir: its outputs were kept
 
 
 def _versions(model_dir: Path | None) -> dict[str, str]:
@@ -85,6 +87,12 @@ def run(
     if not ingested.segments:
         raise no_inputs(list(inputs))
     segments = ingested.segments
+    key = run_key(ingested, settings, user_phrases, model_dir)
+    if settings.cache and (summary := _unchanged(out_dir, key, ingested)) is not None:
+        return summary
+    # Locked before the long stages (a second run into out/ stops at once), after ingest (whose
+    # input may be the folder that holds out/: the lock and staging files are not inputs).
+    staging = io_utils.prepare_staging(out_dir)
     with timings.stage("nlp"):  # workers, engine and cache as settings say; the model loads only if needed
         analysed = nlp.analyse_corpus(
             segments,
@@ -96,7 +104,6 @@ def run(
         found = phrases.extract(
             segments, analysed.sentences, analysed.spans, settings, user_phrases=user_phrases
         )
-    staging = io_utils.prepare_staging(out_dir)  # locked; a swap a killed run left half done is undone
     with timings.stage("compare"):
         compare.write_adoption(
             staging,
@@ -127,14 +134,8 @@ def run(
         outputs.write_phrases(staging / "phrases.csv", found.phrases)
         outputs.write_hits(staging / "hits.csv", found.hits, segments)
         if settings.write_texts:
-            outputs.write_texts(staging / "texts.jsonl", segments)
-    problems = tuple(
-        f"{report.source}: {problem}" for report in ingested.inputs for problem in report.problems
-    ) + tuple(
-        f"{report.source}: skipped — {report.reason}"
-        for report in ingested.inputs
-        if report.status != "processed"
-    )
+            outputs.write_texts(staging / "texts.jsonl", segments, ingested.original_text)
+    problems = _problems(ingested)
     manifest = {
         "inputs": [asdict(report) for report in ingested.inputs],
         "counts": {
@@ -155,6 +156,7 @@ def run(
         },
         "settings": asdict(settings),
         "user_phrases": list(user_phrases),
+        "run_key": key,
         "versions": _versions(model_dir),
     }
     outputs.write_manifest(staging / "manifest.json", manifest, timings.seconds)
@@ -171,6 +173,67 @@ def run(
         phrases=len(found.phrases),
         skipped=manifest["counts"]["skipped"],
         problems=problems,
+    )
+
+
+# Settings that change how the work is done, not what comes out (outputs are the same either way).
+_EXECUTION_ONLY = frozenset({"workers", "batch_size", "engine", "scheduler", "cache", "cache_dir"})
+
+
+def run_key(
+    ingested: ingest.IngestResult, settings: Settings, user_phrases: Sequence[str], model_dir: Path | None
+) -> str:
+    """A digest of everything the outputs depend on: inputs, settings, phrase list, code, model."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(cache.fingerprint(model_dir or nlp.DEFAULT_MODEL).encode())
+    package = Path(__file__).parent
+    for path in sorted([*package.glob("*.py"), *package.glob("data/*")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    record = {
+        "inputs": [asdict(report) for report in ingested.inputs],
+        "segments": [
+            [s.segment_id, s.source, s.region, s.speaker, s.title, s.year, s.date, ingested.original_text(s)]
+            for s in ingested.segments
+        ],
+        "settings": {name: value for name, value in asdict(settings).items() if name not in _EXECUTION_ONLY},
+        "user_phrases": list(user_phrases),
+    }
+    digest.update(json.dumps(record, ensure_ascii=False, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _unchanged(out_dir: Path, key: str, ingested: ingest.IngestResult) -> RunSummary | None:
+    """The summary of the run already in ``out_dir`` when it was made from exactly this input, else None.
+
+    Outputs are a deterministic function of what ``run_key`` digests, so a rerun with nothing
+    changed keeps them instead of computing the same bytes again (``--no-cache`` recomputes).
+    """
+    try:
+        manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if manifest.get("run_key") != key or not (out_dir / "phrases.csv").is_file():
+        return None
+    counts = manifest.get("counts", {})
+    return RunSummary(
+        out_dir=out_dir,
+        documents=counts.get("documents", 0),
+        segments=counts.get("segments", 0),
+        sentences=counts.get("sentences", 0),
+        phrases=counts.get("phrases", 0),
+        skipped=counts.get("skipped", 0),
+        problems=_problems(ingested),
+        unchanged=True,
+    )
+
+
+def _problems(ingested: ingest.IngestResult) -> tuple[str, ...]:
+    return tuple(
+        f"{report.source}: {problem}" for report in ingested.inputs for problem in report.problems
+    ) + tuple(
+        f"{report.source}: skipped — {report.reason}"
+        for report in ingested.inputs
+        if report.status != "processed"
     )
 
 

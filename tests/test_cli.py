@@ -146,3 +146,20 @@ def test_seed_graph_loads_in_networkx(seed_run: Path) -> None:
     assert labels <= {row["phrase"] for row in _csv(seed_run / "phrases.csv")}
     assert {"两个确立", "两个维护"} <= labels  # said together in 上海, 江西 and 甘肃
     assert all(isinstance(data["weight"], int | float) for *_, data in graph.edges(data=True))
+
+
+def test_rerun_with_nothing_changed_keeps_outputs(tmp_path: Path, capsys) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "2016_广东.txt").write_text("坚持稳中求进工作总基调，推动高质量发展。", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", str(corpus), "--out", str(out), "--workers", "1"]) == 0
+    first = {path.name: path.read_bytes() for path in out.iterdir()}
+    capsys.readouterr()
+    assert main(["run", str(corpus), "--out", str(out), "--workers", "1"]) == 0
+    assert "nothing changed" in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == first
+    (corpus / "2017_广西.txt").write_text("推动高质量发展。", encoding="utf-8")
+    assert main(["run", str(corpus), "--out", str(out), "--workers", "1"]) == 0
+    assert "nothing changed" not in capsys.readouterr().err
+    assert "广西" in (out / "segments.csv").read_text(encoding="utf-8-sig")

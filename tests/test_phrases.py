@@ -63,7 +63,9 @@ def test_numbered_formulas(nlp, text: str, phrase: str) -> None:
 def test_numbers_in_statistics_are_not_formulas(nlp) -> None:
     _, phrases, _ = _run(
         nlp,
-        ["地区生产总值增长7.5%，10月16日召开会议，过去5年成绩显著，向第二个百年奋斗目标进军，今后一个时期任务繁重。"],
+        [
+            "地区生产总值增长7.5%，10月16日召开会议，过去5年成绩显著，向第二个百年奋斗目标进军，今后一个时期任务繁重。"
+        ],
     )
     assert not [p for p in phrases.values() if p.kind == "numbered"]
 
@@ -165,7 +167,9 @@ def test_count_equals_plain_substring_search(nlp, seed_segments) -> None:
     texts = [segment.text for segment in seed_segments]
     assert result.phrases
     for phrase in result.phrases:
-        assert phrase.count == sum(text.count(form) for form in phrase.variants for text in texts), phrase.phrase
+        assert phrase.count == sum(text.count(form) for form in phrase.variants for text in texts), (
+            phrase.phrase
+        )
 
 
 def test_seed_phrases_by_family(nlp, seed_segments) -> None:

@@ -72,3 +72,22 @@ def test_repeated_corpus_keeps_every_copy(tmp_path: Path) -> None:
     assert sum(map(len, (s.text for s in result.segments))) > 3 * sum(
         map(len, (s.text for s in single.segments))
     )
+
+
+def test_benchmark_report_states_each_target() -> None:
+    from pipeline.bench import Measure, report
+
+    stages = {"nlp": 20.0, "phrases": 5.0}
+    measures = {
+        "bare1": Measure("bare nlp.pipe", chars=1000, seconds=20.0),
+        "cold1": Measure("tifa run, cold", chars=1000, seconds=25.0, stages=stages),
+        "warm1": Measure("tifa run, warm", chars=1000, seconds=2.0, stages={"nlp": 0.5}),
+        "bare4": Measure("bare nlp.pipe, 4×", chars=4000, seconds=80.0),
+        "cold4": Measure("tifa run, cold, 4×", chars=4000, seconds=120.0, rss_process_mb=3500.0),
+    }
+    text = report(measures, 4)
+    assert "cold / bare (1×)         1.25   target ≤ 1.3: met" in text
+    assert "warm / cold (1×)         0.08   target ≤ 0.1: met" in text
+    assert "4× / 1× time           4.80   target ≤ 4.4: NOT met" in text
+    assert "4× peak RSS (MB)      3,500   target < 3,072: NOT met" in text
+    assert "NLP stage alone / bare: 1.00" in text
