@@ -189,20 +189,25 @@ def build_graph(
     for index in node_ids:
         phrase = by_index[index]
         graph.add_node(
-            _phrase_id(index, width),
-            label=phrase.phrase,
-            kind=phrase.kind,
-            rank=index + 1,
-            count=phrase.count,
-            segments=phrase.segments,
-            regions_n=phrase.regions_n,
-            regions=";".join(phrase.regions),
-            windows=node_windows[index],
+            _phrase_id(index, width), **_phrase_attributes(phrase, index), windows=node_windows[index]
         )
     for a, b, data in sorted(edges, key=lambda edge: edge[:2]):
         graph.add_edge(_phrase_id(a, width), _phrase_id(b, width), **data)
     _add_structure(graph, settings)
     return graph
+
+
+def _phrase_attributes(phrase: Phrase, index: int) -> dict[str, object]:
+    """A phrase node's data, the same in both graphs (``index``: its rank - 1 in phrases.csv)."""
+    return {
+        "label": phrase.phrase,
+        "kind": phrase.kind,
+        "rank": index + 1,
+        "count": phrase.count,
+        "segments": phrase.segments,
+        "regions_n": phrase.regions_n,
+        "regions": ";".join(phrase.regions),
+    }
 
 
 def build_bipartite_graph(
@@ -265,17 +270,7 @@ def build_bipartite_graph(
     used = {index for _, index in uses}
     for index, phrase in chosen:
         if index in used:
-            graph.add_node(
-                _phrase_id(index, width),
-                part="phrase",
-                label=phrase.phrase,
-                kind=phrase.kind,
-                rank=index + 1,
-                count=phrase.count,
-                segments=phrase.segments,
-                regions_n=phrase.regions_n,
-                regions=";".join(phrase.regions),
-            )
+            graph.add_node(_phrase_id(index, width), part="phrase", **_phrase_attributes(phrase, index))
     for (region, index), n in sorted(uses.items(), key=lambda item: (region_ids[item[0][0]], item[0][1])):
         per_10k = round(n * 10_000 / region_chars[region], 4)
         graph.add_edge(region_ids[region], _phrase_id(index, width), weight=n, per_10k=per_10k)

@@ -566,8 +566,6 @@ def _free_counts(hits: Sequence[Hit]) -> Counter[str]:
             same_start_longer = index > 0 and segment_hits[index - 1].start == hit.start
             if hit.end > reach and not same_start_longer:
                 free[hit.phrase] += 1
-            elif hit.end > reach:
-                pass
             reach = max(reach, hit.end)
     return free
 
