@@ -8,7 +8,10 @@ class TifaError(Exception):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code} {message}")
-        self.code = code
+        self.code, self.message = code, message
+
+    def __reduce__(self) -> tuple[type[TifaError], tuple[str, str]]:  # raised in a stage process too
+        return type(self), (self.code, self.message)
 
 
 def model_missing(path: str) -> TifaError:

@@ -32,6 +32,7 @@ so the same graph gives byte-identical files.
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import numbers
 import re
@@ -46,7 +47,7 @@ import numpy as np
 
 from pipeline.figures import cjk_pyplot
 from pipeline.io_utils import atomic_write
-from pipeline.records import Hit, Phrase, Segment
+from pipeline.records import Hit, HitTable, Phrase, Segment
 from pipeline.regions import lookup
 
 __all__ = [
@@ -131,7 +132,7 @@ DEFAULT_SETTINGS = GraphSettings()
 
 def build_graph(
     phrases: Sequence[Phrase],
-    hits: Iterable[Hit],
+    hits: HitTable | Iterable[Hit],
     segments: Sequence[Segment],
     *,
     settings: GraphSettings = DEFAULT_SETTINGS,
@@ -155,17 +156,15 @@ def build_graph(
     >>> [(g.nodes[u]["label"], g.nodes[v]["label"], d["weight"]) for u, v, d in g.edges(data=True)]
     [('高端化', '数字化', 1)]
     """
-    known = {segment.segment_id for segment in segments}
     ranked = _rank(phrases)
-    windows = _windows(hits, ranked, known, settings.window)
-    n_windows = len(windows)
+    table = _as_table(hits, phrases, segments)
+    windows = _windows(table, ranked, settings.window)
+    n_windows = len(np.unique(windows.window))
 
     candidates = [index for index, phrase in ranked.values() if phrase.count >= settings.min_node_count]
     candidates = candidates[: settings.max_phrases]
-    node_windows: Counter[int] = Counter()
-    for spans in windows.values():
-        node_windows.update(spans.keys())
-    shared = _pair_counts(windows.values(), candidates)
+    node_windows = np.bincount(windows.phrase, minlength=len(phrases)).tolist()
+    shared = _pair_counts(windows, candidates)
 
     edges: list[tuple[int, int, dict[str, int | float]]] = []
     for row, column in np.argwhere(np.triu(shared, 1) >= settings.min_edge_weight):
@@ -212,7 +211,7 @@ def _phrase_attributes(phrase: Phrase, index: int) -> dict[str, object]:
 
 def build_bipartite_graph(
     phrases: Sequence[Phrase],
-    hits: Iterable[Hit],
+    hits: HitTable | Iterable[Hit],
     segments: Sequence[Segment],
     *,
     settings: GraphSettings = DEFAULT_SETTINGS,
@@ -231,7 +230,6 @@ def build_bipartite_graph(
     chosen = [(i, p) for i, p in ranked.values() if p.count >= settings.min_node_count]
     chosen = chosen[: settings.bipartite_phrases]
     chosen_index = {i for i, _ in chosen}
-    segment_region = {s.segment_id: s.region for s in segments}
     region_chars: Counter[str] = Counter()
     region_segments: Counter[str] = Counter()
     for segment in segments:
@@ -239,14 +237,23 @@ def build_bipartite_graph(
             region_chars[segment.region] += len(segment.text)
             region_segments[segment.region] += 1
 
-    uses: Counter[tuple[str, int]] = Counter()
-    for hit in hits:
-        if hit.segment_id not in segment_region:
-            raise ValueError(f"hit of {hit.phrase!r} in unknown segment {hit.segment_id!r}")
-        entry = ranked.get(hit.phrase)
-        region = segment_region[hit.segment_id]
-        if entry is not None and entry[0] in chosen_index and region:
-            uses[region, entry[0]] += 1
+    table = _as_table(hits, phrases, segments)
+    region_of = {s.segment_id: s.region for s in segments}
+    regions = sorted({region_of[segment_id] for segment_id in table.segment_ids} - {""})
+    region_number = {region: number for number, region in enumerate(regions)}
+    hit_region = np.asarray([region_number.get(region_of[i], -1) for i in table.segment_ids], np.int64)
+    hit_region = hit_region[table.segment]
+    hit_phrase = _rank_index(table, ranked)[table.phrase]
+    wanted = np.zeros(len(phrases) + 1, dtype=bool)  # last slot: phrases not listed (index -1)
+    wanted[sorted(chosen_index)] = True
+    keep = wanted[hit_phrase] & (hit_region >= 0)
+    pairs, n_uses = np.unique(hit_region[keep] * len(phrases) + hit_phrase[keep], return_counts=True)
+    uses: Counter[tuple[str, int]] = Counter(
+        {
+            (regions[pair // len(phrases)], pair % len(phrases)): n
+            for pair, n in zip(pairs.tolist(), n_uses.tolist(), strict=True)
+        }
+    )
 
     width = _id_width(len(phrases))
     region_ids = _region_ids(sorted({region for region, _ in uses}))
@@ -286,29 +293,64 @@ def _rank(phrases: Sequence[Phrase]) -> dict[str, tuple[int, Phrase]]:
     return ranked
 
 
-def _windows(
-    hits: Iterable[Hit], ranked: Mapping[str, tuple[int, Phrase]], known: set[str], window: Window
-) -> dict[tuple[str, int], dict[int, tuple[int, int]]]:
-    """Group hits by window: for each phrase in it, ``(first end, last start)`` of its occurrences.
+def _as_table(
+    hits: HitTable | Iterable[Hit], phrases: Sequence[Phrase], segments: Sequence[Segment]
+) -> HitTable:
+    """Hits as columns; a hit in a segment not listed raises ``ValueError``."""
+    known = [segment.segment_id for segment in segments]
+    if isinstance(hits, HitTable):
+        unknown = set(hits.segment_ids[i] for i in np.unique(hits.segment).tolist()) - set(known)
+        if unknown:
+            raise ValueError(f"hits in unknown segments {sorted(unknown)}")
+        return hits
+    hits = list(hits)
+    names = list(dict.fromkeys([phrase.phrase for phrase in phrases] + [hit.phrase for hit in hits]))
+    return HitTable.from_hits(hits, names, known)
+
+
+def _rank_index(table: HitTable, ranked: Mapping[str, tuple[int, Phrase]]) -> np.ndarray:
+    """For each of the table's phrase names, its rank index in ``ranked`` (-1: not listed)."""
+    return np.asarray([ranked[name][0] if name in ranked else -1 for name in table.names], dtype=np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class _Windows:
+    """One row per phrase per window it occurs in, ordered by window, then phrase (rank index)."""
+
+    window: np.ndarray
+    phrase: np.ndarray
+    first_end: np.ndarray  # end of the phrase's earliest-ending occurrence in the window
+    last_start: np.ndarray  # start of its latest-starting occurrence
+
+
+def _windows(table: HitTable, ranked: Mapping[str, tuple[int, Phrase]], window: Window) -> _Windows:
+    """Group hits by window (sentence or segment): for each phrase in it, ``(first end, last start)``.
 
     Those two numbers are all :func:`_pair_counts` needs (see there), so windows stay small however many
     hits a segment holds.
     """
-    windows: dict[tuple[str, int], dict[int, tuple[int, int]]] = defaultdict(dict)
-    for hit in hits:
-        if hit.segment_id not in known:
-            raise ValueError(f"hit of {hit.phrase!r} in unknown segment {hit.segment_id!r}")
-        entry = ranked.get(hit.phrase)
-        if entry is None:
-            continue
-        key = (hit.segment_id, hit.sentence_index if window == "sentence" else 0)
-        spans = windows[key]
-        first_end, last_start = spans.get(entry[0], (hit.end, hit.start))
-        spans[entry[0]] = (min(first_end, hit.end), max(last_start, hit.start))
-    return windows
+    phrase = _rank_index(table, ranked)[table.phrase]
+    known = phrase >= 0
+    segment, phrase = table.segment[known], phrase[known]
+    start, end = table.start[known], table.end[known]
+    sentence = table.sentence[known] if window == "sentence" else np.zeros(len(segment), dtype=np.int64)
+    window_id = segment * (int(sentence.max(initial=0)) + 1) + sentence
+    order = np.lexsort((phrase, window_id))
+    window_id, phrase, start, end = window_id[order], phrase[order], start[order], end[order]
+    first = np.flatnonzero(np.diff(window_id, prepend=-1) | np.diff(phrase, prepend=-1))
+    return _Windows(
+        window=window_id[first],
+        phrase=phrase[first],
+        first_end=np.minimum.reduceat(end, first) if len(first) else end[:0],
+        last_start=np.maximum.reduceat(start, first) if len(first) else start[:0],
+    )
 
 
-def _pair_counts(windows: Iterable[Mapping[int, tuple[int, int]]], candidates: Sequence[int]) -> np.ndarray:
+# Pairs formed at once when counting: bounds the memory of the pair arrays (8 bytes each, a few arrays).
+_PAIRS_PER_BATCH = 4_000_000
+
+
+def _pair_counts(windows: _Windows, candidates: Sequence[int]) -> np.ndarray:
     """Count, for each pair of candidates, the windows with an occurrence of each that do not overlap.
 
     Such a pair of occurrences exists exactly when one phrase's earliest-ending occurrence ends no later
@@ -317,20 +359,30 @@ def _pair_counts(windows: Iterable[Mapping[int, tuple[int, int]]], candidates: S
     two occurrences are disjoint. Returns a symmetric ``len(candidates)``-square matrix (diagonal
     meaningless), indexed by position in ``candidates``.
     """
-    position = {index: k for k, index in enumerate(candidates)}
-    shared = np.zeros((len(candidates), len(candidates)), dtype=np.int32)
-    for spans in windows:
-        present = [
-            (position[i], first_end, last_start)
-            for i, (first_end, last_start) in spans.items()
-            if i in position
-        ]
-        if len(present) < 2:
-            continue
-        where, first_end, last_start = (np.array(column) for column in zip(*present, strict=True))
-        before = first_end[:, None] <= last_start[None, :]
-        shared[np.ix_(where, where)] += before | before.T
-    return shared
+    size = len(candidates)
+    chosen = np.asarray(candidates, dtype=np.int64)
+    position = np.full(max(int(windows.phrase.max(initial=-1)), int(chosen.max(initial=-1))) + 1, -1)
+    position[chosen] = np.arange(size)
+    where = position[windows.phrase]
+    keep = where >= 0
+    window, where = windows.window[keep], where[keep]
+    first_end, last_start = windows.first_end[keep], windows.last_start[keep]
+    # Row i pairs with each row after it in its window; rows are taken in batches of about
+    # _PAIRS_PER_BATCH pairs, so a long window (a whole segment) cannot blow up memory.
+    window_start = np.flatnonzero(np.diff(window, prepend=-1))
+    sizes = np.diff(np.append(window_start, len(window)))
+    later = np.repeat(window_start + sizes, sizes) - np.arange(len(window)) - 1
+    pairs_before = np.cumsum(later)
+    cuts = np.searchsorted(pairs_before, np.arange(0, int(pairs_before[-1:].sum()), _PAIRS_PER_BATCH))
+    counts = np.zeros(size * size, dtype=np.int64)
+    for low, high in itertools.pairwise([*np.unique(cuts).tolist(), len(window)]):
+        n_later = later[low:high]
+        i = np.repeat(np.arange(low, high), n_later)
+        j = i + 1 + np.arange(len(i)) - np.repeat(np.cumsum(n_later) - n_later, n_later)
+        disjoint = (first_end[i] <= last_start[j]) | (first_end[j] <= last_start[i])
+        counts += np.bincount(where[i][disjoint] * size + where[j][disjoint], minlength=size * size)
+    shared = counts.reshape(size, size)
+    return (shared + shared.T).astype(np.int32)
 
 
 def _npmi(n_ab: int, n_a: int, n_b: int, n: int) -> float:

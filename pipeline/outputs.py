@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from pipeline.io_utils import atomic_write, replace_folder, write_csv
-from pipeline.records import Hit, Phrase, Segment, Sentence
+from pipeline.records import HitTable, Phrase, Segment, Sentence
 
 
 def write_segments(path: Path, segments: Sequence[Segment], sentences: Sequence[Sentence]) -> None:
@@ -86,25 +86,28 @@ def write_phrases(path: Path, phrases: Sequence[Phrase]) -> None:
     )
 
 
-def write_hits(path: Path, hits: Sequence[Hit], segments: Sequence[Segment]) -> None:
+def write_hits(path: Path, hits: HitTable, segments: Sequence[Segment]) -> None:
     """``hits.csv``: every occurrence of every phrase, with the surface form found and where."""
     by_id = {segment.segment_id: segment for segment in segments}
-    write_csv(
-        path,
-        ["phrase", "surface", "segment_id", "region", "year", "sentence_index", "start", "end"],
-        (
-            [
-                hit.phrase,
-                by_id[hit.segment_id].text[hit.start : hit.end],
-                hit.segment_id,
-                by_id[hit.segment_id].region,
-                by_id[hit.segment_id].year,
-                hit.sentence_index,
-                hit.start,
-                hit.end,
+    ordered = [by_id[segment_id] for segment_id in hits.segment_ids]
+    columns = (hits.phrase, hits.segment, hits.sentence, hits.start, hits.end)
+
+    def rows() -> Iterator[list[Any]]:
+        for phrase, number, sentence, start, end in zip(*(c.tolist() for c in columns), strict=True):
+            s = ordered[number]
+            yield [
+                hits.names[phrase],
+                s.text[start:end],
+                s.segment_id,
+                s.region,
+                s.year,
+                sentence,
+                start,
+                end,
             ]
-            for hit in hits
-        ),
+
+    write_csv(
+        path, ["phrase", "surface", "segment_id", "region", "year", "sentence_index", "start", "end"], rows()
     )
 
 

@@ -37,7 +37,6 @@ import itertools
 import math
 import re
 import unicodedata
-from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ import numpy as np
 
 from pipeline.config import Settings
 from pipeline.nlp import RuleSpan
-from pipeline.records import Hit, Phrase, Segment, Sentence
+from pipeline.records import Hit, HitTable, Phrase, Segment, Sentence
 from pipeline.rules import parallel_items
 
 COHESION_FULL = 12.0  # bits of cohesion at which a statistical phrase counts as fully fixed in ranking
@@ -62,9 +61,14 @@ _SEPARATOR = np.uint32(0)
 
 @dataclass(frozen=True, slots=True)
 class PhraseResult:
-    phrases: tuple[Phrase, ...]
-    hits: tuple[Hit, ...]
+    phrases: tuple[Phrase, ...]  # in rank order
+    hit_table: HitTable  # every hit, ordered by phrase rank, segment id and offset
     thresholds: dict[str, int]  # the occurrence thresholds in force (after "auto" was resolved)
+
+    @property
+    def hits(self) -> tuple[Hit, ...]:
+        """The hits as records (built on each call: the stages use ``hit_table``)."""
+        return self.hit_table.records()
 
 
 CHARS_PER_REQUIRED_OCCURRENCE = 500_000
@@ -140,16 +144,21 @@ class _Corpus:
         token_start[:-1][~is_word] = True  # punctuation and separators bound words on both sides
         token_start[1:][~is_word] = True
         segment_start = dict(zip((s.segment_id for s in segments), starts, strict=True))
+        bounds: list[int] = []
         for sentence in sentences:
             base = segment_start[sentence.segment_id] + sentence.start
+            if "".join(sentence.tokens) == sentence.text:  # no spaces between tokens: offsets add up
+                bounds.extend(itertools.accumulate(map(len, sentence.tokens), initial=base))
+                continue
             position = 0
             for token in sentence.tokens:
                 found = sentence.text.find(token, position)
                 if found < 0:
                     continue
-                token_start[base + found] = True
-                token_start[base + found + len(token)] = True
+                bounds.append(base + found)
+                bounds.append(base + found + len(token))
                 position = found + len(token)
+        token_start[np.asarray(bounds, dtype=np.int64)] = True
         codes[~is_word] = _SEPARATOR
         return cls(text, np.asarray(starts, dtype=np.int64), codes, token_start)
 
@@ -167,16 +176,12 @@ def _key_space(corpus: _Corpus) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- statistical n-grams
 
 
-@dataclass(frozen=True)
-class _Gram:
-    positions: np.ndarray  # start offsets in key space
-    length: int
-
-
 def _frequent_grams(
     codes: np.ndarray, settings: Settings, min_count: int, tables: dict[int, tuple[np.ndarray, np.ndarray]]
 ) -> Iterable[tuple[int, np.ndarray, np.ndarray]]:
-    """Yield ``(n, positions, hashes)`` of every n-gram of word characters occurring ``min_count``+ times.
+    """Yield ``(n, positions, gram)`` of every n-gram of word characters occurring ``min_count``+ times.
+
+    ``gram`` is the index of each occurrence's n-gram in ``tables[n]``.
 
     Apriori pruning: an n-gram can only be frequent if both of its (n-1)-gram halves are. ``tables``
     receives, for every n, the sorted distinct hashes of the frequent n-grams and their counts.
@@ -198,13 +203,16 @@ def _frequent_grams(
         if not len(positions):
             return
         distinct, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
-        frequent = counts[inverse] >= min_count
+        is_frequent = counts >= min_count
+        frequent = is_frequent[inverse]
         positions, hashes = positions[frequent], hashes[frequent]
-        tables[n] = (distinct[counts >= min_count], counts[counts >= min_count])
+        tables[n] = (distinct[is_frequent], counts[is_frequent])
         frequent_prev = np.zeros(size + 1, dtype=bool)
         frequent_prev[positions] = True
         if n >= settings.min_chars:
-            yield n, positions, hashes
+            # Each occurrence's gram as an index into tables[n] (what np.unique of ``hashes`` gives)
+            group = (np.cumsum(is_frequent) - 1)[inverse[frequent]]
+            yield n, positions, group
 
 
 _MASK = (1 << 64) - 1
@@ -277,8 +285,8 @@ def statistical_candidates(
     total = int(np.count_nonzero(codes))
     tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     found: dict[str, tuple[Counter[str], float]] = {}
-    for n, positions, hashes in _frequent_grams(codes, settings, min_count, tables):
-        uniques, group, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+    for n, positions, group in _frequent_grams(codes, settings, min_count, tables):
+        uniques, counts = tables[n]
         # Neighbours: a separator counts as a new, distinct neighbour each time (a free boundary).
         left = np.where(positions > 0, codes[np.maximum(positions - 1, 0)], 0).astype(np.int64)
         right_index = positions + n
@@ -402,27 +410,62 @@ def _enumeration_variants(surface: str) -> list[str]:
 # --------------------------------------------------------------------------- locating every hit
 
 
-def occurrences(forms: Iterable[str], segments: Sequence[Segment]) -> dict[str, list[tuple[int, int, int]]]:
-    """Every occurrence of every form as ``(segment number, start, end)``, in one Aho-Corasick pass.
+@dataclass(frozen=True)
+class _Located:
+    """Every occurrence of every searched form, as parallel arrays ordered by form id, then position."""
+
+    forms: tuple[str, ...]
+    form: np.ndarray  # index into ``forms``
+    segment: np.ndarray  # segment number
+    start: np.ndarray  # offsets into the segment's text
+    end: np.ndarray
+
+    def counts(self) -> np.ndarray:
+        return np.bincount(self.form, minlength=len(self.forms))
+
+
+def occurrences(forms: Sequence[str], corpus: _Corpus) -> _Located:
+    """Every occurrence of every (distinct, non-empty) form, in one Aho-Corasick pass over the corpus.
 
     Occurrences of one form never overlap (the semantics of ``str.count``); different forms may.
+    The matches come out of the automaton as integer pairs straight into NumPy: at a million
+    occurrences a Python step per match would cost more than the search.
     """
+    forms = tuple(forms)
     automaton = ahocorasick.Automaton()
-    for form in forms:
-        if form and form not in automaton:
-            automaton.add_word(form, form)
-    found: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-    if not len(automaton):
-        return found
+    for index, form in enumerate(forms):
+        automaton.add_word(form, index)
+    if not forms:
+        empty = np.zeros(0, dtype=np.int64)
+        return _Located(forms, empty, empty, empty, empty)
     automaton.make_automaton()
-    for number, segment in enumerate(segments):
-        last_end: dict[str, int] = {}
-        for end_index, form in automaton.iter(segment.text):
-            start = end_index + 1 - len(form)
-            if start >= last_end.get(form, 0):
-                last_end[form] = end_index + 1
-                found[form].append((number, start, end_index + 1))
-    return found
+    matches = np.fromiter(itertools.chain.from_iterable(automaton.iter(corpus.text)), dtype=np.int64).reshape(
+        -1, 2
+    )
+    form = matches[:, 1]
+    end = matches[:, 0] + 1
+    start = end - np.fromiter(map(len, forms), dtype=np.int64, count=len(forms))[form]
+    segment = np.searchsorted(corpus.starts, start, side="right") - 1
+    segment_end = np.append(corpus.starts[1:], len(corpus.text)) - 1  # the separator after each text
+    inside = end <= segment_end[segment]  # a form with a line break may not join two segments
+    order = np.lexsort((start[inside], form[inside]))
+    form, segment, start, end = (values[inside][order] for values in (form, segment, start, end))
+    # Where one occurrence starts before the previous one of the same form ends, keep the leftmost
+    # ones greedily, as str.count does (rare: 一带一路一带一路 holds three of 一带一路一带).
+    clash = np.flatnonzero((form[1:] == form[:-1]) & (start[1:] < end[:-1])) + 1
+    if len(clash):
+        keep = np.ones(len(form), dtype=bool)
+        for number in np.unique(form[clash]).tolist():
+            low, high = np.searchsorted(form, [number, number + 1])
+            reach = -1
+            for row in range(int(low), int(high)):
+                if start[row] >= reach:
+                    reach = end[row]
+                else:
+                    keep[row] = False
+        form, segment, start, end = form[keep], segment[keep], start[keep], end[keep]
+    base = corpus.starts[segment]
+    return _Located(forms, form, segment, start - base, end - base)
 
 
 # --------------------------------------------------------------------------- the stage
@@ -471,12 +514,15 @@ def extract(
             candidate.forms[surface] += 0  # listed even when the corpus never says it
 
     surface_forms = {key: _forms_to_search(c.kind, c.forms) for key, c in candidates.items()}
-    found = occurrences({form for forms in surface_forms.values() for form in forms}, segments)
+    located = occurrences(
+        sorted({form for forms in surface_forms.values() for form in forms if form}), corpus
+    )
+    form_count = dict(zip(located.forms, located.counts().tolist(), strict=True))
     forms_by_key: dict[str, list[str]] = {}
     kinds: dict[str, str] = {}
     cohesion: dict[str, float | None] = {}
     for key, candidate in candidates.items():
-        counts = {form: len(found.get(form, ())) for form in surface_forms[key]}
+        counts = {form: form_count.get(form, 0) for form in surface_forms[key]}
         total = sum(counts.values())
         kind = _kept_kind(candidate, total, settings, rule_min)
         present = [form for form in counts if counts[form] > 0] or (list(counts) if kind == "user" else [])
@@ -488,13 +534,12 @@ def extract(
         kinds[key] = kind
         cohesion[key] = candidate.cohesion
 
-    canonical = {key: forms[0] for key, forms in forms_by_key.items()}
-    hits = _hits(forms_by_key, canonical, found, segments, sentences)
-    phrases = _summarise(hits, forms_by_key, kinds, cohesion, canonical, segments, spread_by_region)
-    rank = {phrase.phrase: index for index, phrase in enumerate(phrases)}
-    hits.sort(key=lambda hit: (rank[hit.phrase], hit.segment_id, hit.start))
+    table = _hit_table(forms_by_key, located, corpus, segments, sentences)
+    phrases = _summarise(table, forms_by_key, kinds, cohesion, segments, spread_by_region)
     return PhraseResult(
-        tuple(phrases), tuple(hits), {"min_count": statistical_min, "rule_min_count": rule_min}
+        tuple(phrases),
+        _ranked_hits(table, phrases),
+        {"min_count": statistical_min, "rule_min_count": rule_min},
     )
 
 
@@ -528,89 +573,123 @@ def _forms_to_search(kind: str, seen: Iterable[str]) -> set[str]:
     return forms
 
 
-def _hits(
+def _hit_table(
     forms_by_key: dict[str, list[str]],
-    canonical: dict[str, str],
-    found: dict[str, list[tuple[int, int, int]]],
+    located: _Located,
+    corpus: _Corpus,
     segments: Sequence[Segment],
     sentences: Sequence[Sentence],
-) -> list[Hit]:
-    """Hits of the kept phrases, each with the index of the sentence it starts in."""
-    sentence_starts: dict[str, list[int]] = defaultdict(list)
-    for sentence in sentences:
-        sentence_starts[sentence.segment_id].append(sentence.start)
-    hits = []
-    for key, forms in forms_by_key.items():
+) -> HitTable:
+    """Hits of the kept phrases: each kept form's occurrences, phrase by phrase, form by form.
+
+    ``names`` are the canonical forms in the order of ``forms_by_key`` (ranks are not known yet).
+    """
+    form_index = {form: index for index, form in enumerate(located.forms)}
+    form_ids, phrase_ids = [], []
+    for number, forms in enumerate(forms_by_key.values()):
         for form in forms:
-            for number, start, end in found.get(form, ()):
-                segment_id = segments[number].segment_id
-                index = max(0, bisect_right(sentence_starts.get(segment_id, [0]), start) - 1)
-                hits.append(Hit(canonical[key], segment_id, index, start, end))
-    return hits
+            if form in form_index:
+                form_ids.append(form_index[form])
+                phrase_ids.append(number)
+    per_form = located.counts()
+    first = np.cumsum(per_form) - per_form  # where each form's occurrences begin in ``located``
+    wanted = np.asarray(form_ids, dtype=np.int64)
+    sizes = per_form[wanted]
+    before = np.cumsum(sizes) - sizes
+    rows = np.arange(int(sizes.sum()), dtype=np.int64) + np.repeat(first[wanted] - before, sizes)
+    segment, start = located.segment[rows], located.start[rows]
+    # Sentence of each hit: the last sentence of its segment starting at or before it (else the first).
+    number_of = {s.segment_id: number for number, s in enumerate(segments)}
+    sentence_segment = np.fromiter((number_of[s.segment_id] for s in sentences), np.int64, len(sentences))
+    sentence_start = np.fromiter((s.start for s in sentences), np.int64, len(sentences))
+    sentence_global = corpus.starts[sentence_segment] + sentence_start
+    last = np.searchsorted(sentence_global, corpus.starts[segment] + start, side="right") - 1
+    first_of_segment = np.searchsorted(sentence_segment, segment, side="left")
+    return HitTable(
+        names=tuple(forms[0] for forms in forms_by_key.values()),
+        segment_ids=tuple(segment.segment_id for segment in segments),
+        phrase=np.repeat(np.asarray(phrase_ids, dtype=np.int64), sizes),
+        segment=segment,
+        sentence=np.maximum(last - first_of_segment, 0),
+        start=start,
+        end=located.end[rows],
+    )
 
 
-def _free_counts(hits: Sequence[Hit]) -> Counter[str]:
-    """Occurrences of each phrase that are not inside an occurrence of a longer phrase.
+def _free_counts(table: HitTable) -> np.ndarray:
+    """Per phrase: occurrences that are not inside an occurrence of a longer phrase.
 
     Used only for ranking: a phrase mostly said as part of a longer one (迅速掀起学习 in
     迅速掀起学习党的二十大精神的热潮) ranks below one said on its own; its count is unchanged.
+    A hit is free when it reaches beyond every hit starting before it in its segment and no longer
+    hit starts where it starts.
     """
-    by_segment: dict[str, list[Hit]] = defaultdict(list)
-    for hit in hits:
-        by_segment[hit.segment_id].append(hit)
-    free: Counter[str] = Counter()
-    for segment_hits in by_segment.values():
-        segment_hits.sort(key=lambda hit: (hit.start, -hit.end))
-        reach = -1  # the furthest end of any hit starting at or before this one
-        for index, hit in enumerate(segment_hits):
-            same_start_longer = index > 0 and segment_hits[index - 1].start == hit.start
-            if hit.end > reach and not same_start_longer:
-                free[hit.phrase] += 1
-            reach = max(reach, hit.end)
-    return free
+    order = np.lexsort((-table.end, table.start, table.segment))
+    segment, start, end = table.segment[order], table.start[order], table.end[order]
+    span = int(end.max(initial=0)) + 1
+    reach = np.maximum.accumulate(segment * span + end)  # per segment: segments never mix
+    previous_reach = np.concatenate([[-1], reach[:-1]])
+    same_start_longer = np.zeros(len(order), dtype=bool)
+    same_start_longer[1:] = (segment[1:] == segment[:-1]) & (start[1:] == start[:-1])
+    free = (segment * span + end > previous_reach) & ~same_start_longer
+    return np.bincount(table.phrase[order][free], minlength=len(table.names))
+
+
+def _distinct(phrase: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``(phrase, value)`` pairs (values: small non-negative ints), sorted."""
+    width = int(values.max(initial=0)) + 1
+    pairs = np.unique(phrase * width + values)
+    return pairs // width, pairs % width
 
 
 def _summarise(
-    hits: Sequence[Hit],
+    table: HitTable,
     forms_by_key: dict[str, list[str]],
     kinds: dict[str, str],
     cohesion: dict[str, float | None],
-    canonical: dict[str, str],
     segments: Sequence[Segment],
     spread_by_region: bool,
 ) -> list[Phrase]:
-    by_id = {segment.segment_id: segment for segment in segments}
-    count: Counter[str] = Counter()
-    segments_of: dict[str, set[str]] = defaultdict(set)
-    regions_of: dict[str, set[str]] = defaultdict(set)
-    region_years: dict[str, set[tuple[int, str]]] = defaultdict(set)
-    for hit in hits:
-        segment = by_id[hit.segment_id]
-        count[hit.phrase] += 1
-        segments_of[hit.phrase].add(hit.segment_id)
-        if segment.region:
-            regions_of[hit.phrase].add(segment.region)
-            if segment.year is not None:
-                region_years[hit.phrase].add((segment.year, segment.region))
-    regions_per_year = Counter(
-        year for year, _ in {(s.year, s.region) for s in segments if s.region and s.year}
-    )
+    n_phrases = len(table.names)
+    count = np.bincount(table.phrase, minlength=n_phrases)
+    segment_phrase, _ = _distinct(table.phrase, table.segment)
+    segments_n = np.bincount(segment_phrase, minlength=n_phrases)
+    region_names = sorted({segment.region for segment in segments if segment.region})
+    region_id = {name: index for index, name in enumerate(region_names)}
+    segment_region = np.asarray([region_id.get(s.region, -1) for s in segments], dtype=np.int64)
+    hit_region = segment_region[table.segment]
+    has_region = hit_region >= 0
+    region_phrase, region_of = _distinct(table.phrase[has_region], hit_region[has_region])
+    region_bounds = np.searchsorted(region_phrase, np.arange(n_phrases + 1))
+    region_names_of = [region_names[index] for index in region_of.tolist()]
+    change = _change(table, segments, segment_region)
+    free = _free_counts(table)
+
     kept_names = ahocorasick.Automaton()
-    for name in canonical.values():
+    for name in table.names:
         kept_names.add_word(name, name)
     kept_names.make_automaton()
-    free = _free_counts(hits)
     phrases = []
-    for key, forms in forms_by_key.items():
-        name = canonical[key]
-        spread = len(regions_of[name]) if spread_by_region else len(segments_of[name])
+    columns = zip(
+        forms_by_key.items(),
+        count.tolist(),
+        segments_n.tolist(),
+        free.tolist(),
+        change.tolist(),
+        region_bounds[:-1].tolist(),
+        region_bounds[1:].tolist(),
+        strict=True,
+    )
+    for (key, forms), used, segments_used, free_used, moved, low, high in columns:
+        name = forms[0]
+        regions = tuple(region_names_of[low:high])
         score = _score(
-            count=count[name],
-            spread=spread,
-            free_share=free[name] / count[name] if count[name] else 1.0,
+            count=used,
+            spread=len(regions) if spread_by_region else segments_used,
+            free_share=free_used / used if used else 1.0,
             bits=cohesion[key] if kinds[key] == "statistical" else None,
             length=len(key),
-            change=_change(region_years[name], regions_per_year),
+            change=moved,
         )
         items: tuple[str, ...] = ()
         contains: tuple[str, ...] = ()
@@ -624,9 +703,9 @@ def _summarise(
                 phrase=name,
                 kind=kinds[key],
                 variants=tuple(forms),
-                count=count[name],
-                segments=len(segments_of[name]),
-                regions=tuple(sorted(regions_of[name])),
+                count=used,
+                segments=segments_used,
+                regions=regions,
                 score=score,
                 items=items,
                 contains=contains,
@@ -637,13 +716,48 @@ def _summarise(
     return phrases
 
 
-def _change(used: set[tuple[int, str]], regions_per_year: Counter[int]) -> float:
-    """How much the share of regions using a phrase moves across years (0: flat or no years, 1: 0 → all)."""
+def _ranked_hits(table: HitTable, phrases: Sequence[Phrase]) -> HitTable:
+    """The hits ordered by phrase rank, segment id and offset, phrases numbered by rank."""
+    rank_of = {phrase.phrase: rank for rank, phrase in enumerate(phrases)}
+    rank = np.asarray([rank_of[name] for name in table.names], dtype=np.int64)[table.phrase]
+    ids = table.segment_ids
+    id_rank = np.empty(len(ids), dtype=np.int64)
+    id_rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
+    order = np.lexsort((table.start, id_rank[table.segment], rank))
+    return HitTable(
+        names=tuple(phrase.phrase for phrase in phrases),
+        segment_ids=ids,
+        phrase=rank[order],
+        segment=table.segment[order],
+        sentence=table.sentence[order],
+        start=table.start[order],
+        end=table.end[order],
+    )
+
+
+def _change(table: HitTable, segments: Sequence[Segment], segment_region: np.ndarray) -> np.ndarray:
+    """Per phrase: how much the share of regions using it moves across years (0: flat or no years, 1: 0 → all)."""
+    regions_per_year = Counter(
+        year for year, _ in {(s.year, s.region) for s in segments if s.region and s.year}
+    )
     if len(regions_per_year) < 2:
-        return 0.0
-    using = Counter(year for year, _ in used)
-    shares = [using[year] / regions for year, regions in regions_per_year.items()]
-    return max(shares) - min(shares)
+        return np.zeros(len(table.names))
+    years = sorted(regions_per_year)
+    column = {year: index for index, year in enumerate(years)}
+    segment_column = np.asarray(
+        [column.get(s.year, -1) if s.region else -1 for s in segments], dtype=np.int64
+    )
+    hit_column = segment_column[table.segment]
+    dated = hit_column >= 0
+    # (phrase, year, region) used at least once → regions using the phrase each year
+    n_regions = int(segment_region.max(initial=0)) + 1
+    phrase, cell = _distinct(
+        table.phrase[dated], hit_column[dated] * n_regions + segment_region[table.segment][dated]
+    )
+    using = np.zeros((len(table.names), len(years)))
+    np.add.at(using, (phrase, cell // n_regions), 1)
+    shares = using / np.asarray([regions_per_year[year] for year in years], dtype=np.float64)
+    return shares.max(axis=1) - shares.min(axis=1)
 
 
 def _score(

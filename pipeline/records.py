@@ -6,7 +6,10 @@ so compare, cluster and graph code depend only on this module.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +75,63 @@ class Hit:
     sentence_index: int
     start: int
     end: int
+
+
+@dataclass(frozen=True, eq=False)  # arrays: compare with ``records()``, not ==
+class HitTable:
+    """Every hit as parallel columns (row ``i`` is hit ``i``): how the hits travel between stages.
+
+    A million hits are a million small objects as ``Hit`` records; as columns they take a few arrays,
+    and counting by phrase, segment, region or year is a NumPy operation. ``phrase`` indexes
+    ``names`` (phrases.csv order, so the index is rank - 1); ``segment`` indexes ``segment_ids`` (the
+    corpus order of segments); ``sentence``, ``start`` and ``end`` are as in ``Hit``.
+    """
+
+    names: tuple[str, ...]
+    segment_ids: tuple[str, ...]
+    phrase: np.ndarray
+    segment: np.ndarray
+    sentence: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.phrase)
+
+    def records(self) -> tuple[Hit, ...]:
+        """The hits as ``Hit`` records, in row order."""
+        return tuple(
+            map(
+                Hit,
+                np.asarray(self.names, dtype=object)[self.phrase].tolist(),
+                np.asarray(self.segment_ids, dtype=object)[self.segment].tolist(),
+                self.sentence.tolist(),
+                self.start.tolist(),
+                self.end.tolist(),
+            )
+        )
+
+    @classmethod
+    def from_hits(cls, hits: Iterable[Hit], names: Sequence[str], segment_ids: Sequence[str]) -> HitTable:
+        """Columns of ``hits``; ``names`` and ``segment_ids`` must include every phrase and segment used."""
+        hits = list(hits)
+        name_index = {name: index for index, name in enumerate(names)}
+        segment_index = {segment_id: index for index, segment_id in enumerate(segment_ids)}
+        for hit in hits:
+            if hit.segment_id not in segment_index:
+                raise ValueError(f"hit of {hit.phrase!r} in unknown segment {hit.segment_id!r}")
+            if hit.phrase not in name_index:
+                raise ValueError(f"hit of unknown phrase {hit.phrase!r}")
+
+        def column(values: Iterable[int]) -> np.ndarray:
+            return np.fromiter(values, dtype=np.int64, count=len(hits))
+
+        return cls(
+            names=tuple(names),
+            segment_ids=tuple(segment_ids),
+            phrase=column(name_index[hit.phrase] for hit in hits),
+            segment=column(segment_index[hit.segment_id] for hit in hits),
+            sentence=column(hit.sentence_index for hit in hits),
+            start=column(hit.start for hit in hits),
+            end=column(hit.end for hit in hits),
+        )

@@ -13,7 +13,19 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from pipeline import __version__, cache, cluster, compare, graph, ingest, io_utils, nlp, outputs, phrases
+from pipeline import (
+    __version__,
+    cache,
+    cluster,
+    compare,
+    graph,
+    ingest,
+    io_utils,
+    nlp,
+    outputs,
+    parallel,
+    phrases,
+)
 from pipeline.config import Settings
 from pipeline.errors import no_inputs
 
@@ -104,37 +116,60 @@ def run(
         found = phrases.extract(
             segments, analysed.sentences, analysed.spans, settings, user_phrases=user_phrases
         )
-    with timings.stage("compare"):
+    analysed_sentences, hit_table = analysed.sentences, found.hit_table
+
+    def compare_stage() -> None:
+        hits = found.hits
         compare.write_adoption(
             staging,
-            compare.adoption(segments, found.hits, found.phrases, include_zero=False),
-            compare.adoption_matrix(segments, found.hits, found.phrases),
+            compare.adoption(segments, hits, found.phrases, include_zero=False),
+            compare.adoption_matrix(segments, hits, found.phrases),
         )
         # Only phrases a region uses: over-use is what distinguishes it (and 30,000 phrases × 31
         # regions of mostly negative scores would bury it).
-        distinctive = [row for row in compare.keyness(segments, found.hits, found.phrases) if row.count > 0]
+        distinctive = [row for row in compare.keyness(segments, hits, found.phrases) if row.count > 0]
         compare.write_keyness(staging, distinctive)
-        compare.write_diffusion(staging, compare.diffusion(segments, found.hits, found.phrases))
+        compare.write_diffusion(staging, compare.diffusion(segments, hits, found.phrases))
         compare.write_reuse(staging, compare.shared_passages(segments, min_chars=settings.reuse_min_chars))
-    with timings.stage("cluster"):
+
+    def cluster_stage() -> int:
+        hits = found.hits
         n_clusters = settings.n_clusters or None
-        overall = cluster.cluster_regions(segments, analysed.sentences, found.hits, n_clusters=n_clusters)
-        by_year = cluster.cluster_by_year(segments, analysed.sentences, found.hits, n_clusters=n_clusters)
+        overall = cluster.cluster_regions(segments, analysed_sentences, hits, n_clusters=n_clusters)
+        by_year = cluster.cluster_by_year(segments, analysed_sentences, hits, n_clusters=n_clusters)
         cluster.write_cluster_outputs(staging, overall, by_year)
-    with timings.stage("graph"):
+        return overall.n_clusters
+
+    def graph_stage() -> tuple[int, int]:
         options = graph_settings(settings)
-        cooccurrence = graph.build_graph(found.phrases, found.hits, segments, settings=options)
+        cooccurrence = graph.build_graph(found.phrases, hit_table, segments, settings=options)
         graph.write_graphml(cooccurrence, staging / "cooccurrence.graphml")
         graph.write_gexf(cooccurrence, staging / "cooccurrence.gexf")
         graph.draw_preview(cooccurrence, staging / "cooccurrence.png")
-        bipartite = graph.build_bipartite_graph(found.phrases, found.hits, segments, settings=options)
+        bipartite = graph.build_bipartite_graph(found.phrases, hit_table, segments, settings=options)
         graph.write_graphml(bipartite, staging / "region_phrase.graphml")
-    with timings.stage("write"):
-        outputs.write_segments(staging / "segments.csv", segments, analysed.sentences)
+        return cooccurrence.number_of_nodes(), cooccurrence.number_of_edges()
+
+    def write_stage() -> None:
+        outputs.write_segments(staging / "segments.csv", segments, analysed_sentences)
         outputs.write_phrases(staging / "phrases.csv", found.phrases)
-        outputs.write_hits(staging / "hits.csv", found.hits, segments)
+        outputs.write_hits(staging / "hits.csv", hit_table, segments)
         if settings.write_texts:
             outputs.write_texts(staging / "texts.jsonl", segments, ingested.original_text)
+
+    # Independent of one another: side by side on the cores (longest first), each writing its files.
+    done = parallel.run_stages(
+        [
+            ("compare", compare_stage),
+            ("graph", graph_stage),
+            ("write", write_stage),
+            ("cluster", cluster_stage),
+        ],
+        settings.resolved_workers(),
+    )
+    timings.seconds.update({name: seconds for name, (_, seconds) in done.items()})
+    n_clusters_found = done["cluster"][0]
+    graph_nodes, graph_edges = done["graph"][0]
     problems = _problems(ingested)
     manifest = {
         "inputs": [asdict(report) for report in ingested.inputs],
@@ -148,10 +183,10 @@ def run(
             "characters": sum(len(segment.text) for segment in segments),
             "regions": len({segment.region for segment in segments if segment.region}),
             "phrases": len(found.phrases),
-            "hits": len(found.hits),
-            "graph_nodes": cooccurrence.number_of_nodes(),
-            "graph_edges": cooccurrence.number_of_edges(),
-            "clusters": overall.n_clusters,
+            "hits": len(hit_table),
+            "graph_nodes": graph_nodes,
+            "graph_edges": graph_edges,
+            "clusters": n_clusters_found,
             "phrase_thresholds": found.thresholds,
         },
         "settings": asdict(settings),

@@ -1,0 +1,67 @@
+"""Independent stages run side by side in forked processes, with the results of a serial run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pipeline import parallel
+from pipeline.errors import TifaError
+
+
+def _stages(folder: Path) -> list[parallel.Stage]:
+    def write(name: str, text: str):
+        def task() -> int:
+            (folder / name).write_text(text, encoding="utf-8")
+            return len(text)
+
+        return task
+
+    return [
+        ("a", write("a.txt", "两个确立")),
+        ("b", write("b.txt", "四个意识")),
+        ("c", write("c.txt", "高端化、智能化、绿色化")),
+    ]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_stage_runs_once_and_returns_its_result(tmp_path: Path, workers: int) -> None:
+    done = parallel.run_stages(_stages(tmp_path), workers)
+    assert list(done) == ["a", "b", "c"]  # the order given, whichever finished first
+    assert {name: value for name, (value, _) in done.items()} == {"a": 4, "b": 4, "c": 11}
+    assert all(seconds >= 0 for _, seconds in done.values())
+    assert (tmp_path / "c.txt").read_text(encoding="utf-8") == "高端化、智能化、绿色化"
+
+
+def test_stages_run_in_other_processes_when_there_are_workers() -> None:
+    here = os.getpid()
+    done = parallel.run_stages([("a", os.getpid), ("b", os.getpid)], 2)
+    pids = {value for value, _ in done.values()}
+    assert here not in pids and len(pids) == 2
+
+
+def test_a_failing_stage_raises_its_own_error_in_the_main_process() -> None:
+    def broken() -> None:
+        raise TifaError("E030", "phrases.txt: line 3 is not UTF-8")
+
+    with pytest.raises(TifaError, match="phrases.txt: line 3"):
+        parallel.run_stages([("ok", lambda: 1), ("broken", broken)], 2)
+
+
+def test_an_exception_that_cannot_be_pickled_arrives_as_its_text() -> None:
+    class Local(Exception):  # defined in a function: pickle cannot find it by name
+        pass
+
+    def broken() -> None:
+        raise Local("两个维护")
+
+    with pytest.raises(RuntimeError, match="两个维护"):
+        parallel.run_stages([("ok", lambda: 1), ("broken", broken)], 2)
+
+
+def test_a_stage_process_that_dies_is_reported_not_waited_for() -> None:
+    with pytest.raises(TifaError, match="the dies stage process died") as caught:
+        parallel.run_stages([("ok", lambda: 1), ("dies", lambda: os._exit(9))], 2)
+    assert caught.value.code == "E045"
