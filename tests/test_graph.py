@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import pytest
 
 from pipeline import graph as graph_module
@@ -25,7 +26,7 @@ from pipeline.graph import (
     write_gexf,
     write_graphml,
 )
-from pipeline.records import Hit, Phrase, Segment
+from pipeline.records import Hit, HitTable, Phrase, Segment
 
 NS = {"g": "http://graphml.graphdrawing.org/xmlns"}
 LOOSE = GraphSettings(min_node_count=1, min_edge_weight=1, min_association=-1.0, top_edges=None)
@@ -578,3 +579,53 @@ def test_preview_of_an_empty_graph(tmp_path):
 
 def test_docstring_example():
     assert doctest.testmod(graph_module).failed == 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# Hits as columns
+
+
+def test_columns_and_records_give_the_same_graphs(two_clusters, monkeypatch):
+    phrases, hits, segments = two_clusters
+    names = [phrase.phrase for phrase in phrases]
+    table = HitTable.from_hits(hits, names, [segment.segment_id for segment in segments])
+    assert table.records() == tuple(hits)
+    expected = build_graph(phrases, hits, segments, settings=LOOSE)
+    # Pairs counted a few at a time give the counts of one batch.
+    monkeypatch.setattr(graph_module, "_PAIRS_PER_BATCH", 3)
+    found = build_graph(phrases, table, segments, settings=LOOSE)
+    assert list(found.nodes(data=True)) == list(expected.nodes(data=True))
+    assert list(found.edges(data=True)) == list(expected.edges(data=True))
+    assert expected.number_of_edges() > 3
+    bipartite = build_bipartite_graph(phrases, table, segments, settings=LOOSE)
+    assert list(bipartite.edges(data=True)) == list(
+        build_bipartite_graph(phrases, hits, segments, settings=LOOSE).edges(data=True)
+    )
+
+
+def test_pairs_in_long_windows_match_a_direct_count():
+    """Every pair of phrases in a window, counted in batches, as a double loop counts them."""
+    rng = random.Random(7)
+    rows = sorted({(rng.randrange(6), rng.randrange(12)) for _ in range(60)})
+    window = np.asarray([w for w, _ in rows])
+    phrase = np.asarray([p for _, p in rows])
+    first_end = np.asarray([rng.randrange(0, 50) for _ in rows])
+    last_start = np.asarray([rng.randrange(0, 50) for _ in rows])
+    windows = graph_module._Windows(window, phrase, first_end, last_start)
+    candidates = [11, 0, 3, 5, 7, 2, 9]
+    expected = np.zeros((len(candidates), len(candidates)), dtype=np.int32)
+    for a in range(len(rows)):
+        for b in range(len(rows)):
+            together = a != b and window[a] == window[b]
+            listed = phrase[a] in candidates and phrase[b] in candidates
+            disjoint = first_end[a] <= last_start[b] or first_end[b] <= last_start[a]
+            if together and listed and disjoint:
+                expected[candidates.index(phrase[a]), candidates.index(phrase[b])] += 1
+    for batch in (1, 5, 10_000):
+        graph_module._PAIRS_PER_BATCH = batch
+        try:
+            found = graph_module._pair_counts(windows, candidates)
+        finally:
+            graph_module._PAIRS_PER_BATCH = 4_000_000
+        off_diagonal = ~np.eye(len(candidates), dtype=bool)
+        assert (found[off_diagonal] == expected[off_diagonal]).all(), batch

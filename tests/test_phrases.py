@@ -198,3 +198,15 @@ def test_seed_phrases_by_family(nlp, seed_segments) -> None:
     assert "十个专项行动计划" in {phrase_key(p) for p in phrases}
     for fragment in ("二十大精", "会主义现代化", "现代化产业体", "我们将", "的重要"):
         assert fragment not in phrases
+
+
+def test_a_form_overlapping_itself_is_counted_as_str_count_does(nlp) -> None:
+    """一带一路一带 starts at 2, 6 and 10 below; the one at 6 overlaps the first, the one at 10 does not."""
+    text = "推进一带一路一带一路一带一路一带建设。"
+    segments = [Segment("s1", "a.txt", "上海", "", "", 2017, text)]
+    analysed = analyse(segments, nlp)
+    result = extract(segments, analysed.sentences, analysed.spans, user_phrases=("一带一路一带",))
+    (phrase,) = [p for p in result.phrases if p.phrase == "一带一路一带"]
+    assert phrase.count == text.count("一带一路一带") == 2
+    starts = [hit.start for hit in result.hits if hit.phrase == "一带一路一带"]
+    assert starts == [2, 10]
