@@ -215,59 +215,86 @@ def _frequent_grams(
             yield n, positions, group
 
 
-_MASK = (1 << 64) - 1
+def _gram_hashes(codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The rolling hash of ``codes[start:start + length]`` for each pair, as ``_frequent_grams`` computes it."""
+    hashes = np.zeros(len(starts), dtype=np.uint64)
+    for k in range(int(lengths.max(initial=0))):
+        more = k < lengths
+        hashes[more] = hashes[more] * _HASH_BASE + codes[starts[more] + k].astype(np.uint64)
+    return hashes
 
 
-def _gram_count(
-    codes: np.ndarray, start: int, end: int, tables: dict[int, tuple[np.ndarray, np.ndarray]]
-) -> int:
-    value = 0
-    for code in codes[start:end].tolist():
-        value = (value * int(_HASH_BASE) + code) & _MASK
-    distinct, counts = tables[end - start]
-    index = int(np.searchsorted(distinct, np.uint64(value)))
-    return int(counts[index]) if index < len(distinct) and distinct[index] == value else 0
-
-
-def _cohesion(
+def _gram_counts(
     codes: np.ndarray,
-    start: int,
-    n: int,
-    splits: Iterable[int],
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    tables: dict[int, tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """How often each gram ``codes[start:start + length]`` occurs (0 when it is not frequent)."""
+    hashes = _gram_hashes(codes, starts, lengths)
+    found = np.zeros(len(starts), dtype=np.int64)
+    for length in np.unique(lengths).tolist():
+        rows = np.flatnonzero(lengths == length)
+        distinct, counts = tables.get(length, (np.zeros(0, np.uint64), np.zeros(0, np.int64)))
+        index = np.minimum(np.searchsorted(distinct, hashes[rows]), max(len(distinct) - 1, 0))
+        hit = distinct[index] == hashes[rows] if len(distinct) else np.zeros(len(rows), dtype=bool)
+        found[rows[hit]] = counts[index[hit]]
+    return found
+
+
+def _cohesions(
+    codes: np.ndarray,
+    grams: Sequence[tuple[int, int, Sequence[int]]],
     tables: dict[int, tuple[np.ndarray, np.ndarray]],
     total: int,
-) -> float:
-    """Pointwise mutual information (bits) of the gram's weakest split at a word boundary.
+) -> list[float]:
+    """Pointwise mutual information (bits) of each gram's weakest split at a word boundary.
 
+    ``grams``: ``(start, n, splits)``, a split ``k`` cutting the gram into ``[:k]`` and ``[k:]``.
     High for a fixed expression (供给侧结构性改革: its parts rarely occur apart), low for two
-    common words that merely meet often (加快推进).
+    common words that merely meet often (加快推进). 0 when no split has both parts frequent.
     """
-    whole = _gram_count(codes, start, start + n, tables)
-    weakest = math.inf
-    for k in splits:
-        left = _gram_count(codes, start, start + k, tables)
-        right = _gram_count(codes, start + k, start + n, tables)
-        if left and right:
-            weakest = min(weakest, math.log2(whole * total / (left * right)))
-    return weakest if weakest != math.inf else 0.0
+    starts = np.asarray([start for start, _, _ in grams], dtype=np.int64)
+    lengths = np.asarray([n for _, n, _ in grams], dtype=np.int64)
+    whole = _gram_counts(codes, starts, lengths, tables)
+    owner = np.asarray([g for g, (_, _, splits) in enumerate(grams) for _ in splits], dtype=np.int64)
+    cut = np.asarray([k for _, _, splits in grams for k in splits], dtype=np.int64)
+    left = _gram_counts(codes, starts[owner], cut, tables)
+    right = _gram_counts(codes, starts[owner] + cut, lengths[owner] - cut, tables)
+    usable = (left > 0) & (right > 0)
+    owner = owner[usable]
+    # The weakest split has the smallest ratio (log2 is increasing): one log per gram.
+    ratio = whole[owner] * total / (left[usable] * right[usable])
+    weakest = np.full(len(grams), np.inf)
+    np.minimum.at(weakest, owner, ratio)
+    return [math.log2(value) if value != math.inf else 0.0 for value in weakest.tolist()]
 
 
-def _group_share_max(group: np.ndarray, values: np.ndarray, totals: np.ndarray) -> np.ndarray:
-    """For each group, the largest share of its rows that have one same value."""
-    order = np.lexsort((values, group))
-    g, v = group[order], values[order]
-    change = np.ones(len(g), dtype=bool)
-    change[1:] = (g[1:] != g[:-1]) | (v[1:] != v[:-1])
-    run_starts = np.flatnonzero(change)
-    run_lengths = np.diff(np.append(run_starts, len(g)))
-    best = np.zeros(len(totals), dtype=np.int64)
-    np.maximum.at(best, g[run_starts], run_lengths)
+def _neighbour_share_max(group: np.ndarray, neighbour: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """For each group, the largest share of its rows that have one same neighbour (a code point).
+
+    A neighbour 0 (a separator: line break, punctuation, text edge) is a new, distinct neighbour each
+    time — a free boundary — so it never adds to a run. Sorting one combined integer (group, code)
+    is much cheaper than sorting by two keys.
+    """
+    real = neighbour != 0
+    keys = np.sort(group[real].astype(np.int64) << 21 | neighbour[real].astype(np.int64))  # codes < 2**21
+    run_starts = np.flatnonzero(np.diff(keys, prepend=-1) != 0)
+    run_lengths = np.diff(np.append(run_starts, len(keys)))
+    best = np.ones(len(totals), dtype=np.int64)  # every group has a row: a run of at least one
+    np.maximum.at(best, keys[run_starts] >> 21, run_lengths)
     return best / totals
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` for integers by sorting (NumPy 2's hash-based unique is slower here)."""
+    ordered = np.sort(values)
+    return ordered[np.diff(ordered, prepend=ordered[:1] - 1) != 0] if len(ordered) else ordered
 
 
 def _distinct_per_group(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
     """For each group, how many distinct values its rows have (values are small non-negative ints)."""
-    pairs = np.unique(group.astype(np.int64) * (int(values.max(initial=0)) + 1) + values)
+    pairs = _sorted_unique(group.astype(np.int64) * (int(values.max(initial=0)) + 1) + values)
     return np.bincount(pairs // (int(values.max(initial=0)) + 1), minlength=n_groups)
 
 
@@ -284,17 +311,15 @@ def statistical_candidates(
     size = len(codes)
     total = int(np.count_nonzero(codes))
     tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    found: dict[str, tuple[Counter[str], float]] = {}
+    found: dict[str, Counter[str]] = {}
+    grams: list[tuple[int, int, list[int]]] = []  # first occurrence of each key's gram: its cohesion
     for n, positions, group in _frequent_grams(codes, settings, min_count, tables):
         uniques, counts = tables[n]
-        # Neighbours: a separator counts as a new, distinct neighbour each time (a free boundary).
-        left = np.where(positions > 0, codes[np.maximum(positions - 1, 0)], 0).astype(np.int64)
+        left = np.where(positions > 0, codes[np.maximum(positions - 1, 0)], 0)
         right_index = positions + n
-        right = np.where(right_index < size, codes[np.minimum(right_index, size - 1)], 0).astype(np.int64)
-        left = np.where(left == 0, -1 - positions, left)
-        right = np.where(right == 0, -1 - positions, right)
-        left_share = _group_share_max(group, left, counts)
-        right_share = _group_share_max(group, right, counts)
+        right = np.where(right_index < size, codes[np.minimum(right_index, size - 1)], 0)
+        left_share = _neighbour_share_max(group, left, counts)
+        right_share = _neighbour_share_max(group, right, counts)
         original_start = key_offset[positions]
         original_end = key_offset[positions + n - 1] + 1
         aligned = corpus.token_start[original_start] & corpus.token_start[original_end]
@@ -329,9 +354,11 @@ def statistical_candidates(
             if key not in found:
                 position = int(positions[row])
                 splits = [k for k in range(1, n) if corpus.token_start[key_offset[position + k]]]
-                found[key] = (Counter(), _cohesion(codes, position, n, splits, tables, total))
-            found[key][0][surface] += int(times)
-    return found
+                found[key] = Counter()
+                grams.append((position, n, splits))
+            found[key][surface] += int(times)
+    cohesion = _cohesions(codes, grams, tables, total)
+    return {key: (forms, bits) for (key, forms), bits in zip(found.items(), cohesion, strict=True)}
 
 
 # One-character words that cannot open or close a phrase: particles, prepositions, pronouns,
@@ -638,7 +665,7 @@ def _free_counts(table: HitTable) -> np.ndarray:
 def _distinct(phrase: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct ``(phrase, value)`` pairs (values: small non-negative ints), sorted."""
     width = int(values.max(initial=0)) + 1
-    pairs = np.unique(phrase * width + values)
+    pairs = _sorted_unique(phrase * width + values)
     return pairs // width, pairs % width
 
 
