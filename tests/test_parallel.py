@@ -65,3 +65,16 @@ def test_a_stage_process_that_dies_is_reported_not_waited_for() -> None:
     with pytest.raises(TifaError, match="the dies stage process died") as caught:
         parallel.run_stages([("ok", lambda: 1), ("dies", lambda: os._exit(9))], 2)
     assert caught.value.code == "E045"
+
+
+def test_stages_run_while_this_process_works(tmp_path: Path) -> None:
+    with parallel.Stages(workers=2) as stages:
+        stages.start(
+            "early", lambda: (tmp_path / "early.txt").write_text("供给侧结构性改革", encoding="utf-8")
+        )
+        here = "四个全面"  # this process goes on meanwhile
+        stages.start("late", lambda: here)
+        done = stages.wait()
+    assert list(done) == ["early", "late"]
+    assert done["late"][0] == "四个全面"
+    assert (tmp_path / "early.txt").read_text(encoding="utf-8") == "供给侧结构性改革"
