@@ -1,10 +1,12 @@
 """Group regions by how alike their language is: TF-IDF vectors, cosine similarity, hierarchical clusters.
 
-Each region becomes one document made of pre-tokenised features: its pkuseg word tokens
-(``Sentence.tokens`` without punctuation, symbol or whitespace tokens) plus one ``phrase:<提法>``
-feature per phrase hit. scikit-learn's ``TfidfVectorizer`` receives those lists as they are (identity
-tokenizer and preprocessor, ``token_pattern=None``): its default ``token_pattern`` would treat a whole
-unspaced Chinese clause as one word and drop one-character words such as 党.
+Each region becomes one document made of pre-tokenised features (:func:`region_documents`): its
+pkuseg word tokens (``Sentence.tokens`` without punctuation, symbol or whitespace tokens) plus one
+``phrase:<提法>`` feature per phrase hit; re-tokenising with a ``token_pattern`` would treat a whole
+unspaced Chinese clause as one word and drop one-character words such as 党. The weights are those of
+scikit-learn's ``TfidfVectorizer`` on those lists, but the features are counted once per segment
+(:class:`_FeatureCounts`) and summed into the regions of every year, instead of rebuilding and
+re-counting the documents for all years and again for each year.
 
 Clustering is Ward agglomeration (scipy) of the L2-normalised TF-IDF vectors, whose Euclidean
 distance is ``sqrt(2 · (1 - similarity))``, so it follows cosine similarity. The number
@@ -24,6 +26,8 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,12 +39,14 @@ from pipeline.records import Hit, Segment, Sentence
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from scipy.sparse import csr_array
 
 __all__ = [
     "PHRASE_PREFIX",
     "ClusterResult",
     "cluster_by_year",
     "cluster_regions",
+    "cluster_regions_and_years",
     "region_documents",
     "write_cluster_outputs",
     "write_clusters",
@@ -101,6 +107,9 @@ def region_documents(
 
     Regions are those with at least one attributed segment (of ``year`` when given), even when they
     yield no feature. Sentences or hits naming an unknown segment raise ``ValueError``.
+
+    This is the plain definition of a region document; the clustering itself counts the same features
+    once for all years with :class:`_FeatureCounts`.
     """
     index = {s.segment_id: s for s in segments}
 
@@ -112,46 +121,162 @@ def region_documents(
             return None
         return segment.region
 
-    docs: dict[str, list[str]] = {
-        s.region: [] for s in segments if s.region and (year is None or s.year == year)
-    }
+    docs: dict[str, list[str]] = {s.region: [] for s in _regional(segments, year)}
     if words:
-        for sentence in sorted(sentences, key=lambda s: (s.segment_id, s.index)):
+        for sentence in sorted(sentences, key=_SENTENCE_ORDER):
             region = region_of(sentence.segment_id)
             if region is not None:
                 docs[region].extend(t for t in sentence.tokens if _is_content(t))
     if phrases:
-        for hit in sorted(hits, key=lambda h: (h.segment_id, h.start, h.end, h.phrase)):
+        for hit in sorted(hits, key=_HIT_ORDER):
             region = region_of(hit.segment_id)
             if region is not None:
                 docs[region].append(PHRASE_PREFIX + hit.phrase)
     return dict(sorted(docs.items()))
 
 
-def _identity(tokens: list[str]) -> list[str]:
-    return tokens
+_SENTENCE_ORDER = attrgetter("segment_id", "index")
+_HIT_ORDER = attrgetter("segment_id", "start", "end", "phrase")
 
 
-def _similarity(docs: list[list[str]], *, sublinear_tf: bool) -> tuple[np.ndarray, int]:
-    """Cosine similarity of TF-IDF vectors: square, symmetric, exactly 1.0 on the diagonal."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def _regional(segments: Iterable[Segment], year: int | None) -> list[Segment]:
+    """Attributed segments, of ``year`` when given."""
+    return [s for s in segments if s.region and (year is None or s.year == year)]
+
+
+@dataclass(frozen=True, slots=True)
+class _FeatureCounts:
+    """Feature counts of every attributed segment, built once and summed into regions per year.
+
+    Each entry is one (segment, feature) pair, in ascending order: ``row`` indexes ``segments``
+    (sorted by id), ``feature`` indexes ``names`` (sorted as scikit-learn sorts its vocabulary). ``first``
+    places the pair's first occurrence in the text order of :func:`region_documents` (region, words
+    before phrases, position): scikit-learn stores each document's features in order of first
+    occurrence, and summing in that order keeps the similarities identical to the last bit.
+    """
+
+    segments: list[Segment]
+    names: list[str]
+    row: np.ndarray
+    feature: np.ndarray
+    count: np.ndarray
+    first: np.ndarray
+
+    @classmethod
+    def build(
+        cls,
+        segments: Sequence[Segment],
+        sentences: Iterable[Sentence],
+        hits: Iterable[Hit],
+        *,
+        words: bool = True,
+        phrases: bool = True,
+    ) -> _FeatureCounts:
+        index = {s.segment_id: s for s in segments}
+        attributed = sorted((s for s in index.values() if s.region), key=attrgetter("segment_id"))
+        row_of = dict.fromkeys(index, -1) | {s.segment_id: row for row, s in enumerate(attributed)}
+        sorted_regions = sorted({s.region for s in attributed})
+        # the extra last value serves row -1 (unattributed), whose entries are dropped below
+        region_rank = np.array([sorted_regions.index(s.region) for s in attributed] + [0])
+
+        ordered = sorted(sentences, key=_SENTENCE_ORDER) if words else []
+        tokens = list(chain.from_iterable(s.tokens for s in ordered))
+        token_rows = np.repeat(_rows(row_of, ordered), [len(s.tokens) for s in ordered])
+        hits = list(hits) if phrases else []
+        hit_phrases = [h.phrase for h in hits]
+
+        # content-ness once per distinct token (far fewer than tokens); non-content maps to -1.
+        # Phrase features always count; they share the name space with words, as in region_documents.
+        feature_of = dict.fromkeys(tokens, -1)
+        phrase_names = {PHRASE_PREFIX + p: p for p in dict.fromkeys(hit_phrases)}
+        names = sorted({t for t in feature_of if _is_content(t)} | phrase_names.keys())
+        feature_of.update(zip(names, range(len(names)), strict=True))
+        phrase_feature = {p: feature_of[name] for name, p in phrase_names.items()}
+        token_features = np.fromiter(map(feature_of.__getitem__, tokens), np.int64, len(tokens))
+        hit_features = np.fromiter(map(phrase_feature.__getitem__, hit_phrases), np.int64, len(hits))
+
+        # hits in region_documents order: segment, start, end, phrase (feature numbers sort as phrases do)
+        hit_rows = _rows(row_of, hits)
+        starts = np.fromiter((h.start for h in hits), np.int64, len(hits))
+        ends = np.fromiter((h.end for h in hits), np.int64, len(hits))
+        order = np.lexsort((hit_features, ends, starts, hit_rows))
+        hit_rows, hit_features = hit_rows[order], hit_features[order]
+
+        # order key of each occurrence: region, then words before phrases, then position
+        span = max(len(tokens), len(hits)) + 1
+        token_keys = region_rank[token_rows] * 2 * span + np.arange(len(tokens))
+        hit_keys = (region_rank[hit_rows] * 2 + 1) * span + np.arange(len(hits))
+
+        rows = np.concatenate([token_rows, hit_rows])
+        features = np.concatenate([token_features, hit_features])
+        keys = np.concatenate([token_keys, hit_keys])
+        keep = (rows >= 0) & (features >= 0)
+        # one entry per (segment, feature); within a pair the occurrences above come in text order,
+        # so the first index np.unique reports is the first occurrence
+        width = max(len(names), 1)
+        pairs, first, count = np.unique(
+            rows[keep] * width + features[keep], return_index=True, return_counts=True
+        )
+        row, feature = np.divmod(pairs, width)
+        return cls(attributed, names, row, feature, count, keys[keep][first])
+
+    def region_matrix(self, regions: Sequence[str], year: int | None) -> csr_array:
+        """Counts of ``regions`` (sorted; of ``year`` when given) × the features they have.
+
+        The matrix is the one scikit-learn's vectoriser builds from :func:`region_documents`: columns
+        are the features present, sorted; each row holds its entries in order of first occurrence.
+        """
+        from scipy.sparse import csr_array
+
+        number = {region: i for i, region in enumerate(regions)}
+        row_region = np.array(
+            [number[s.region] if year is None or s.year == year else -1 for s in self.segments], np.int64
+        )
+        region = row_region[self.row]
+        keep = region >= 0
+        region, feature, count, first = region[keep], self.feature[keep], self.count[keep], self.first[keep]
+        present, column = np.unique(feature, return_inverse=True)
+        # scikit-learn numbers features by first occurrence over all documents and stores each row's
+        # entries in that order
+        seen = np.full(len(present), np.iinfo(np.int64).max)
+        np.minimum.at(seen, column, first)
+        width = max(len(present), 1)
+        cells, cell = np.unique(region * width + column, return_inverse=True)
+        totals = np.bincount(cell, weights=count)  # integer counts: exact in float64
+        cell_region, cell_column = np.divmod(cells, width)
+        order = np.lexsort((seen[cell_column], cell_region))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(cell_region, minlength=len(regions)))])
+        return csr_array(
+            (totals[order], cell_column[order].astype(np.int32), indptr.astype(np.int32)),
+            shape=(len(regions), len(present)),
+        )
+
+
+def _rows(row_of: dict[str, int], items: Sequence[Sentence] | Sequence[Hit]) -> np.ndarray:
+    """Row of each item's segment (-1 when unattributed); an unknown segment raises ``ValueError``."""
+    rows = np.fromiter((row_of.get(item.segment_id, -2) for item in items), np.int64, len(items))
+    unknown = np.flatnonzero(rows == -2)
+    if unknown.size:
+        raise ValueError(f"unknown segment_id {items[unknown[0]].segment_id!r}")
+    return rows
+
+
+def _similarity(counts: csr_array, *, sublinear_tf: bool) -> np.ndarray:
+    """Cosine similarity of TF-IDF vectors: square, symmetric, exactly 1.0 on the diagonal.
+
+    ``counts`` is regions × features; the weights are those of scikit-learn's ``TfidfVectorizer``
+    with default settings (smooth idf, L2 norm).
+    """
+    from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.metrics.pairwise import cosine_similarity
 
-    n = len(docs)
-    if not any(docs):
-        return np.eye(n), 0
-    vectorizer = TfidfVectorizer(
-        tokenizer=_identity,
-        preprocessor=_identity,
-        lowercase=False,
-        token_pattern=None,
-        sublinear_tf=sublinear_tf,
-    )
-    matrix = vectorizer.fit_transform(docs)
+    if counts.shape[1] == 0:
+        return np.eye(counts.shape[0])
+    matrix = TfidfTransformer(sublinear_tf=sublinear_tf).fit_transform(counts)
     sim = cosine_similarity(matrix)
     sim = np.clip((sim + sim.T) / 2.0, 0.0, 1.0)
     np.fill_diagonal(sim, 1.0)
-    return sim, len(vectorizer.vocabulary_)
+    return sim
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,26 +309,9 @@ def cluster_regions(
     Raises:
         ValueError: ``n_clusters`` below 1, or a sentence or hit naming an unknown segment.
     """
-    if n_clusters is not None and n_clusters < 1:
-        raise ValueError(f"n_clusters must be at least 1, got {n_clusters}")
-    docs = region_documents(segments, sentences, hits, year=year, words=words, phrases=phrases)
-    regions = tuple(docs)
-    if not regions:
-        return ClusterResult(year, (), (), (), 0, None, (), "no regions", (), 0)
-    sim, n_features = _similarity(list(docs.values()), sublinear_tf=sublinear_tf)
-    labels, silhouette, silhouettes, chosen_by, linkage = _cluster(sim, n_clusters=n_clusters)
-    return ClusterResult(
-        year=year,
-        regions=regions,
-        similarity=tuple(tuple(float(v) for v in row) for row in sim),
-        clusters=labels,
-        n_clusters=len(set(labels)),
-        silhouette=silhouette,
-        silhouettes=silhouettes,
-        chosen_by=chosen_by,
-        linkage=tuple((float(a), float(b), float(d), float(c)) for a, b, d, c in linkage),
-        n_features=n_features,
-    )
+    _check_n_clusters(n_clusters)
+    counts = _FeatureCounts.build(segments, sentences, hits, words=words, phrases=phrases)
+    return _cluster_counts(counts, segments, year, n_clusters=n_clusters, sublinear_tf=sublinear_tf)
 
 
 def cluster_by_year(
@@ -220,22 +328,76 @@ def cluster_by_year(
 
     Empty when no attributed segment has a year. IDF weights are computed within each year.
     """
-    sentences = list(sentences)
-    hits = list(hits)
-    years = sorted({s.year for s in segments if s.region and s.year is not None})
+    years = _years(segments)
+    if not years:
+        return []
+    _check_n_clusters(n_clusters)
+    counts = _FeatureCounts.build(segments, sentences, hits, words=words, phrases=phrases)
     return [
-        cluster_regions(
-            segments,
-            sentences,
-            hits,
-            year=year,
-            n_clusters=n_clusters,
-            words=words,
-            phrases=phrases,
-            sublinear_tf=sublinear_tf,
-        )
+        _cluster_counts(counts, segments, year, n_clusters=n_clusters, sublinear_tf=sublinear_tf)
         for year in years
     ]
+
+
+def cluster_regions_and_years(
+    segments: Sequence[Segment],
+    sentences: Iterable[Sentence],
+    hits: Iterable[Hit],
+    *,
+    n_clusters: int | None = None,
+    words: bool = True,
+    phrases: bool = True,
+    sublinear_tf: bool = True,
+) -> tuple[ClusterResult, list[ClusterResult]]:
+    """:func:`cluster_regions` over all years and :func:`cluster_by_year`, counting features once.
+
+    Raises:
+        ValueError: ``n_clusters`` below 1, or a sentence or hit naming an unknown segment.
+    """
+    _check_n_clusters(n_clusters)
+    counts = _FeatureCounts.build(segments, sentences, hits, words=words, phrases=phrases)
+    results = [
+        _cluster_counts(counts, segments, year, n_clusters=n_clusters, sublinear_tf=sublinear_tf)
+        for year in [None, *_years(segments)]
+    ]
+    return results[0], results[1:]
+
+
+def _check_n_clusters(n_clusters: int | None) -> None:
+    if n_clusters is not None and n_clusters < 1:
+        raise ValueError(f"n_clusters must be at least 1, got {n_clusters}")
+
+
+def _years(segments: Iterable[Segment]) -> list[int]:
+    return sorted({s.year for s in segments if s.region and s.year is not None})
+
+
+def _cluster_counts(
+    counts: _FeatureCounts,
+    segments: Sequence[Segment],
+    year: int | None,
+    *,
+    n_clusters: int | None,
+    sublinear_tf: bool,
+) -> ClusterResult:
+    regions = tuple(sorted({s.region for s in _regional(segments, year)}))
+    if not regions:
+        return ClusterResult(year, (), (), (), 0, None, (), "no regions", (), 0)
+    matrix = counts.region_matrix(regions, year)
+    sim = _similarity(matrix, sublinear_tf=sublinear_tf)
+    labels, silhouette, silhouettes, chosen_by, linkage = _cluster(sim, n_clusters=n_clusters)
+    return ClusterResult(
+        year=year,
+        regions=regions,
+        similarity=tuple(tuple(float(v) for v in row) for row in sim),
+        clusters=labels,
+        n_clusters=len(set(labels)),
+        silhouette=silhouette,
+        silhouettes=silhouettes,
+        chosen_by=chosen_by,
+        linkage=tuple((float(a), float(b), float(d), float(c)) for a, b, d, c in linkage),
+        n_features=matrix.shape[1],
+    )
 
 
 def _cluster(

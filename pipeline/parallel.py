@@ -28,54 +28,106 @@ Stage = tuple[str, Callable[[], Any]]  # a name and what to run; the result must
 _PR_SET_PDEATHSIG = 1
 
 
-def run_stages(stages: Sequence[Stage], workers: int) -> dict[str, tuple[Any, float]]:
-    """Run ``stages``, at most ``workers`` at once; ``{name: (result, seconds)}``.
+class Stages:
+    """Stages running in forked processes, at most ``workers`` at once, while this process goes on.
 
-    Stages start in the order given (put the longest first). With one worker, or where processes
-    cannot be forked, they run one after the other in this process. A stage's exception is raised
-    here, after the other running stages have been stopped.
+    ``start`` forks a stage at once when a slot is free (else it waits its turn, in order); ``wait``
+    returns ``{name: (result, seconds)}`` of every stage started, in the order started. With one
+    worker, or where processes cannot be forked, ``start`` runs the stage here and then. A stage's
+    exception is raised by ``wait`` (or by a later ``start``), after the running stages are stopped.
+
+    >>> with Stages(workers=2) as stages:  # doctest: +SKIP
+    ...     stages.start("reuse", write_reuse)   # runs beside what this process does next
+    ...     found = extract_phrases()
+    ...     stages.start("graph", lambda: write_graph(found))
+    ...     done = stages.wait()
     """
-    if workers <= 1 or len(stages) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return {name: _timed(task) for name, task in stages}
-    context = multiprocessing.get_context("fork")
-    parent = os.getpid()
-    waiting = list(stages)
-    running: dict[Connection, tuple[str, multiprocessing.process.BaseProcess]] = {}
-    results: dict[str, tuple[Any, float]] = {}
-    try:
-        while waiting or running:
-            while waiting and len(running) < workers:
-                name, task = waiting.pop(0)
-                receive, send = context.Pipe(duplex=False)
-                process = context.Process(
-                    target=_child, args=(task, send, parent), name=f"tifa-{name}", daemon=True
-                )
-                process.start()
-                send.close()  # the child holds the writing end: end of file here means it is gone
-                running[receive] = (name, process)
-            for connection in wait(list(running)):
-                name, process = running.pop(connection)  # type: ignore[index]
-                try:
-                    status, value, seconds = connection.recv()
-                except EOFError:
-                    process.join()
-                    raise TifaError(
-                        "E045",
-                        f"the {name} stage process died (exit code {process.exitcode}) — out of memory? "
-                        "try --workers 1",
-                    ) from None
-                finally:
-                    connection.close()
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.forking = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
+        self._context = multiprocessing.get_context("fork") if self.forking else None
+        self._parent = os.getpid()
+        self._order: list[str] = []
+        self._waiting: list[Stage] = []
+        self._running: dict[Connection, tuple[str, multiprocessing.process.BaseProcess]] = {}
+        self._results: dict[str, tuple[Any, float]] = {}
+
+    def __enter__(self) -> Stages:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop()
+
+    def start(self, name: str, task: Callable[[], Any]) -> None:
+        self._order.append(name)
+        if not self.forking:
+            self._results[name] = _timed(task)
+            return
+        self._waiting.append((name, task))
+        self._fill()
+
+    def wait(self) -> dict[str, tuple[Any, float]]:
+        try:
+            while self._waiting or self._running:
+                self._collect(block=True)
+                self._fill()
+        except BaseException:
+            self._stop()
+            raise
+        return {name: self._results[name] for name in self._order}
+
+    def _fill(self) -> None:
+        self._collect(block=False)
+        while self._waiting and len(self._running) < self.workers:
+            name, task = self._waiting.pop(0)
+            receive, send = self._context.Pipe(duplex=False)  # type: ignore[union-attr]
+            process = self._context.Process(  # type: ignore[union-attr]
+                target=_child, args=(task, send, self._parent), name=f"tifa-{name}", daemon=True
+            )
+            process.start()
+            send.close()  # the child holds the writing end: end of file here means it is gone
+            self._running[receive] = (name, process)
+
+    def _collect(self, *, block: bool) -> None:
+        """Take the results of finished stages (waiting for one at least when ``block``)."""
+        if not self._running:
+            return
+        for connection in wait(list(self._running), timeout=None if block else 0):
+            name, process = self._running.pop(connection)  # type: ignore[index]
+            try:
+                status, value, seconds = connection.recv()
+            except EOFError:
                 process.join()
-                if status == "error":
-                    raise value
-                results[name] = (value, seconds)
-    finally:
-        for connection, (_, process) in running.items():
+                self._stop()
+                raise TifaError(
+                    "E045",
+                    f"the {name} stage process died (exit code {process.exitcode}) — out of memory? "
+                    "try --workers 1",
+                ) from None
+            finally:
+                connection.close()
+            process.join()
+            if status == "error":
+                self._stop()
+                raise value
+            self._results[name] = (value, seconds)
+
+    def _stop(self) -> None:
+        for connection, (_, process) in self._running.items():
             process.kill()
             process.join()
             connection.close()
-    return {name: results[name] for name, _ in stages}
+        self._running.clear()
+        self._waiting.clear()
+
+
+def run_stages(stages: Sequence[Stage], workers: int) -> dict[str, tuple[Any, float]]:
+    """Run ``stages`` (longest first), at most ``workers`` at once; ``{name: (result, seconds)}``."""
+    with Stages(workers) as running:
+        for name, task in stages:
+            running.start(name, task)
+        return running.wait()
 
 
 def _timed(task: Callable[[], Any]) -> tuple[Any, float]:

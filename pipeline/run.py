@@ -112,11 +112,13 @@ def run(
             model_dir=model_dir,
             progress=_progress_bar(sum(len(s.text) for s in segments), progress),
         )
-    with timings.stage("phrases"):
-        found = phrases.extract(
-            segments, analysed.sentences, analysed.spans, settings, user_phrases=user_phrases
-        )
-    analysed_sentences, hit_table = analysed.sentences, found.hit_table
+    analysed_sentences = analysed.sentences
+
+    # The stages after segmentation write files of their own from what is in memory; they run side by
+    # side in forked processes (parallel.Stages). Shared passages need only the texts: they run while
+    # this process finds the phrases; the rest start when the phrases are known, the longest first.
+    def reuse_stage() -> None:
+        compare.write_reuse(staging, compare.shared_passages(segments, min_chars=settings.reuse_min_chars))
 
     def compare_stage() -> None:
         hits = found.hits
@@ -130,43 +132,47 @@ def run(
         distinctive = [row for row in compare.keyness(segments, hits, found.phrases) if row.count > 0]
         compare.write_keyness(staging, distinctive)
         compare.write_diffusion(staging, compare.diffusion(segments, hits, found.phrases))
-        compare.write_reuse(staging, compare.shared_passages(segments, min_chars=settings.reuse_min_chars))
 
     def cluster_stage() -> int:
         hits = found.hits
         n_clusters = settings.n_clusters or None
-        overall = cluster.cluster_regions(segments, analysed_sentences, hits, n_clusters=n_clusters)
-        by_year = cluster.cluster_by_year(segments, analysed_sentences, hits, n_clusters=n_clusters)
+        overall, by_year = cluster.cluster_regions_and_years(
+            segments, analysed_sentences, hits, n_clusters=n_clusters
+        )
         cluster.write_cluster_outputs(staging, overall, by_year)
         return overall.n_clusters
 
     def graph_stage() -> tuple[int, int]:
         options = graph_settings(settings)
-        cooccurrence = graph.build_graph(found.phrases, hit_table, segments, settings=options)
+        cooccurrence = graph.build_graph(found.phrases, found.hit_table, segments, settings=options)
         graph.write_graphml(cooccurrence, staging / "cooccurrence.graphml")
         graph.write_gexf(cooccurrence, staging / "cooccurrence.gexf")
         graph.draw_preview(cooccurrence, staging / "cooccurrence.png")
-        bipartite = graph.build_bipartite_graph(found.phrases, hit_table, segments, settings=options)
+        bipartite = graph.build_bipartite_graph(found.phrases, found.hit_table, segments, settings=options)
         graph.write_graphml(bipartite, staging / "region_phrase.graphml")
         return cooccurrence.number_of_nodes(), cooccurrence.number_of_edges()
 
     def write_stage() -> None:
         outputs.write_segments(staging / "segments.csv", segments, analysed_sentences)
         outputs.write_phrases(staging / "phrases.csv", found.phrases)
-        outputs.write_hits(staging / "hits.csv", hit_table, segments)
+        outputs.write_hits(staging / "hits.csv", found.hit_table, segments)
         if settings.write_texts:
             outputs.write_texts(staging / "texts.jsonl", segments, ingested.original_text)
 
-    # Independent of one another: side by side on the cores (longest first), each writing its files.
-    done = parallel.run_stages(
-        [
+    with parallel.Stages(settings.resolved_workers()) as stages:
+        stages.start("reuse", reuse_stage)
+        with timings.stage("phrases"):
+            found = phrases.extract(
+                segments, analysed_sentences, analysed.spans, settings, user_phrases=user_phrases
+            )
+        for name, stage in (
             ("compare", compare_stage),
+            ("cluster", cluster_stage),
             ("graph", graph_stage),
             ("write", write_stage),
-            ("cluster", cluster_stage),
-        ],
-        settings.resolved_workers(),
-    )
+        ):
+            stages.start(name, stage)
+        done = stages.wait()
     timings.seconds.update({name: seconds for name, (_, seconds) in done.items()})
     n_clusters_found = done["cluster"][0]
     graph_nodes, graph_edges = done["graph"][0]
@@ -183,7 +189,7 @@ def run(
             "characters": sum(len(segment.text) for segment in segments),
             "regions": len({segment.region for segment in segments if segment.region}),
             "phrases": len(found.phrases),
-            "hits": len(hit_table),
+            "hits": len(found.hit_table),
             "graph_nodes": graph_nodes,
             "graph_edges": graph_edges,
             "clusters": n_clusters_found,

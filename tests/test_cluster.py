@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pytest
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.metrics.pairwise import cosine_similarity
 
 from pipeline.cluster import (
     PHRASE_PREFIX,
     ClusterResult,
+    _FeatureCounts,
     cluster_by_year,
     cluster_regions,
+    cluster_regions_and_years,
     region_documents,
     write_cluster_outputs,
     write_dendrogram,
@@ -190,3 +195,80 @@ def test_written_tables_and_chinese_labels(four_regions, tmp_path) -> None:
 def test_png_dendrogram_renders(four_regions, tmp_path) -> None:
     path = write_dendrogram(tmp_path, cluster_regions(*four_regions, []), name="dendrogram.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def mixed_corpus() -> tuple[list[Segment], list[Sentence], list[Hit]]:
+    """Several segments per region and year, sentences and hits out of order, unattributed text."""
+    segments, sentences = corpus(
+        {
+            "上海": [(2016, INDUSTRY), (2016, ECOLOGY), (2017, DIGITAL + INDUSTRY)],
+            "江苏": [(2016, DIGITAL), (2017, INDUSTRY + INDUSTRY)],
+            "甘肃": [(2016, WATER + ECOLOGY), (2017, ECOLOGY)],
+            "": [(2016, DIGITAL)],
+        }
+    )
+    sentences.append(Sentence("上海-0", 1, 0, 4, "数字经济", ("数字", "经济", "。")))
+    hits = [  # not in text order: the first occurrence decides the feature order
+        Hit("美丽中国", "甘肃-0", 0, 9, 13),
+        Hit("两个确立", "上海-1", 0, 5, 9),
+        Hit("一带一路建设", "上海-0", 0, 5, 11),
+        Hit("新发展理念", "上海-0", 0, 5, 10),
+        Hit("两个确立", "上海-0", 0, 5, 9),
+        Hit("美丽中国", "上海-0", 0, 0, 4),
+        Hit("两个确立", "江苏-1", 0, 3, 7),
+        Hit("两个确立", "-0", 0, 0, 4),
+    ]
+    return segments, sentences[::-1], hits
+
+
+def vectorise(docs: dict[str, list[str]], vectorizer: type = CountVectorizer, **options: object):
+    """The straightforward construction: a scikit-learn vectoriser on the region documents."""
+    return vectorizer(
+        tokenizer=_same, preprocessor=_same, lowercase=False, token_pattern=None, **options
+    ).fit_transform(list(docs.values()))
+
+
+def _same(doc: list[str]) -> list[str]:
+    return doc
+
+
+@pytest.mark.parametrize("year", [None, 2016, 2017])
+def test_counts_equal_vectoriser_on_region_documents(year) -> None:
+    segments, sentences, hits = mixed_corpus()
+    docs = region_documents(segments, sentences, hits, year=year)
+    expected = vectorise(docs)
+    got = _FeatureCounts.build(segments, sentences, hits).region_matrix(list(docs), year)
+    assert got.shape == expected.shape
+    # entries in the same storage order (first occurrence), so sums run in the same order
+    assert np.array_equal(got.indptr, expected.indptr)
+    assert np.array_equal(got.indices, expected.indices)
+    assert np.array_equal(got.data, expected.data)
+
+
+def test_similarity_equals_tfidf_vectoriser_exactly() -> None:
+    segments, sentences, hits = mixed_corpus()
+    overall, by_year = cluster_regions_and_years(segments, sentences, hits)
+    for result in [overall, *by_year]:
+        docs = region_documents(segments, sentences, hits, year=result.year)
+        tfidf = vectorise(docs, TfidfVectorizer, sublinear_tf=True)
+        expected = cosine_similarity(tfidf)
+        expected = np.clip((expected + expected.T) / 2.0, 0.0, 1.0)
+        np.fill_diagonal(expected, 1.0)
+        assert result.regions == tuple(docs)
+        assert result.n_features == tfidf.shape[1]
+        assert np.array_equal(np.array(result.similarity), expected)
+
+
+def test_regions_and_years_in_one_pass_equal_separate_calls() -> None:
+    segments, sentences, hits = mixed_corpus()
+    overall, by_year = cluster_regions_and_years(segments, sentences, hits, n_clusters=2)
+    assert overall == cluster_regions(segments, sentences, hits, n_clusters=2)
+    assert by_year == cluster_by_year(segments, sentences, hits, n_clusters=2)
+    assert [r.year for r in by_year] == [2016, 2017]
+    assert by_year[0].regions == ("上海", "江苏", "甘肃")
+    only_words = cluster_regions_and_years(segments, sentences, hits, phrases=False)[0]
+    assert only_words.n_features == overall.n_features - 4  # the four phrase features
+    with pytest.raises(ValueError, match="unknown segment_id 'nowhere'"):
+        cluster_regions_and_years(segments, sentences, [*hits, Hit("两个确立", "nowhere", 0, 0, 4)])
+    with pytest.raises(ValueError, match="n_clusters"):
+        cluster_regions_and_years(segments, sentences, hits, n_clusters=0)
