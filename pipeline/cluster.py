@@ -35,7 +35,7 @@ import numpy as np
 
 from pipeline.figures import cjk_pyplot
 from pipeline.io_utils import atomic_write, write_csv
-from pipeline.records import Hit, Segment, Sentence
+from pipeline.records import Hit, HitTable, Segment, Sentence
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -167,7 +167,7 @@ class _FeatureCounts:
         cls,
         segments: Sequence[Segment],
         sentences: Iterable[Sentence],
-        hits: Iterable[Hit],
+        hits: HitTable | Iterable[Hit],
         *,
         words: bool = True,
         phrases: bool = True,
@@ -182,30 +182,33 @@ class _FeatureCounts:
         ordered = sorted(sentences, key=_SENTENCE_ORDER) if words else []
         tokens = list(chain.from_iterable(s.tokens for s in ordered))
         token_rows = np.repeat(_rows(row_of, ordered), [len(s.tokens) for s in ordered])
-        hits = list(hits) if phrases else []
-        hit_phrases = [h.phrase for h in hits]
+        table = _as_table(hits) if phrases else _as_table(())
 
         # content-ness once per distinct token (far fewer than tokens); non-content maps to -1.
         # Phrase features always count; they share the name space with words, as in region_documents.
         feature_of = dict.fromkeys(tokens, -1)
-        phrase_names = {PHRASE_PREFIX + p: p for p in dict.fromkeys(hit_phrases)}
+        phrase_names = {PHRASE_PREFIX + table.names[p]: p for p in np.unique(table.phrase).tolist()}
         names = sorted({t for t in feature_of if _is_content(t)} | phrase_names.keys())
         feature_of.update(zip(names, range(len(names)), strict=True))
-        phrase_feature = {p: feature_of[name] for name, p in phrase_names.items()}
         token_features = np.fromiter(map(feature_of.__getitem__, tokens), np.int64, len(tokens))
-        hit_features = np.fromiter(map(phrase_feature.__getitem__, hit_phrases), np.int64, len(hits))
+        feature_by_phrase = np.full(len(table.names), -1, dtype=np.int64)
+        for name, phrase in phrase_names.items():
+            feature_by_phrase[phrase] = feature_of[name]
+        hit_features = feature_by_phrase[table.phrase]
 
         # hits in region_documents order: segment, start, end, phrase (feature numbers sort as phrases do)
-        hit_rows = _rows(row_of, hits)
-        starts = np.fromiter((h.start for h in hits), np.int64, len(hits))
-        ends = np.fromiter((h.end for h in hits), np.int64, len(hits))
-        order = np.lexsort((hit_features, ends, starts, hit_rows))
+        row_by_segment = np.array([row_of.get(i, -2) for i in table.segment_ids], dtype=np.int64)
+        hit_rows = row_by_segment[table.segment]
+        if (hit_rows == -2).any():
+            raise ValueError(f"unknown segment_id {table.segment_ids[table.segment[hit_rows == -2][0]]!r}")
+        order = np.lexsort((hit_features, table.end, table.start, hit_rows))
         hit_rows, hit_features = hit_rows[order], hit_features[order]
+        n_hits = len(table)
 
         # order key of each occurrence: region, then words before phrases, then position
-        span = max(len(tokens), len(hits)) + 1
+        span = max(len(tokens), n_hits) + 1
         token_keys = region_rank[token_rows] * 2 * span + np.arange(len(tokens))
-        hit_keys = (region_rank[hit_rows] * 2 + 1) * span + np.arange(len(hits))
+        hit_keys = (region_rank[hit_rows] * 2 + 1) * span + np.arange(n_hits)
 
         rows = np.concatenate([token_rows, hit_rows])
         features = np.concatenate([token_features, hit_features])
@@ -252,7 +255,15 @@ class _FeatureCounts:
         )
 
 
-def _rows(row_of: dict[str, int], items: Sequence[Sentence] | Sequence[Hit]) -> np.ndarray:
+def _as_table(hits: HitTable | Iterable[Hit]) -> HitTable:
+    if isinstance(hits, HitTable):
+        return hits
+    hits = list(hits)
+    names = list(dict.fromkeys(hit.phrase for hit in hits))
+    return HitTable.from_hits(hits, names, list(dict.fromkeys(hit.segment_id for hit in hits)))
+
+
+def _rows(row_of: dict[str, int], items: Sequence[Sentence]) -> np.ndarray:
     """Row of each item's segment (-1 when unattributed); an unknown segment raises ``ValueError``."""
     rows = np.fromiter((row_of.get(item.segment_id, -2) for item in items), np.int64, len(items))
     unknown = np.flatnonzero(rows == -2)
@@ -286,7 +297,7 @@ def _similarity(counts: csr_array, *, sublinear_tf: bool) -> np.ndarray:
 def cluster_regions(
     segments: Sequence[Segment],
     sentences: Iterable[Sentence],
-    hits: Iterable[Hit],
+    hits: HitTable | Iterable[Hit],
     *,
     year: int | None = None,
     n_clusters: int | None = None,
@@ -317,7 +328,7 @@ def cluster_regions(
 def cluster_by_year(
     segments: Sequence[Segment],
     sentences: Iterable[Sentence],
-    hits: Iterable[Hit],
+    hits: HitTable | Iterable[Hit],
     *,
     n_clusters: int | None = None,
     words: bool = True,
@@ -342,7 +353,7 @@ def cluster_by_year(
 def cluster_regions_and_years(
     segments: Sequence[Segment],
     sentences: Iterable[Sentence],
-    hits: Iterable[Hit],
+    hits: HitTable | Iterable[Hit],
     *,
     n_clusters: int | None = None,
     words: bool = True,

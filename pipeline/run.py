@@ -134,10 +134,9 @@ def run(
         compare.write_diffusion(staging, compare.diffusion(segments, hits, found.phrases))
 
     def cluster_stage() -> int:
-        hits = found.hits
         n_clusters = settings.n_clusters or None
         overall, by_year = cluster.cluster_regions_and_years(
-            segments, analysed_sentences, hits, n_clusters=n_clusters
+            segments, analysed_sentences, found.hit_table, n_clusters=n_clusters
         )
         cluster.write_cluster_outputs(staging, overall, by_year)
         return overall.n_clusters
