@@ -20,7 +20,7 @@ from pipeline.cluster import (
     write_cluster_outputs,
     write_dendrogram,
 )
-from pipeline.records import Hit, Segment, Sentence
+from pipeline.records import Hit, HitTable, Segment, Sentence
 
 INDUSTRY = ("推进", "新型", "工业化", "，", "建设", "制造", "强国", "。")
 DIGITAL = ("发展", "数字", "经济", "，", "建设", "网络", "强国", "。")
@@ -272,3 +272,12 @@ def test_regions_and_years_in_one_pass_equal_separate_calls() -> None:
         cluster_regions_and_years(segments, sentences, [*hits, Hit("两个确立", "nowhere", 0, 0, 4)])
     with pytest.raises(ValueError, match="n_clusters"):
         cluster_regions_and_years(segments, sentences, hits, n_clusters=0)
+
+
+def test_hit_columns_give_the_results_of_hit_records() -> None:
+    segments, sentences, hits = mixed_corpus()
+    names = sorted({hit.phrase for hit in hits}, reverse=True)  # any numbering of the phrases
+    table = HitTable.from_hits(hits, names, [segment.segment_id for segment in segments])
+    assert cluster_regions_and_years(segments, sentences, table, n_clusters=2) == cluster_regions_and_years(
+        segments, sentences, hits, n_clusters=2
+    )
