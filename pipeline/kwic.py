@@ -78,6 +78,24 @@ def read_rows(path: Path) -> Iterator[dict[str, str]]:
         yield from csv.DictReader(handle)
 
 
+def plain_csv(path: Path) -> tuple[list[str], bytes] | None:
+    """A CSV's header and its bytes (the header line included, ending in a newline) when every line
+    is one row of bare fields: no field is quoted (no ``"`` anywhere) and lines end in ``\\n``, as in
+    the CSVs of an ordinary run. None otherwise, and for an empty file.
+
+    The large files can then be searched as bytes, a row found by its line and its fields split at
+    commas (neither byte occurs inside a multi-byte UTF-8 character), instead of parsing hundreds of
+    thousands of rows; readers fall back to the csv module when this gives None.
+    """
+    data = Path(path).read_bytes()
+    if not data or b'"' in data or b"\r" in data:
+        return None
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    header = data[: data.find(b"\n")].decode("utf-8-sig").split(",")
+    return header, data
+
+
 def _need(out_dir: Path, name: str) -> Path:
     path = Path(out_dir) / name
     if not path.is_file():
@@ -370,14 +388,10 @@ def top_keyness(
     path = Path(out_dir) / "keyness.csv"
     if not path.is_file() or top <= 0:
         return {}
-    for row in read_rows(path):
-        region = row["region"]
-        if regions is not None and region not in regions:
-            continue
-        score = float(row["score"])
+    for region, phrase, count, score in _keyness_candidates(path, top, regions):
         if score <= 0:
             continue
-        item = (score, row["phrase"], int(row["count"]))
+        item = (score, phrase, int(count))
         heap = heaps[region]
         if len(heap) < top:
             heapq.heappush(heap, item)
@@ -387,6 +401,43 @@ def top_keyness(
         region: [(phrase, count, score) for score, phrase, count in sorted(heap, key=lambda i: (-i[0], i[1]))]
         for region, heap in sorted(heaps.items())
     }
+
+
+def _keyness_candidates(
+    path: Path, top: int, regions: set[str] | None
+) -> Iterator[tuple[str, str, str, float]]:
+    """``(region, phrase, count, score)`` of the rows of ``keyness.csv`` that can be among the ``top`` of
+    their region: every row of the wanted regions, or in a plain file only the first rows of each.
+
+    compare.keyness sorts the rows by region, then score descending: a region's best rows come first,
+    so it is enough to read its rows down to the ``top``-th one and those tied with it (the heap in
+    :func:`top_keyness` breaks ties by phrase), then skip to the next region without parsing.
+    """
+    header, data = plain_csv(path) or ([], b"")
+    if header[:1] != ["region"] or not {"phrase", "count", "score"} <= set(header):
+        for row in read_rows(path):
+            if regions is None or row["region"] in regions:
+                yield row["region"], row["phrase"], row["count"], float(row["score"])
+        return
+    phrase_at, count_at, score_at = (header.index(name) for name in ("phrase", "count", "score"))
+    pos = data.find(b"\n") + 1  # start of the current line
+    while pos < len(data):
+        region = data[pos : data.find(b",", pos)]
+        prefix = region + b","
+        if regions is None or region.decode() in regions:
+            taken, least = 0, 0.0
+            while data.startswith(prefix, pos):
+                end = data.find(b"\n", pos)
+                row = data[pos:end].decode().split(",")
+                score = float(row[score_at])
+                if score <= 0 or (taken >= top and score < least):
+                    break
+                yield row[0], row[phrase_at], row[count_at], score
+                taken, least = taken + 1, score
+                pos = end + 1
+        # skip the region's other rows: on to the first line that does not start with it
+        following = re.compile(b"\n(?!" + re.escape(prefix) + b")").search(data, pos - 1)
+        pos = following.end() if following else len(data)
 
 
 def region_overview(out_dir: Path, *, top: int = 5, region: str = "") -> list[RegionRow]:

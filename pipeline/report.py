@@ -21,6 +21,7 @@ import csv
 import html
 import json
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io_utils import atomic_write
+from pipeline.kwic import plain_csv
 
 __all__ = ["ReportLimits", "build_report", "write_report"]
 
@@ -241,12 +243,13 @@ def build_report(out_dir: Path, limits: ReportLimits | None = None) -> str:
     top = phrases[: limits.phrases]
     heat_phrases = [row["phrase"] for row in phrases[: limits.heatmap_phrases]]
     keyness = _keyness(out_dir / "keyness.csv", limits.keyness_per_region)
-    diffusion = _diffusion(out_dir / "diffusion.csv", ranks)
-    diffusing = diffusion.top(max(limits.diffusion_rows, limits.diffusion_charts))
+    diffusion = _diffusion(
+        out_dir / "diffusion.csv", ranks, max(limits.diffusion_rows, limits.diffusion_charts)
+    )
     wanted = {row["phrase"] for row in top} | set(heat_phrases)
     wanted |= {phrase for items in keyness.values() for phrase, _, _ in items}
-    wanted |= {phrase for phrase, _ in diffusing}
-    contexts = _contexts(out_dir, wanted & set(ranks), limits)
+    wanted |= {phrase for phrase, _ in diffusion.spreading}
+    contexts = _contexts(out_dir, wanted & set(ranks), ranks, limits)
     links.with_contexts = set(contexts)
 
     sections = [
@@ -254,7 +257,7 @@ def build_report(out_dir: Path, limits: ReportLimits | None = None) -> str:
         ("phrases", "Phrases", _phrases(phrases, top, regions, links)),
         ("adoption", "Adoption", _heatmap(out_dir, heat_phrases, regions, clusters, links)),
         ("keyness", "Distinctive phrases", _keyness_section(keyness, clusters, segments, links)),
-        ("diffusion", "Diffusion", _diffusion_section(diffusion, diffusing, links, limits)),
+        ("diffusion", "Diffusion", _diffusion_section(diffusion, links, limits)),
         ("reuse", "Shared passages", _reuse(out_dir / "reuse.csv", regions, limits)),
         ("similarity", "Similarity & clusters", _similarity(out_dir, clusters)),
         ("graph", "Co-occurrence graph", _graph(out_dir, links)),
@@ -556,11 +559,7 @@ def _heatmap(
     path = out_dir / "adoption.csv"
     if not heat_phrases or not regions or not path.is_file():
         return '<p class="empty">No adoption table (adoption.csv) in this run.</p>'
-    wanted = set(heat_phrases)
-    values: dict[tuple[str, str], tuple[int, float]] = {}
-    for row in _rows(path):
-        if row["year"] == "" and row["phrase"] in wanted:
-            values[(row["region"], row["phrase"])] = (_int(row["count"]), _float(row["per_10k"]))
+    values = _overall_adoption(path, set(heat_phrases))
     ordered = sorted(regions, key=lambda r: (_int(clusters.get(r), 10**6), r))
     column_max = {
         p: max((values.get((r, p), (0, 0.0))[1] for r in regions), default=0.0) for p in heat_phrases
@@ -595,6 +594,28 @@ def _heatmap(
         f'<div class="scroll full"><table class="heat" lang="zh-Hans"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
+
+
+def _overall_adoption(path: Path, wanted: set[str]) -> dict[tuple[str, str], tuple[int, float]]:
+    """``(region, phrase) -> (count, per_10k)`` over all years (the rows with no year) of the wanted phrases."""
+    values: dict[tuple[str, str], tuple[int, float]] = {}
+    header, data = plain_csv(path) or ([], b"")
+    if header[:5] != ["region", "year", "phrase", "count", "per_10k"]:
+        for row in _rows(path):
+            if row["year"] == "" and row["phrase"] in wanted:
+                values[(row["region"], row["phrase"])] = (_int(row["count"]), _float(row["per_10k"]))
+        return values
+    # Only the year may be empty, so ",,PHRASE," occurs only in the no-year row of PHRASE: one regex
+    # search finds those few rows among the ~800,000 and the region is what precedes it on its line.
+    bare = sorted(p.encode() for p in wanted if "," not in p and "\n" not in p)  # others would be quoted
+    if not bare:
+        return values
+    pattern = re.compile(b",,(" + b"|".join(map(re.escape, bare)) + b"),([^,\n]*),([^,\n]*),")
+    for found in pattern.finditer(data):
+        region = data[data.rfind(b"\n", 0, found.start()) + 1 : found.start()].decode()
+        count, rate = found[2].decode(), found[3].decode()
+        values[(region, found[1].decode())] = (_int(count), _float(rate))
+    return values
 
 
 def _vertical(phrase: str, links: _Links) -> str:
@@ -650,31 +671,38 @@ def _keyness_section(
 # diffusion
 
 
+_Point = tuple[float, float, int]  # one year of a phrase: (cum share adopted, share using, adopted)
+_NONE: _Point = (0.0, 0.0, 0)
+
+
 @dataclass
 class _Diffusion:
     years: list[int]
-    curves: dict[str, dict[int, tuple[float, float, int]]]  # phrase -> year -> (cum share, share, adopted)
-    first: dict[str, tuple[str, str]]  # phrase -> (first_year, first_regions)
-    ranks: dict[str, int]
-
-    def top(self, n: int) -> list[tuple[str, float]]:
-        """Phrases that spread most over the years: regions gained from the first year to the last,
-        then the share of regions reached, then rank."""
-        if len(self.years) < 2:
-            return []
-        first, last = self.years[0], self.years[-1]
-        gains = []
-        for phrase, curve in self.curves.items():
-            end = curve.get(last, (0.0, 0.0, 0))
-            gained = end[2] - curve.get(first, (0.0, 0.0, 0))[2]
-            if gained > 0:
-                gains.append((phrase, gained, end[0]))
-        gains.sort(key=lambda item: (-item[1], -round(item[2], 6), self.ranks.get(item[0], 10**9), item[0]))
-        return [(phrase, gained) for phrase, gained, _ in gains[:n]]
+    spreading: list[tuple[str, int]]  # the phrases shown, with the regions they gained
+    curves: dict[str, dict[int, _Point]]  # phrase -> year -> point, of the phrases shown
+    first: dict[str, tuple[str, str]]  # phrase -> (first_year, first_regions), of the phrases shown
 
 
-def _diffusion(path: Path, ranks: dict[str, int]) -> _Diffusion:
-    curves: dict[str, dict[int, tuple[float, float, int]]] = defaultdict(dict)
+def _spreading(
+    ends: Iterable[tuple[str, int, int, float]], ranks: dict[str, int], n: int
+) -> list[tuple[str, int]]:
+    """The ``n`` phrases that spread most, from ``(phrase, regions adopted in the first year, by the last
+    year, share adopted by the last year)``: regions gained, then the share reached, then rank."""
+    gains = [(phrase, last - first, share) for phrase, first, last, share in ends if last > first]
+    if len(gains) > n > 0:  # only phrases that gained as much as the n-th most can be shown
+        least = sorted([gained for _, gained, _ in gains], reverse=True)[n - 1]
+        gains = [item for item in gains if item[1] >= least]
+    gains.sort(key=lambda item: (-item[1], -round(item[2], 6), ranks.get(item[0], 10**9), item[0]))
+    return [(phrase, gained) for phrase, gained, _ in gains[:n]]
+
+
+def _diffusion(path: Path, ranks: dict[str, int], n: int) -> _Diffusion:
+    """The years of diffusion.csv and the ``n`` phrases that spread most, with their curves."""
+    plain = plain_csv(path) if path.is_file() else None
+    found = _plain_diffusion(*plain, ranks, n) if plain is not None else None
+    if found is not None:
+        return found
+    curves: dict[str, dict[int, _Point]] = defaultdict(dict)
     first: dict[str, tuple[str, str]] = {}
     years: set[int] = set()
     for row in _rows(path):
@@ -688,7 +716,70 @@ def _diffusion(path: Path, ranks: dict[str, int]) -> _Diffusion:
             _int(row["adopted_cumulative"]),
         )
         first[row["phrase"]] = (row.get("first_year", ""), row.get("first_regions", ""))
-    return _Diffusion(sorted(years), dict(curves), first, ranks)
+    ordered = sorted(years)
+    if len(ordered) < 2:
+        return _Diffusion(ordered, [], {}, {})
+    ends = []
+    for phrase, curve in curves.items():
+        last = curve.get(ordered[-1], _NONE)
+        ends.append((phrase, curve.get(ordered[0], _NONE)[2], last[2], last[0]))
+    spreading = _spreading(ends, ranks, n)
+    return _Diffusion(
+        ordered, spreading, {p: curves[p] for p, _ in spreading}, {p: first[p] for p, _ in spreading}
+    )
+
+
+def _plain_diffusion(header: list[str], data: bytes, ranks: dict[str, int], n: int) -> _Diffusion | None:
+    """:func:`_diffusion` for a plain diffusion.csv as compare.diffusion writes it: one row per phrase
+    and year with text, sorted by phrase then year, so every phrase is a block of as many lines as
+    there are years. Only the first and last line of each block are parsed (and every line of the
+    phrases shown); None when the file has not that shape."""
+    rows = data.split(b"\n")[1:-1]  # after the header, up to the last newline
+    if header[:2] != ["phrase", "year"] or not rows:
+        return None
+    key = rows[0][: rows[0].find(b",") + 1]  # the first phrase and its comma
+    size = next((i for i, line in enumerate(rows) if not line.startswith(key)), len(rows))
+    names = [line.split(b",", 2)[1] for line in rows[:size]]
+    years = [_int(name.decode(), -1) for name in names]
+    if len(rows) % size or years[0] < 0 or years != sorted(set(years)):  # whole blocks, years ascending
+        return None
+    if len(years) < 2:
+        return _Diffusion(years, [], {}, {})
+    at = {name: index for index, name in enumerate(header)}
+    share_at, using_at, adopted_at = (
+        at[name] for name in ("share_adopted_cumulative", "share_using", "adopted_cumulative")
+    )
+    start_of: dict[str, int] = {}  # phrase -> index of its first line
+    ends = []
+    for start in range(0, len(rows), size):
+        # split as bytes and keep only numbers: lists kept alive by the thousand would cost more in
+        # garbage collection than the parsing itself
+        head, tail = rows[start].split(b","), rows[start + size - 1].split(b",")
+        if head[0] != tail[0] or head[1] != names[0] or tail[1] != names[-1]:
+            return None
+        phrase = head[0].decode()
+        start_of[phrase] = start
+        ends.append(
+            (
+                phrase,
+                _int(head[adopted_at].decode()),
+                _int(tail[adopted_at].decode()),
+                _float(tail[share_at].decode()),
+            )
+        )
+    spreading = _spreading(ends, ranks, n)
+    curves: dict[str, dict[int, _Point]] = {}
+    first: dict[str, tuple[str, str]] = {}
+    for phrase, _ in spreading:
+        curve = curves[phrase] = {}
+        for line in rows[start_of[phrase] : start_of[phrase] + size]:
+            row = line.decode().split(",")
+            curve[_int(row[1], -1)] = (_float(row[share_at]), _float(row[using_at]), _int(row[adopted_at]))
+        first[phrase] = (
+            row[at["first_year"]] if "first_year" in at else "",
+            row[at["first_regions"]] if "first_regions" in at else "",
+        )
+    return _Diffusion(years, spreading, curves, first)
 
 
 def _chart(years: list[int], curve: dict[int, tuple[float, float, int]]) -> str:
@@ -726,14 +817,13 @@ def _chart(years: list[int], curve: dict[int, tuple[float, float, int]]) -> str:
     )
 
 
-def _diffusion_section(
-    diffusion: _Diffusion, diffusing: list[tuple[str, float]], links: _Links, limits: ReportLimits
-) -> str:
+def _diffusion_section(diffusion: _Diffusion, links: _Links, limits: ReportLimits) -> str:
     if len(diffusion.years) < 2:
         return (
             '<p class="empty">Diffusion needs texts from two or more years: give each document a year '
             "(a <code>year</code> column in metadata.csv, or a file name such as 2015_广东.txt).</p>"
         )
+    diffusing = diffusion.spreading
     if not diffusing:
         return '<p class="empty">No phrase reached more regions over the years.</p>'
     years = diffusion.years
@@ -961,7 +1051,38 @@ class _Line:
     source: str
 
 
-def _contexts(out_dir: Path, wanted: set[str], limits: ReportLimits) -> dict[str, list[_Line]]:
+def _hits_of(path: Path, wanted: set[str], ranks: dict[str, int]) -> Iterator[tuple[str, str, str, str, str]]:
+    """``(phrase, region, segment_id, start, end)`` of every hit of the wanted phrases, in file order.
+
+    hits.csv lists the hits by phrase rank (phrases.extract orders them so; outputs.write_hits keeps
+    that order), so in a plain file the rows of each wanted phrase are one block of lines, found by
+    searching on from the previous block in rank order; the rows of other phrases are never parsed.
+    """
+    header, data = plain_csv(path) or ([], b"")
+    names = ("region", "segment_id", "start", "end")
+    if header[:1] != ["phrase"] or not set(names) <= set(header):
+        for row in _rows(path):
+            if row["phrase"] in wanted:
+                yield row["phrase"], row["region"], row["segment_id"], row["start"], row["end"]
+        return
+    region_at, segment_at, start_at, end_at = (header.index(name) for name in names)
+    pos = 0  # the newline before the line to search from
+    for phrase in sorted(wanted, key=lambda p: (ranks[p], p)):
+        key = b"\n" + phrase.encode() + b","
+        at = data.find(key, pos) if "," not in phrase and "\n" not in phrase else -1
+        if at < 0:
+            continue  # no hit (or a phrase that a plain file cannot hold)
+        while data.startswith(key, at):
+            end = data.find(b"\n", at + 1)
+            row = data[at + 1 : end].decode().split(",")
+            yield phrase, row[region_at], row[segment_at], row[start_at], row[end_at]
+            at = end
+        pos = at
+
+
+def _contexts(
+    out_dir: Path, wanted: set[str], ranks: dict[str, int], limits: ReportLimits
+) -> dict[str, list[_Line]]:
     """Up to ``contexts_per_phrase`` lines per wanted phrase, taken in turn from the regions using it most."""
     texts_path, hits_path = out_dir / "texts.jsonl", out_dir / "hits.csv"
     if not wanted or not texts_path.is_file() or not hits_path.is_file():
@@ -969,14 +1090,10 @@ def _contexts(out_dir: Path, wanted: set[str], limits: ReportLimits) -> dict[str
     per = limits.contexts_per_phrase
     picked: dict[str, dict[str, list[tuple[str, int, int]]]] = defaultdict(lambda: defaultdict(list))
     region_hits: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in _rows(hits_path):
-        phrase = row["phrase"]
-        if phrase not in wanted:
-            continue
-        region = row["region"]
+    for phrase, region, segment_id, start, end in _hits_of(hits_path, wanted, ranks):
         region_hits[phrase][region] += 1
         if len(picked[phrase][region]) < per:
-            picked[phrase][region].append((row["segment_id"], _int(row["start"]), _int(row["end"])))
+            picked[phrase][region].append((segment_id, _int(start), _int(end)))
     needed = {seg for regions in picked.values() for hits in regions.values() for seg, _, _ in hits}
     texts: dict[str, dict[str, Any]] = {}
     with texts_path.open(encoding="utf-8") as handle:

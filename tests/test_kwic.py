@@ -12,7 +12,7 @@ import pytest
 from pipeline import kwic as kwic_module
 from pipeline.cli import main
 from pipeline.io_utils import write_csv
-from pipeline.kwic import display_width, format_table, kwic, phrase_forms
+from pipeline.kwic import display_width, format_table, kwic, phrase_forms, plain_csv, top_keyness
 from pipeline.outputs import write_phrases, write_texts
 from pipeline.records import Phrase, Segment
 
@@ -242,3 +242,59 @@ def test_kwic_on_a_run_without_texts_says_why(tmp_path: Path, capsys) -> None:
     (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")
     code, _, err = _run(capsys, "kwic", "新发展理念", "--out", str(tmp_path))
     assert code == 2 and "E041" in err and "write_texts" in err and len(err.strip().splitlines()) == 1
+
+
+def _quote_all(path: Path) -> None:
+    """Rewrite a CSV with every field quoted: the same table, which only the csv module can read."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+
+
+def test_plain_csv_only_for_bare_fields(tmp_path: Path) -> None:
+    write_csv(tmp_path / "a.csv", ["region", "phrase"], [["上海", "新发展理念"]])
+    assert plain_csv(tmp_path / "a.csv") == (
+        ["region", "phrase"],
+        "\ufeffregion,phrase\n上海,新发展理念\n".encode(),
+    )
+    (tmp_path / "b.csv").write_bytes("region,phrase\n上海,新发展理念".encode())  # no final newline
+    assert plain_csv(tmp_path / "b.csv") == (
+        ["region", "phrase"],
+        "region,phrase\n上海,新发展理念\n".encode(),
+    )
+    write_csv(tmp_path / "c.csv", ["region", "phrase"], [["上海", "3,6"]])  # a comma: quoted
+    assert plain_csv(tmp_path / "c.csv") is None
+    (tmp_path / "d.csv").write_bytes(b"region,phrase\r\n")
+    assert plain_csv(tmp_path / "d.csv") is None
+
+
+def test_top_keyness_reads_only_the_best_rows_alike(tmp_path: Path) -> None:
+    """A plain keyness.csv (read down to each region's top rows and ties) and a quoted one (every row)
+    give the same top phrases; at the cut, ties keep the phrases that sort last, as the heap does."""
+    header = ["region", "phrase", "count", "score", "delta", "variance", "reference_count"]
+    rows = [  # as compare.keyness sorts them: region, then score descending
+        ["上海", "自贸试验区", 9, 4.5, 0, 0, 1],
+        ["上海", "国际金融中心", 5, 2.0, 0, 0, 1],
+        ["上海", "浦东新区", 4, 2.0, 0, 0, 1],
+        ["上海", "长三角", 3, 2.0, 0, 0, 1],
+        ["上海", "四个意识", 2, 1.5, 0, 0, 1],
+        ["上海", "两个确立", 1, -0.5, 0, 0, 1],
+        ["山东", "黄河流域", 6, 3.0, 0, 0, 1],
+        ["山东", "新旧动能转换", 2, -1.0, 0, 0, 1],
+        ["广东", "粤港澳大湾区", 8, -0.1, 0, 0, 1],  # no positive score: no entry
+    ]
+    plain, quoted = tmp_path / "plain", tmp_path / "quoted"
+    for folder in (plain, quoted):
+        folder.mkdir()
+        write_csv(folder / "keyness.csv", header, rows)
+    _quote_all(quoted / "keyness.csv")
+    assert plain_csv(plain / "keyness.csv") is not None and plain_csv(quoted / "keyness.csv") is None
+    expected = {
+        "上海": [("自贸试验区", 9, 4.5), ("浦东新区", 4, 2.0), ("长三角", 3, 2.0)],
+        "山东": [("黄河流域", 6, 3.0)],
+    }
+    for folder in (plain, quoted):
+        assert top_keyness(folder, 3) == expected
+        assert top_keyness(folder, 1, {"山东", "广东"}) == {"山东": [("黄河流域", 6, 3.0)]}
+        assert top_keyness(folder, 10)["上海"][-1] == ("四个意识", 2, 1.5)

@@ -16,7 +16,9 @@ import pytest
 from conftest import SEEDS
 
 from pipeline.cli import main
-from pipeline.report import ReportLimits, build_report, write_report
+from pipeline.io_utils import write_csv
+from pipeline.kwic import plain_csv
+from pipeline.report import ReportLimits, _diffusion, build_report, write_report
 
 SCRIPT = "<script>alert(1)</script>"
 NASTY = '"&<>'
@@ -209,6 +211,68 @@ def test_report_of_a_partial_folder(tmp_path: Path, out: Path) -> None:
         shutil.copy(out / name, tmp_path / name)
     html = (write_report(tmp_path)).read_text(encoding="utf-8")
     assert "No adoption table" in html and "No contexts" in html and '<section id="phrases">' in html
+
+
+def _quote_all(path: Path) -> None:
+    """Rewrite a CSV with every field quoted: the same table, which only the csv module can read."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+
+
+def test_fast_readers_match_the_csv_module(out: Path, report: str, tmp_path: Path) -> None:
+    """The large CSVs of a run are searched as bytes, in the order the stages write them; the same
+    files fully quoted go through the csv module instead and must give the very same report."""
+    big = ("hits.csv", "adoption.csv", "keyness.csv", "diffusion.csv")
+    assert all(plain_csv(out / name) is not None for name in big)
+    quoted = tmp_path / "out"
+    shutil.copytree(out, quoted)
+    for path in quoted.glob("*.csv"):
+        _quote_all(path)
+    assert all(plain_csv(quoted / name) is None for name in big)
+    assert build_report(quoted) == report
+
+
+DIFFUSION = ["phrase", "year", "regions_using", "regions_with_text", "share_using", "adopted_cumulative"]
+DIFFUSION += [
+    "regions_observed_cumulative",
+    "share_adopted_cumulative",
+    "first_year",
+    "first_regions",
+    "using",
+]
+
+
+def test_diffusion_reads_first_and_last_years_alike(tmp_path: Path) -> None:
+    """Blocks of one row per year (as compare.diffusion writes them) are read by their first and last
+    rows; a file of another shape, or quoted, is read row by row: the same phrases and curves."""
+    rows = [  # sorted by phrase, then year
+        ["两个确立", 2015, 0, 2, 0, 0, 2, 0, 2016, "上海;广东", ""],
+        ["两个确立", 2016, 2, 2, 1, 2, 2, 1, 2016, "上海;广东", "上海;广东"],
+        ["四个意识", 2015, 1, 2, 0.5, 1, 2, 0.5, 2015, "上海", "上海"],
+        ["四个意识", 2016, 0, 2, 0, 1, 2, 0.5, 2015, "上海", ""],
+        ["新发展理念", 2015, 1, 2, 0.5, 1, 2, 0.5, 2015, "广东", "广东"],
+        ["新发展理念", 2016, 2, 2, 1, 2, 2, 1, 2015, "广东", "上海;广东"],
+    ]
+    ranks = {"新发展理念": 1, "两个确立": 2, "四个意识": 3}
+    plain = tmp_path / "plain.csv"
+    write_csv(plain, DIFFUSION, rows)
+    found = _diffusion(plain, ranks, 5)
+    assert found.years == [2015, 2016]
+    assert found.spreading == [("两个确立", 2), ("新发展理念", 1)]  # 四个意识 gained none
+    assert found.curves["两个确立"] == {2015: (0.0, 0.0, 0), 2016: (1.0, 1.0, 2)}
+    assert found.first == {"两个确立": ("2016", "上海;广东"), "新发展理念": ("2015", "广东")}
+    assert _diffusion(plain, ranks, 1).spreading == [("两个确立", 2)]
+    quoted = tmp_path / "quoted.csv"
+    write_csv(quoted, DIFFUSION, rows)
+    _quote_all(quoted)
+    assert _diffusion(quoted, ranks, 5) == found
+    # 四个意识 with its 2016 row twice, none for 2015: blocks of the right size but not of the right
+    # years, so every row is read; then it gained one region too
+    ragged = tmp_path / "ragged.csv"
+    write_csv(ragged, DIFFUSION, [*rows[:2], rows[3], rows[3], *rows[4:]])
+    assert _diffusion(ragged, ranks, 5).spreading == [("两个确立", 2), ("新发展理念", 1), ("四个意识", 1)]
 
 
 def _chromium() -> str:
