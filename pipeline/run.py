@@ -121,17 +121,20 @@ def run(
         compare.write_reuse(staging, compare.shared_passages(segments, min_chars=settings.reuse_min_chars))
 
     def compare_stage() -> None:
-        hits = found.hits
+        counts = compare.count_hits(segments, found.hit_table, found.phrases)  # once, for all four
         compare.write_adoption(
             staging,
-            compare.adoption(segments, hits, found.phrases, include_zero=False),
-            compare.adoption_matrix(segments, hits, found.phrases),
+            compare.adoption(segments, found.hit_table, found.phrases, include_zero=False, counts=counts),
+            compare.adoption_matrix(segments, found.hit_table, found.phrases, counts=counts),
         )
         # Only phrases a region uses: over-use is what distinguishes it (and 30,000 phrases × 31
         # regions of mostly negative scores would bury it).
-        distinctive = [row for row in compare.keyness(segments, hits, found.phrases) if row.count > 0]
-        compare.write_keyness(staging, distinctive)
-        compare.write_diffusion(staging, compare.diffusion(segments, hits, found.phrases))
+        compare.write_keyness(
+            staging, compare.keyness(segments, found.hit_table, found.phrases, min_count=1, counts=counts)
+        )
+        compare.write_diffusion(
+            staging, compare.diffusion(segments, found.hit_table, found.phrases, counts=counts)
+        )
 
     def cluster_stage() -> int:
         n_clusters = settings.n_clusters or None

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import csv
+import gc
 import math
 import random
+from collections import Counter
 
+import numpy as np
 import pytest
 
+from pipeline import compare
 from pipeline.compare import (
     AdoptionRow,
     adoption,
     adoption_matrix,
+    count_hits,
     diffusion,
     keyness,
     shared_passages,
@@ -347,3 +352,223 @@ def test_write_keyness_header(keyness_corpus, tmp_path) -> None:
     write_keyness(tmp_path, keyness(*keyness_corpus))
     with open(tmp_path / "keyness.csv", encoding="utf-8-sig") as handle:
         assert next(csv.reader(handle))[:4] == ["region", "phrase", "count", "score"]
+
+
+# ---------------------------------------------------------------------------------------------
+# counting once (count_hits), and the vectorised functions against plain loops
+
+
+def test_count_hits_equals_a_loop_over_the_hits(corpus) -> None:
+    segments, hits, phrases = corpus
+    hits = [*hits, Hit("稳增长", "sh16", 0, 0, 3)]  # not in the vocabulary: not counted
+    counts = count_hits(segments, iter(hits), iter(phrases))  # any iterables
+    assert (counts.regions, counts.years) == (("上海", "江西"), (2016, 2017))  # the lead is unattributed
+    assert counts.region_chars.tolist() == [22 + 25, 16]
+    assert counts.year_chars.tolist() == [[22, 25], [0, 16]]
+
+    place = {s.segment_id: (s.region, s.year) for s in segments}
+    expected_total: Counter[tuple[str, str]] = Counter()
+    expected_year: Counter[tuple[str, int, str]] = Counter()
+    for hit in hits:
+        region, year = place[hit.segment_id]
+        if region and hit.phrase in PHRASES:
+            expected_total[(region, hit.phrase)] += 1
+            expected_year[(region, year, hit.phrase)] += 1
+    total = {
+        (region, phrase): int(counts.total[i, j])
+        for i, region in enumerate(counts.regions)
+        for j, phrase in enumerate(counts.vocabulary)
+        if counts.total[i, j]
+    }
+    assert total == expected_total
+    r, y, p = counts.decode()
+    by_year = {
+        (counts.regions[i], counts.years[j], counts.vocabulary[k]): n
+        for i, j, k, n in zip(r.tolist(), y.tolist(), p.tolist(), counts.cell_counts.tolist(), strict=True)
+    }
+    assert by_year == expected_year
+    assert by_year[("上海", 2016, "供给侧结构性改革")] == 2
+
+
+def test_count_hits_reports_the_first_unknown_segment(corpus) -> None:
+    segments, hits, phrases = corpus
+    bad = [*hits, Hit("四个意识", "gone", 0, 0, 4), Hit("两个确立", "lost", 0, 0, 4)]
+    with pytest.raises(ValueError, match="'四个意识' names unknown segment_id 'gone'"):
+        count_hits(segments, bad, phrases)
+
+
+def test_counts_given_once_give_the_same_rows(corpus, keyness_corpus) -> None:
+    for inputs in (corpus, keyness_corpus):
+        counts = count_hits(*inputs)
+        assert adoption(*inputs, counts=counts) == adoption(*inputs)
+        assert adoption(*inputs, include_zero=False, counts=counts) == adoption(*inputs, include_zero=False)
+        assert adoption_matrix(*inputs, counts=counts) == adoption_matrix(*inputs)
+        assert keyness(*inputs, counts=counts) == keyness(*inputs)
+        assert diffusion(*inputs, counts=counts) == diffusion(*inputs)
+
+
+def test_keyness_min_count_leaves_rows_out_not_their_evidence(keyness_corpus) -> None:
+    full = keyness(*keyness_corpus, prior_scale=5.5)
+    used = keyness(*keyness_corpus, prior_scale=5.5, min_count=1)
+    assert used == [r for r in full if r.count >= 1]  # same scores: zero counts still weigh
+    assert len(used) == 7  # 9 region-phrase pairs, 上海 never says 两个维护 nor 甘肃 两个确立
+    assert ("甘肃", P) not in {(r.region, r.phrase) for r in used}
+
+
+def _loop_adoption(segments: list[Segment], hits: list[Hit], vocabulary: list[str]) -> list[AdoptionRow]:
+    """adoption(include_zero=True) the slow way: counters keyed by region and year."""
+    where = {s.segment_id: s for s in segments}
+    chars: Counter[tuple[str, int | None]] = Counter()
+    counts: Counter[tuple[str, int | None, str]] = Counter()
+    for s in segments:
+        for year in {None, s.year} if s.region else ():
+            chars[(s.region, year)] += len(s.text)
+    for hit in hits:
+        s = where[hit.segment_id]
+        for year in {None, s.year} if s.region and hit.phrase in vocabulary else ():
+            counts[(s.region, year, hit.phrase)] += 1
+    cells = sorted((key for key, n in chars.items() if n), key=lambda k: (k[0], k[1] or 0))
+    return [
+        AdoptionRow(r, y, p, counts[(r, y, p)], counts[(r, y, p)] * 10_000 / chars[(r, y)], chars[(r, y)])
+        for r, y in cells
+        for p in sorted(vocabulary)
+    ]
+
+
+def _loop_diffusion(segments: list[Segment], hits: list[Hit], vocabulary: list[str]) -> list[tuple]:
+    """diffusion() the slow way: sets of regions per year."""
+    where = {s.segment_id: s for s in segments}
+    with_text: dict[int, set[str]] = {}
+    for s in segments:
+        if s.region and s.year is not None and s.text:
+            with_text.setdefault(s.year, set()).add(s.region)
+    users: dict[tuple[str, int], set[str]] = {}
+    for hit in hits:
+        s = where[hit.segment_id]
+        if s.region and s.year is not None and hit.phrase in vocabulary:
+            users.setdefault((hit.phrase, s.year), set()).add(s.region)
+    rows = []
+    for p in sorted(vocabulary):
+        years = sorted(with_text)
+        first = next((y for y in years if (p, y) in users), None)
+        first_regions = tuple(sorted(users[(p, first)])) if first else ()
+        adopted: set[str] = set()
+        observed: set[str] = set()
+        for y in years:
+            using = users.get((p, y), set())
+            adopted |= using
+            observed |= with_text[y]
+            shares = (len(using) / len(with_text[y]), len(adopted) / len(observed))
+            counts = (len(using), len(with_text[y]), shares[0], len(adopted), len(observed), shares[1])
+            rows.append((p, y, *counts, first, first_regions, tuple(sorted(using))))
+    return rows
+
+
+def _loop_keyness(adopted: list[AdoptionRow]) -> dict[tuple[str, str], float]:
+    """Scores by the formula, with math.log, from adoption's overall counts."""
+    y = {(r.region, r.phrase): r.count for r in adopted if r.year is None}
+    regions = sorted({r for r, _ in y})
+    phrases = [p for p in sorted({p for _, p in y}) if sum(y[(r, p)] for r in regions)]
+    if len(phrases) < 2 or len(regions) < 2:
+        return {}  # odds undefined, or no other region to compare with
+    n_w = {p: sum(y[(r, p)] for r in regions) for p in phrases}
+    n = sum(n_w.values())
+    a0 = n / len(regions)
+    scores = {}
+    for i in regions:
+        n_i = sum(y[(i, p)] for p in phrases)
+        n_j = n - n_i
+        for p in phrases:
+            alpha = a0 * n_w[p] / n
+            y_i, y_j = y[(i, p)], n_w[p] - y[(i, p)]
+            delta = math.log((y_i + alpha) / (n_i + a0 - y_i - alpha)) - math.log(
+                (y_j + alpha) / (n_j + a0 - y_j - alpha)
+            )
+            scores[(i, p)] = delta / math.sqrt(1 / (y_i + alpha) + 1 / (y_j + alpha))
+    return scores
+
+
+def test_vectorised_functions_equal_plain_loops_on_random_corpora() -> None:
+    rng = random.Random(3)
+    words = ["两个确立", "四个意识", "两个维护", "供给侧结构性改革", "意识", "，", "甲"]
+    for _ in range(40):
+        segments = [
+            seg(f"s{i}", rng.choice(["上海", "江西", "甘肃", ""]), rng.choice([None, 2016, 2017, 2019]), text)
+            for i in range(rng.randint(1, 8))
+            for text in ["".join(rng.choices(words, k=rng.randint(0, 10)))]
+        ]
+        vocabulary = [*rng.sample(words[:5], rng.randint(1, 5)), "从未出现"]
+        hits = hits_of(segments, words)
+        rng.shuffle(hits)
+        phrases = [phrase(p) for p in vocabulary]
+        expected = _loop_adoption(segments, hits, vocabulary)
+        assert adoption(segments, hits, phrases) == expected
+        assert adoption(segments, hits, phrases, include_zero=False) == [r for r in expected if r.count]
+        assert [tuple(r) for r in diffusion(segments, hits, phrases)] == _loop_diffusion(
+            segments, hits, vocabulary
+        )
+        scores = _loop_keyness(expected)
+        rows = keyness(segments, hits, phrases)
+        assert {(r.region, r.phrase) for r in rows} == set(scores)
+        for row in rows:
+            assert row.score == pytest.approx(scores[(row.region, row.phrase)], rel=1e-12, abs=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# shared passages: chunks, hash collisions, single characters
+
+
+def test_running_count_in_chunks_equals_cumsum(monkeypatch) -> None:
+    monkeypatch.setattr(compare, "_CHUNK", 3)
+    flags = np.array([True, False, True, True, False, False, True, True])
+    assert compare._running_count(flags, np.int32).tolist() == [0, *np.cumsum(flags).tolist()]
+    assert compare._running_count(flags[:0], np.int32).tolist() == [0]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 1 << 20])
+def test_shared_passages_in_small_chunks_and_of_single_characters(monkeypatch, chunk: int) -> None:
+    monkeypatch.setattr(compare, "_CHUNK", chunk)  # every chunked loop runs several times
+    rng = random.Random(chunk)
+    for _ in range(30):
+        k = rng.randint(1, 3)  # k = 1: windows at the end of a segment are eligible
+        texts = ["".join(rng.choices("甲乙丙", k=rng.randint(0, 12))) for _ in range(rng.randint(2, 4))]
+        segments = [seg(f"s{i}", rng.choice(["上海", "江西", ""]), None, t) for i, t in enumerate(texts)]
+        got = {
+            r.passage: frozenset(r.regions) | ({""} if r.unattributed else set())
+            for r in shared_passages(segments, min_chars=k)
+        }
+        assert got == _brute_force(segments, k), segments
+
+
+def test_hash_collisions_do_not_change_shared_passages(monkeypatch) -> None:
+    core = "加快建设制造强国、质量强国、网络强国"
+    segments = [
+        seg("sh", "上海", None, f"我们认为{SHARED}。{WITHIN}甲{core}、数字中国。"),
+        seg("hb", "河北", None, f"大家表示{SHARED}！"),
+        seg("js", "江苏", None, f"乙{core}、数字中国。另外{WITHIN}。"),
+        seg("zj", "浙江", None, f"丙{core}！"),
+    ]
+    expected = shared_passages(segments)
+    assert [r.passage for r in expected] == [SHARED, f"{core}、数字中国。", WITHIN, core]
+    monkeypatch.setattr(compare, "_mix", lambda x: x.fill(0))  # every window hashes alike
+    assert shared_passages(segments) == expected  # more text indexed, the same passages
+
+
+def test_rows_leave_the_garbage_collector_as_found(corpus) -> None:
+    assert gc.isenabled()
+    adoption(*corpus)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        adoption(*corpus)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_write_diffusion_joins_region_lists(tmp_path) -> None:
+    segments = [seg("sh", "上海", 2017, "增强四个意识。"), seg("jx", "江西", 2017, "增强四个意识。")]
+    write_diffusion(tmp_path, diffusion(segments, hits_of(segments, [Q]), [phrase(Q)]))
+    with open(tmp_path / "diffusion.csv", encoding="utf-8-sig") as handle:
+        (row,) = csv.DictReader(handle)
+    assert (row["first_regions"], row["using"], row["share_using"]) == ("上海;江西", "上海;江西", "1")
