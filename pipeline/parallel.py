@@ -12,6 +12,7 @@ into a staging folder that the next run reuses.
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -81,6 +82,9 @@ class Stages:
         self._collect(block=False)
         while self._waiting and len(self._running) < self.workers:
             name, task = self._waiting.pop(0)
+            # The objects made so far stay out of the collector's passes, here and in the child:
+            # a full pass over millions of records costs time and, in a child, copies every page.
+            gc.freeze()
             receive, send = self._context.Pipe(duplex=False)  # type: ignore[union-attr]
             process = self._context.Process(  # type: ignore[union-attr]
                 target=_child, args=(task, send, self._parent), name=f"tifa-{name}", daemon=True
@@ -138,6 +142,7 @@ def _timed(task: Callable[[], Any]) -> tuple[Any, float]:
 
 def _child(task: Callable[[], Any], send: Connection, parent: int) -> None:
     _die_with_parent(parent)
+    gc.disable()  # a short-lived stage that builds rows, not cycles: the collector only costs time
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     try:
         value, seconds = _timed(task)

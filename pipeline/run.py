@@ -115,8 +115,8 @@ def run(
     analysed_sentences = analysed.sentences
 
     # The stages after segmentation write files of their own from what is in memory; they run side by
-    # side in forked processes (parallel.Stages). Shared passages need only the texts: they run while
-    # this process finds the phrases; the rest start when the phrases are known, the longest first.
+    # side in forked processes (parallel.Stages). Shared passages and the text tables need no phrases:
+    # they run while this process finds the phrases; the rest start when the phrases are known.
     def reuse_stage() -> None:
         compare.write_reuse(staging, compare.shared_passages(segments, min_chars=settings.reuse_min_chars))
 
@@ -154,15 +154,18 @@ def run(
         graph.write_graphml(bipartite, staging / "region_phrase.graphml")
         return cooccurrence.number_of_nodes(), cooccurrence.number_of_edges()
 
-    def write_stage() -> None:
+    def texts_stage() -> None:
         outputs.write_segments(staging / "segments.csv", segments, analysed_sentences)
-        outputs.write_phrases(staging / "phrases.csv", found.phrases)
-        outputs.write_hits(staging / "hits.csv", found.hit_table, segments)
         if settings.write_texts:
             outputs.write_texts(staging / "texts.jsonl", segments, ingested.original_text)
 
+    def write_stage() -> None:
+        outputs.write_phrases(staging / "phrases.csv", found.phrases)
+        outputs.write_hits(staging / "hits.csv", found.hit_table, segments)
+
     with parallel.Stages(settings.resolved_workers()) as stages:
         stages.start("reuse", reuse_stage)
+        stages.start("texts", texts_stage)
         with timings.stage("phrases"):
             found = phrases.extract(
                 segments, analysed_sentences, analysed.spans, settings, user_phrases=user_phrases
