@@ -15,7 +15,11 @@ in its own subprocess (so peak memory is that run's):
 
 For each: characters, wall seconds, characters per second, and peak RSS — of the largest single
 process, and of all its processes together (PSS, sampled every 200 ms). Then the ratios the targets are
-about, and the per-stage seconds of the cold runs (from ``manifest.json``).
+about, and the per-stage seconds of the cold runs (from ``manifest.json``; the stages after the phrase
+stage run side by side, so their seconds overlap).
+
+The machine's speed drifts from one minute to the next, so the corpus's ``bare`` and ``cold`` runs are
+made ``--repeat`` times in turn and the ratio reported is the median of the pairs' ratios.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import csv
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -270,13 +275,35 @@ def report(measures: dict[str, Measure], copies: int) -> str:
     )
     lines.append("bare: wall and characters/s are for loading + nlp.pipe; CPU s covers its whole process")
     lines.append("")
-    one_bare, one_cold, one_warm = measures.get("bare1"), measures.get("cold1"), measures.get("warm1")
-    if one_bare and one_cold:
-        ratio = one_cold.seconds / one_bare.seconds
-        nlp_ratio = one_cold.stages.get("nlp", 0.0) / one_bare.seconds
+    one_warm = measures.get("warm1")
+    pairs = [
+        (measures[f"bare1.{n}"], measures[f"cold1.{n}"]) for n in range(1, 100) if f"cold1.{n}" in measures
+    ]
+    if pairs:
+        # Each cold run right after its bare run: the pair sees the same machine, so the ratio of a
+        # pair is steadier than either time; the median of the pairs is the figure.
+        ratios = sorted(cold.seconds / bare.seconds for bare, cold in pairs)
+        ratio = statistics.median(ratios)
+        cpu_ratios = [cold.cpu_seconds / bare.cpu_seconds for bare, cold in pairs if bare.cpu_seconds]
+        cpu = f"{statistics.median(cpu_ratios):.2f}" if cpu_ratios else "n/a"
+        nlp_ratio = statistics.median(cold.stages.get("nlp", 0.0) / bare.seconds for bare, cold in pairs)
         lines.append(
             f"cold / bare (1×)       {ratio:6.2f}   target ≤ {TARGET_RATIO}: {_verdict(ratio, TARGET_RATIO)}"
-            f"   (NLP stage alone / bare: {nlp_ratio:.2f})"
+            f"   (median of {len(pairs)} pairs: {', '.join(f'{r:.2f}' for r in ratios)};"
+            f" CPU seconds {cpu}; NLP stage alone / bare: {nlp_ratio:.2f})"
+        )
+    colds = sorted((cold for _, cold in pairs), key=lambda cold: cold.seconds)
+    one_cold = colds[len(colds) // 2] if colds else None  # the median cold run
+    if one_cold and one_cold.stages.get("nlp"):
+        # The phrase stage counts its n-grams while the workers segment ("phrases_grams", inside the
+        # NLP stage's time) and does the rest after: both parts are the phrase stage's time.
+        stages = one_cold.stages
+        phrase_seconds = stages.get("phrases", 0.0) + stages.get("phrases_grams", 0.0)
+        share = phrase_seconds / stages["nlp"]
+        lines.append(
+            f"phrase stage / NLP     {share:6.2f}   target ≤ 0.3: {_verdict(share, 0.3)}"
+            f"   ({phrase_seconds:.1f} s, of which {stages.get('phrases_grams', 0.0):.1f} s while segmenting;"
+            f" NLP stage {stages['nlp']:.1f} s; median cold run)"
         )
     if one_cold and one_warm:
         share = one_warm.seconds / one_cold.seconds
@@ -301,7 +328,8 @@ def report(measures: dict[str, Measure], copies: int) -> str:
     if stages:
         names = list(dict.fromkeys(name for measure in stages for name in measure.stages))
         lines.append("")
-        lines.append("stage seconds            " + " ".join(f"{name:>8}" for name in names))
+        lines.append("stage seconds (after phrases: side by side)")
+        lines.append(" " * 25 + " ".join(f"{name:>8}" for name in names))
         for measure in stages:
             lines.append(
                 f"{measure.label:<24} " + " ".join(f"{measure.stages.get(name, 0.0):>8.1f}" for name in names)
@@ -317,6 +345,7 @@ def main(argv: list[str] | None = None) -> None:
         "--batch-size", type=int, default=0, help="pieces per batch (0: the setting's default)"
     )
     parser.add_argument("--copies", type=int, default=4, help="times the corpus is repeated (0: skip)")
+    parser.add_argument("--repeat", type=int, default=3, help="bare and cold runs of the corpus, in turn")
     parser.add_argument(
         "--work", type=Path, help="folder for outputs, caches and copies (default: a temporary one)"
     )
@@ -343,10 +372,15 @@ def main(argv: list[str] | None = None) -> None:
         print(_row(measure), flush=True)
 
     try:
-        step("bare1", bare("bare nlp.pipe", args.corpus, workers, batch_size))
-        shutil.rmtree(work / "cache-1", ignore_errors=True)
-        step("cold1", tifa_run("tifa run, cold", args.corpus, work / "out-1", work / "cache-1", workers))
-        step("warm1", tifa_run("tifa run, warm", args.corpus, work / "out-1", work / "cache-1", workers))
+        for n in range(1, args.repeat + 1):  # bare and cold in turn, so each pair sees the same machine
+            step(f"bare1.{n}", bare(f"bare nlp.pipe #{n}", args.corpus, workers, batch_size))
+            shutil.rmtree(work / "cache-1", ignore_errors=True)
+            shutil.rmtree(work / "out-1", ignore_errors=True)
+            cold = tifa_run(f"tifa run, cold #{n}", args.corpus, work / "out-1", work / "cache-1", workers)
+            step(f"cold1.{n}", cold)
+        warm = tifa_run("tifa run, warm", args.corpus, work / "out-1", work / "cache-1", workers)
+        warm.stages = {}  # nothing changed: the outputs, and the manifest's timings, are the cold run's
+        step("warm1", warm)
         if args.copies > 1:
             repeated = repeat_corpus(args.corpus, args.copies, work / f"corpus-{args.copies}x")
             step("bare4", bare(f"bare nlp.pipe, {args.copies}×", repeated, workers, batch_size))

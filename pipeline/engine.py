@@ -183,13 +183,27 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def ordered_results(executor: Executor, tasks: Iterable[Sequence[str]], window: int) -> Iterator[Any]:
-    """Submit ``tasks`` with at most ``window`` in flight; yield their results in submission order."""
+def ordered_results(
+    executor: Executor,
+    tasks: Iterable[Sequence[str]],
+    window: int,
+    while_waiting: Callable[[], None] | None = None,
+) -> Iterator[Any]:
+    """Submit ``tasks`` with at most ``window`` in flight; yield their results in submission order.
+
+    ``while_waiting`` runs once here, when the first ``window`` tasks are in flight: work of this
+    process that needs no results, done while the workers are busy.
+    """
     pending: deque[_Future] = deque()
     for texts in tasks:
         pending.append(executor.submit(texts))
         if len(pending) >= window:
+            if while_waiting is not None:
+                while_waiting, call = None, while_waiting
+                call()
             yield pending.popleft().result()
+    if while_waiting is not None and pending:
+        while_waiting()
     while pending:
         yield pending.popleft().result()
 
@@ -238,6 +252,7 @@ def analyse(
     scheduler: str = "",
     cache: NlpCache | None = None,
     chunk_chars: int = nlp_stage.CHUNK_CHARS,
+    while_waiting: Callable[[], None] | None = None,
 ) -> NlpResult:
     """See ``pipeline.nlp.analyse``."""
     if language is not None and model_dir is None:
@@ -258,7 +273,7 @@ def analyse(
     processed = cached = 0
     with open_executor(engine, workers, model, language, scheduler) if todo else _nothing() as executor:
         window = WINDOW_PER_WORKER * (executor.slots if executor is not None else 1)
-        pieces = _stream(executor, segments, todo, batch_size, chunk_chars, window=window)
+        pieces = _stream(executor, segments, todo, batch_size, chunk_chars, window, while_waiting)
         wanted = set(todo)
         for number, segment in enumerate(segments):
             if number in wanted:
@@ -292,13 +307,14 @@ def _stream(
     batch_size: int,
     chunk_chars: int,
     window: int,
+    while_waiting: Callable[[], None] | None = None,
 ) -> Iterator[tuple[Piece, Analysis]]:
     """Every piece of the segments ``todo`` with its analysis, in order."""
     if executor is None or not todo:
         return
     meta: deque[list[Piece]] = deque()
     tasks = _tasks(segments, todo, batch_size, chunk_chars, meta)
-    for analyses in ordered_results(executor, tasks, window=max(1, window)):
+    for analyses in ordered_results(executor, tasks, max(1, window), while_waiting):
         yield from zip(meta.popleft(), analyses, strict=True)
 
 

@@ -362,13 +362,15 @@ def analyse(
     scheduler: str = "",
     cache: object | None = None,
     chunk_chars: int = CHUNK_CHARS,
+    while_waiting: Callable[[], None] | None = None,
 ) -> NlpResult:
     """Segment every segment into sentences and tokens and collect rule spans.
 
     ``workers`` processes (1: in this process) or, with ``engine="dask"``, tasks on a Dask cluster
     (a local one, or the one at ``scheduler``). With a ``cache`` (``pipeline.cache.NlpCache``) only
     segments it does not hold are processed. ``nlp`` is used in this process and by forked workers;
-    it is loaded from ``model_dir`` when needed and not given.
+    it is loaded from ``model_dir`` when needed and not given. ``while_waiting`` is called once, in
+    this process, while the first tasks run (not at all when there is nothing to segment).
 
     >>> result = analyse([segment], load_nlp())  # doctest: +SKIP
     >>> result.sentences[0].tokens  # doctest: +SKIP
@@ -387,6 +389,7 @@ def analyse(
         scheduler=scheduler,
         cache=cache,
         chunk_chars=chunk_chars,
+        while_waiting=while_waiting,
     )
 
 
@@ -396,6 +399,7 @@ def analyse_corpus(
     *,
     model_dir: Path | str | None = None,
     progress: Callable[[int], None] | None = None,
+    while_waiting: Callable[[], None] | None = None,
 ) -> NlpResult:
     """``analyse`` as ``tifa run`` calls it: workers, engine, cache and pieces from ``settings``.
 
@@ -419,4 +423,5 @@ def analyse_corpus(
         scheduler=settings.scheduler,
         cache=cache,
         chunk_chars=settings.chunk_chars,
+        while_waiting=while_waiting,
     )

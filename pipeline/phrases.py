@@ -126,7 +126,8 @@ class _Corpus:
     token_start: np.ndarray  # bool: a token starts at this offset (or the previous char ends one)
 
     @classmethod
-    def build(cls, segments: Sequence[Segment], sentences: Sequence[Sentence]) -> _Corpus:
+    def of_texts(cls, segments: Sequence[Segment]) -> _Corpus:
+        """The texts alone: word boundaries only where punctuation and separators are."""
         starts, offset = [], 0
         for segment in segments:
             starts.append(offset)
@@ -143,7 +144,12 @@ class _Corpus:
         token_start = np.zeros(len(codes) + 1, dtype=bool)
         token_start[:-1][~is_word] = True  # punctuation and separators bound words on both sides
         token_start[1:][~is_word] = True
-        segment_start = dict(zip((s.segment_id for s in segments), starts, strict=True))
+        codes[~is_word] = _SEPARATOR
+        return cls(text, np.asarray(starts, dtype=np.int64), codes, token_start)
+
+    def with_tokens(self, segments: Sequence[Segment], sentences: Sequence[Sentence]) -> _Corpus:
+        """The same corpus with the segmenter's word boundaries."""
+        segment_start = dict(zip((s.segment_id for s in segments), self.starts.tolist(), strict=True))
         bounds: list[int] = []
         for sentence in sentences:
             base = segment_start[sentence.segment_id] + sentence.start
@@ -158,9 +164,13 @@ class _Corpus:
                 bounds.append(base + found)
                 bounds.append(base + found + len(token))
                 position = found + len(token)
+        token_start = self.token_start.copy()
         token_start[np.asarray(bounds, dtype=np.int64)] = True
-        codes[~is_word] = _SEPARATOR
-        return cls(text, np.asarray(starts, dtype=np.int64), codes, token_start)
+        return _Corpus(self.text, self.starts, self.codes, token_start)
+
+    @classmethod
+    def build(cls, segments: Sequence[Segment], sentences: Sequence[Sentence]) -> _Corpus:
+        return cls.of_texts(segments).with_tokens(segments, sentences)
 
 
 def _key_space(corpus: _Corpus) -> tuple[np.ndarray, np.ndarray]:
@@ -298,45 +308,85 @@ def _distinct_per_group(group: np.ndarray, values: np.ndarray, n_groups: int) ->
     return np.bincount(pairs // (int(values.max(initial=0)) + 1), minlength=n_groups)
 
 
-def statistical_candidates(
-    corpus: _Corpus,
-    segment_regions: np.ndarray,
-    settings: Settings,
-    *,
-    min_count: int,
-    spread_by_region: bool,
-) -> dict[str, tuple[Counter[str], float]]:
-    """Recurring, free, word-aligned n-grams: key → (surface forms seen, cohesion in bits)."""
+@dataclass(frozen=True, eq=False)
+class GramCounts:
+    """The recurring n-grams of the texts and the tests that need no word boundaries, done.
+
+    Made by :func:`count_grams` from the segments alone, so it can be computed while the segmenter
+    runs; :func:`extract` takes it and adds the tests that need the segmenter's words. ``grams`` holds,
+    for each length n, the occurrences (key-space positions and gram numbers) of the grams that
+    recur ``min_count`` times, in ``min_spread`` regions, with free boundaries.
+    """
+
+    corpus: _Corpus
+    key_offset: np.ndarray  # offset in ``corpus.text`` of each key-space character
+    codes: np.ndarray  # key-space codes
+    tables: dict[int, tuple[np.ndarray, np.ndarray]]  # n → sorted gram hashes, counts
+    grams: tuple[tuple[int, np.ndarray, np.ndarray], ...]  # (n, positions, gram number)
+    min_count: int
+    spread_by_region: bool
+
+
+def _segment_regions(segments: Sequence[Segment]) -> tuple[np.ndarray, bool]:
+    """Each segment's region number (-1: none); whether spread is counted in regions (else segments)."""
+    names = sorted({segment.region for segment in segments if segment.region})
+    number = {name: index for index, name in enumerate(names)}
+    regions = np.asarray([number.get(segment.region, -1) for segment in segments], dtype=np.int64)
+    return regions, len(names) >= 2
+
+
+def count_grams(segments: Sequence[Segment], settings: Settings | None = None) -> GramCounts:
+    """Count the recurring n-grams of the texts and keep those free at both ends and spread enough."""
+    settings = settings or Settings()
+    corpus = _Corpus.of_texts(segments)
+    segment_regions, spread_by_region = _segment_regions(segments)
+    min_count, _ = thresholds(settings, sum(len(segment.text) for segment in segments))
     codes, key_offset = _key_space(corpus)
     size = len(codes)
-    total = int(np.count_nonzero(codes))
     tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    found: dict[str, Counter[str]] = {}
-    grams: list[tuple[int, int, list[int]]] = []  # first occurrence of each key's gram: its cohesion
+    kept = []
     for n, positions, group in _frequent_grams(codes, settings, min_count, tables):
-        uniques, counts = tables[n]
+        _, counts = tables[n]
         left = np.where(positions > 0, codes[np.maximum(positions - 1, 0)], 0)
         right_index = positions + n
         right = np.where(right_index < size, codes[np.minimum(right_index, size - 1)], 0)
-        left_share = _neighbour_share_max(group, left, counts)
-        right_share = _neighbour_share_max(group, right, counts)
+        segment = np.searchsorted(corpus.starts, key_offset[positions], side="right") - 1
+        if spread_by_region:
+            region = segment_regions[segment]
+            has_region = region >= 0
+            spread = _distinct_per_group(group[has_region], region[has_region], len(counts))
+        else:
+            spread = _distinct_per_group(group, segment, len(counts))
+        keep = (
+            (_neighbour_share_max(group, left, counts) <= settings.max_neighbour_share)
+            & (_neighbour_share_max(group, right, counts) <= settings.max_neighbour_share)
+            & (spread >= settings.min_spread)
+        )
+        rows = keep[group]  # every occurrence of the grams kept
+        if rows.any():
+            kept.append((n, positions[rows], group[rows]))
+    return GramCounts(corpus, key_offset, codes, tables, tuple(kept), min_count, spread_by_region)
+
+
+def statistical_candidates(
+    grams: GramCounts, corpus: _Corpus, settings: Settings
+) -> dict[str, tuple[Counter[str], float]]:
+    """Recurring, free, word-aligned n-grams: key → (surface forms seen, cohesion in bits).
+
+    ``corpus`` is ``grams.corpus`` with the segmenter's word boundaries.
+    """
+    key_offset, codes, tables = grams.key_offset, grams.codes, grams.tables
+    total = int(np.count_nonzero(codes))
+    found: dict[str, Counter[str]] = {}
+    cohesion_of: list[tuple[int, int, list[int]]] = []  # first occurrence of each key's gram
+    for n, positions, group in grams.grams:
+        _, counts = tables[n]
         original_start = key_offset[positions]
         original_end = key_offset[positions + n - 1] + 1
         aligned = corpus.token_start[original_start] & corpus.token_start[original_end]
-        aligned_share = np.bincount(group, weights=aligned, minlength=len(uniques)) / counts
-        segment = np.searchsorted(corpus.starts, original_start, side="right") - 1
-        spread_values = segment_regions[segment] if spread_by_region else segment
-        if spread_by_region:
-            has_region = spread_values >= 0
-            spread = _distinct_per_group(group[has_region], spread_values[has_region], len(uniques))
-        else:
-            spread = _distinct_per_group(group, spread_values, len(uniques))
-        keep = (
-            (left_share <= settings.max_neighbour_share)
-            & (right_share <= settings.max_neighbour_share)
-            & (aligned_share > settings.min_token_alignment)
-            & (spread >= settings.min_spread)
-        )
+        # the rows are every occurrence of their grams: the share is over all of them
+        aligned_share = np.bincount(group, weights=aligned, minlength=len(counts)) / counts
+        keep = aligned_share > settings.min_token_alignment
         if not keep.any():
             continue
         # One row per distinct surface (same gram, with or without 、), with how often it occurs.
@@ -355,9 +405,9 @@ def statistical_candidates(
                 position = int(positions[row])
                 splits = [k for k in range(1, n) if corpus.token_start[key_offset[position + k]]]
                 found[key] = Counter()
-                grams.append((position, n, splits))
+                cohesion_of.append((position, n, splits))
             found[key][surface] += int(times)
-    cohesion = _cohesions(codes, grams, tables, total)
+    cohesion = _cohesions(codes, cohesion_of, tables, total)
     return {key: (forms, bits) for (key, forms), bits in zip(found.items(), cohesion, strict=True)}
 
 
@@ -505,26 +555,27 @@ def extract(
     settings: Settings | None = None,
     *,
     user_phrases: Sequence[str] = (),
+    grams: GramCounts | None = None,
 ) -> PhraseResult:
     """Find the formulaic phrases of a corpus and every occurrence of each.
+
+    ``grams``: :func:`count_grams` of the same segments and settings, when it was computed already
+    (while the segmenter ran).
 
     >>> result = extract(segments, analysed.sentences, analysed.spans)  # doctest: +SKIP
     >>> result.phrases[0].phrase, result.phrases[0].kind  # doctest: +SKIP
     ('高质量发展', 'statistical')
     """
     settings = settings or Settings()
-    corpus = _Corpus.build(segments, sentences)
-    region_names = sorted({segment.region for segment in segments if segment.region})
-    region_ids = {name: index for index, name in enumerate(region_names)}
-    segment_regions = np.asarray([region_ids.get(segment.region, -1) for segment in segments], dtype=np.int64)
-    spread_by_region = len(region_names) >= 2
+    if grams is None or grams.corpus.text != "\n".join(s.text for s in segments) + "\n":
+        grams = count_grams(segments, settings)
+    corpus = grams.corpus.with_tokens(segments, sentences)
+    spread_by_region = grams.spread_by_region
 
     candidates: dict[str, _Candidate] = {}
     chars = sum(len(segment.text) for segment in segments)
     statistical_min, rule_min = thresholds(settings, chars)
-    statistical = statistical_candidates(
-        corpus, segment_regions, settings, min_count=statistical_min, spread_by_region=spread_by_region
-    )
+    statistical = statistical_candidates(grams, corpus, settings)
     for key, (forms, cohesion) in statistical.items():
         candidates[key] = _Candidate("statistical", forms, cohesion=cohesion)
     for key, (kind, forms) in rule_candidates(spans).items():

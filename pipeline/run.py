@@ -105,12 +105,19 @@ def run(
     # Locked before the long stages (a second run into out/ stops at once), after ingest (whose
     # input may be the folder that holds out/: the lock and staging files are not inputs).
     staging = io_utils.prepare_staging(out_dir)
+    grams: list[phrases.GramCounts] = []
+
+    def count_grams() -> None:  # the phrase stage's n-gram counting, which needs only the texts
+        with timings.stage("phrases_grams"):
+            grams.append(phrases.count_grams(segments, settings))
+
     with timings.stage("nlp"):  # workers, engine and cache as settings say; the model loads only if needed
         analysed = nlp.analyse_corpus(
             segments,
             settings,
             model_dir=model_dir,
             progress=_progress_bar(sum(len(s.text) for s in segments), progress),
+            while_waiting=count_grams,  # in this process while the workers segment (timed on its own)
         )
     analysed_sentences = analysed.sentences
 
@@ -168,13 +175,18 @@ def run(
         stages.start("texts", texts_stage)
         with timings.stage("phrases"):
             found = phrases.extract(
-                segments, analysed_sentences, analysed.spans, settings, user_phrases=user_phrases
+                segments,
+                analysed_sentences,
+                analysed.spans,
+                settings,
+                user_phrases=user_phrases,
+                grams=grams[0] if grams else None,
             )
-        for name, stage in (
+        for name, stage in (  # longest first: the last to start are the shortest
             ("compare", compare_stage),
             ("cluster", cluster_stage),
-            ("graph", graph_stage),
             ("write", write_stage),
+            ("graph", graph_stage),
         ):
             stages.start(name, stage)
         done = stages.wait()

@@ -179,6 +179,16 @@ def test_results_come_back_in_order_with_a_bounded_window() -> None:
     assert executor.most == 3
 
 
+@pytest.mark.parametrize("n_tasks", [0, 2, 50])
+def test_work_while_waiting_runs_once_with_the_window_in_flight(n_tasks: int) -> None:
+    executor = _CountingExecutor()
+    seen: list[int] = []
+    tasks = ([str(n)] for n in range(n_tasks))
+    results = list(engine.ordered_results(executor, tasks, 3, lambda: seen.append(executor.in_flight)))
+    assert results == [[str(n)] for n in range(n_tasks)]
+    assert seen == ([min(n_tasks, 3)] if n_tasks else [])  # called once, tasks running; never for none
+
+
 def test_unknown_engine_is_an_error(nlp) -> None:
     from pipeline.errors import TifaError
 

@@ -4,7 +4,7 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.nlp import analyse
-from pipeline.phrases import extract, phrase_key
+from pipeline.phrases import count_grams, extract, phrase_key
 from pipeline.records import Segment
 from pipeline.text import normalize
 
@@ -210,3 +210,17 @@ def test_a_form_overlapping_itself_is_counted_as_str_count_does(nlp) -> None:
     assert phrase.count == text.count("一带一路一带") == 2
     starts = [hit.start for hit in result.hits if hit.phrase == "一带一路一带"]
     assert starts == [2, 10]
+
+
+def test_grams_counted_before_segmentation_give_the_same_phrases(nlp, seed_segments) -> None:
+    """count_grams needs only the texts (it runs while the segmenter works); extract then adds the rest."""
+    grams = count_grams(seed_segments)
+    assert grams.grams and all(n >= Settings().min_chars for n, _, _ in grams.grams)
+    analysed = analyse(seed_segments, nlp)
+    alone = extract(seed_segments, analysed.sentences, analysed.spans)
+    given = extract(seed_segments, analysed.sentences, analysed.spans, grams=grams)
+    assert given.phrases == alone.phrases
+    assert given.hits == alone.hits
+    # Grams of other texts are not used: they are counted again.
+    other = count_grams(seed_segments[:2])
+    assert extract(seed_segments, analysed.sentences, analysed.spans, grams=other).phrases == alone.phrases
