@@ -107,9 +107,11 @@ def run(
     staging = io_utils.prepare_staging(out_dir)
     grams: list[phrases.GramCounts] = []
 
-    def count_grams() -> None:  # the phrase stage's n-gram counting, which needs only the texts
-        with timings.stage("phrases_grams"):
+    def while_segmenting() -> None:
+        with timings.stage("phrases_grams"):  # the phrase stage's n-gram counting needs only the texts
             grams.append(phrases.count_grams(segments, settings))
+        with timings.stage("imports"):  # once here, not in each stage process forked later
+            cluster.import_libraries()
 
     with timings.stage("nlp"):  # workers, engine and cache as settings say; the model loads only if needed
         analysed = nlp.analyse_corpus(
@@ -117,7 +119,7 @@ def run(
             settings,
             model_dir=model_dir,
             progress=_progress_bar(sum(len(s.text) for s in segments), progress),
-            while_waiting=count_grams,  # in this process while the workers segment (timed on its own)
+            while_waiting=while_segmenting,  # in this process while the workers segment (timed on its own)
         )
     analysed_sentences = analysed.sentences
 
@@ -127,13 +129,14 @@ def run(
     def reuse_stage() -> None:
         compare.write_reuse(staging, compare.shared_passages(segments, min_chars=settings.reuse_min_chars))
 
-    def compare_stage() -> None:
-        counts = compare.count_hits(segments, found.hit_table, found.phrases)  # once, for all four
+    def adoption_stage() -> None:
         compare.write_adoption(
             staging,
             compare.adoption(segments, found.hit_table, found.phrases, include_zero=False, counts=counts),
             compare.adoption_matrix(segments, found.hit_table, found.phrases, counts=counts),
         )
+
+    def keyness_stage() -> None:
         # Only phrases a region uses: over-use is what distinguishes it (and 30,000 phrases × 31
         # regions of mostly negative scores would bury it).
         compare.write_keyness(
@@ -182,10 +185,12 @@ def run(
                 user_phrases=user_phrases,
                 grams=grams[0] if grams else None,
             )
+        counts = compare.count_hits(segments, found.hit_table, found.phrases)  # once, for both
         for name, stage in (  # longest first: the last to start are the shortest
-            ("compare", compare_stage),
             ("cluster", cluster_stage),
+            ("adoption", adoption_stage),
             ("write", write_stage),
+            ("keyness", keyness_stage),
             ("graph", graph_stage),
         ):
             stages.start(name, stage)
