@@ -23,7 +23,6 @@ to every other region (and 1 to itself).
 
 from __future__ import annotations
 
-import importlib
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -84,21 +83,6 @@ class ClusterResult:
 
     def cluster_of(self, region: str) -> int:
         return self.clusters[self.regions.index(region)]
-
-
-_LIBRARIES = (
-    "scipy.cluster.hierarchy",
-    "scipy.spatial.distance",
-    "sklearn.feature_extraction.text",
-    "sklearn.metrics",
-)
-
-
-def import_libraries() -> None:
-    """Import what clustering and its figures use (a second of work), e.g. before forking workers."""
-    for name in _LIBRARIES:
-        importlib.import_module(name)
-    cjk_pyplot()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,21 +43,29 @@ def atomic_write(path: Path, data: str | bytes) -> None:
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """Render rows as CSV text: UTF-8, ``\\n`` line ends, None as an empty cell, floats rounded."""
+    rows = list(rows)
+    return columns_csv_text(header, list(zip(*rows, strict=True)) if rows else [[] for _ in header])
+
+
+def columns_csv_text(header: Sequence[str], columns: Sequence[Sequence[Any]]) -> str:
+    """``csv_text`` of the table given column by column (equally long columns, in header order)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    rows = list(rows)
-    if rows:
-        # Column by column: a column of plain cells is written as it is and a column of floats is
-        # formatted in one call, instead of a Python step per cell (costly at a million rows).
-        columns = [_cells(column) for column in zip(*rows, strict=True)]
-        writer.writerows(zip(*columns, strict=True))
+    # A column of plain cells is written as it is and a column of floats is formatted in one call,
+    # instead of a Python step per cell (costly at a million rows).
+    writer.writerows(zip(*(_cells(column) for column in columns), strict=True))
     return buffer.getvalue()
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Write a CSV atomically, with a UTF-8 BOM so Excel shows Chinese intact (pandas and R skip it)."""
     atomic_write(path, "\ufeff" + csv_text(header, rows))
+
+
+def write_csv_columns(path: Path, header: Sequence[str], columns: Sequence[Sequence[Any]]) -> None:
+    """``write_csv`` of a table given column by column."""
+    atomic_write(path, "\ufeff" + columns_csv_text(header, columns))
 
 
 # Cells the csv module writes as they should appear (None as an empty cell); floats get 6 digits.

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.io_utils import atomic_write, replace_folder, write_csv
+import numpy as np
+
+from pipeline.io_utils import atomic_write, replace_folder, write_csv, write_csv_columns
 from pipeline.records import HitTable, Phrase, Segment, Sentence
 
 
@@ -90,24 +92,27 @@ def write_hits(path: Path, hits: HitTable, segments: Sequence[Segment]) -> None:
     """``hits.csv``: every occurrence of every phrase, with the surface form found and where."""
     by_id = {segment.segment_id: segment for segment in segments}
     ordered = [by_id[segment_id] for segment_id in hits.segment_ids]
-    columns = (hits.phrase, hits.segment, hits.sentence, hits.start, hits.end)
 
-    def rows() -> Iterator[list[Any]]:
-        for phrase, number, sentence, start, end in zip(*(c.tolist() for c in columns), strict=True):
-            s = ordered[number]
-            yield [
-                hits.names[phrase],
-                s.text[start:end],
-                s.segment_id,
-                s.region,
-                s.year,
-                sentence,
-                start,
-                end,
-            ]
+    def per_segment(values: list[Any]) -> list[Any]:  # a segment's value for each hit, without a loop
+        column = np.empty(len(values), dtype=object)
+        column[:] = values
+        return column[hits.segment].tolist()
 
-    write_csv(
-        path, ["phrase", "surface", "segment_id", "region", "year", "sentence_index", "start", "end"], rows()
+    texts = per_segment([segment.text for segment in ordered])
+    starts, ends = hits.start.tolist(), hits.end.tolist()
+    write_csv_columns(
+        path,
+        ["phrase", "surface", "segment_id", "region", "year", "sentence_index", "start", "end"],
+        [
+            np.asarray(hits.names, dtype=object)[hits.phrase].tolist(),
+            [text[start:end] for text, start, end in zip(texts, starts, ends, strict=True)],
+            per_segment(list(hits.segment_ids)),
+            per_segment([segment.region for segment in ordered]),
+            per_segment([segment.year for segment in ordered]),
+            hits.sentence.tolist(),
+            starts,
+            ends,
+        ],
     )
 
 

@@ -110,8 +110,6 @@ def run(
     def while_segmenting() -> None:
         with timings.stage("phrases_grams"):  # the phrase stage's n-gram counting needs only the texts
             grams.append(phrases.count_grams(segments, settings))
-        with timings.stage("imports"):  # once here, not in each stage process forked later
-            cluster.import_libraries()
 
     with timings.stage("nlp"):  # workers, engine and cache as settings say; the model loads only if needed
         analysed = nlp.analyse_corpus(
