@@ -25,6 +25,7 @@ from pipeline import (
     outputs,
     parallel,
     phrases,
+    reuse,
 )
 from pipeline.config import Settings
 from pipeline.errors import no_inputs
@@ -125,7 +126,7 @@ def run(
     # side in forked processes (parallel.Stages). Shared passages and the text tables need no phrases:
     # they run while this process finds the phrases; the rest start when the phrases are known.
     def reuse_stage() -> None:
-        compare.write_reuse(staging, compare.shared_passages(segments, min_chars=settings.reuse_min_chars))
+        reuse.write_reuse(staging, reuse.shared_passages(segments, min_chars=settings.reuse_min_chars))
 
     def adoption_stage() -> None:
         compare.write_adoption(

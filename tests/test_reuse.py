@@ -1,0 +1,170 @@
+"""Shared passages (pipeline/reuse.py): hand-built inputs, and a brute-force search to agree with."""
+
+from __future__ import annotations
+
+import csv
+import random
+
+import numpy as np
+import pytest
+
+from pipeline import reuse
+from pipeline.records import Segment
+from pipeline.reuse import shared_passages, write_reuse
+
+
+def seg(segment_id: str, region: str, year: int | None, text: str) -> Segment:
+    return Segment(segment_id, f"{segment_id}.txt", region, "", "", year, text)
+
+
+# ---------------------------------------------------------------------------------------------
+# shared passages
+
+SHARED = "党的二十大报告高屋建瓴、思想深邃，气势恢宏、统揽全局"  # 26 characters
+WITHIN = "上海实践上海实践上海实践上海实践上海实践"  # 20 characters, only in 上海
+
+
+def test_shared_passage_found_across_regions_once_and_maximal() -> None:
+    segments = [
+        seg("sh", "上海", None, f"我们认为{SHARED}。{WITHIN}"),
+        seg("hb", "河北", None, f"大家表示{SHARED}！"),
+        seg("sh2", "上海", None, f"另外{WITHIN}。"),
+    ]
+    rows = shared_passages(segments)
+    assert [r.passage for r in rows] == [SHARED]
+    row = rows[0]
+    assert (row.length, row.regions, row.segments, row.regions_n, row.unattributed) == (
+        26,
+        ("上海", "河北"),
+        ("hb", "sh"),
+        2,
+        0,
+    )
+
+
+def test_shared_passage_with_unattributed_text_counts_and_two_leads_do_not() -> None:
+    clause = "为各地工业和信息化系统今后一段时期工作指明了方向、提供了遵循"
+    segments = [
+        seg("lead", "", None, f"会议{clause}。"),
+        seg("hb", "河北", None, f"报告{clause}！"),
+        seg("lead2", "", None, "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉"),
+        seg("lead3", "", None, "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉"),
+    ]
+    rows = shared_passages(segments)
+    assert [(r.passage, r.regions, r.unattributed) for r in rows] == [(clause, ("河北",), 1)]
+
+
+def test_nested_passage_reported_when_more_regions_share_it() -> None:
+    core = "加快建设制造强国、质量强国、网络强国"  # 18 characters, in three regions
+    segments = [
+        seg("a", "上海", None, f"甲{core}、数字中国。"),
+        seg("b", "江苏", None, f"乙{core}、数字中国。"),
+        seg("c", "浙江", None, f"丙{core}！"),
+    ]
+    rows = shared_passages(segments)
+    assert [(r.passage, r.regions) for r in rows] == [
+        (f"{core}、数字中国。", ("上海", "江苏")),
+        (core, ("上海", "江苏", "浙江")),
+    ]
+
+
+def test_punctuation_only_passages_and_short_ones_are_excluded() -> None:
+    rule = "——————————————————————"
+    segments = [seg("a", "上海", None, f"甲{rule}乙两个确立"), seg("b", "江西", None, f"丙{rule}丁两个确立")]
+    assert shared_passages(segments) == []
+    assert [r.passage for r in shared_passages(segments, min_chars=4)] == ["两个确立"]
+    with pytest.raises(ValueError, match="min_chars"):
+        shared_passages(segments, min_chars=0)
+
+
+def _brute_force(segments: list[Segment], k: int) -> dict[str, frozenset[str]]:
+    """Every label-maximal shared passage, by checking all substrings (tiny inputs only)."""
+
+    def labels(sub: str) -> frozenset[str]:
+        return frozenset(s.region for s in segments if sub in s.text)
+
+    found = {}
+    for s in segments:
+        for i in range(len(s.text)):
+            for j in range(i + k, len(s.text) + 1):
+                sub = s.text[i:j]
+                own = labels(sub)
+                if sub in found or len(own) < 2:
+                    continue
+                longer = {
+                    t.text[p + d : p + d + len(sub) + 1]
+                    for t in segments
+                    for p in range(len(t.text))
+                    if t.text.startswith(sub, p)
+                    for d in (-1, 0)
+                    if p + d >= 0 and p + d + len(sub) + 1 <= len(t.text)
+                }
+                if all(labels(ext) != own for ext in longer):
+                    found[sub] = own
+    return found
+
+
+def test_shared_passages_agree_with_brute_force() -> None:
+    rng = random.Random(4)
+    for _ in range(60):
+        k = rng.randint(2, 4)
+        alphabet = rng.choice(["甲乙", "甲乙丙", "ab"])
+        texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 18))) for _ in range(rng.randint(2, 4))]
+        segments = [seg(f"s{i}", rng.choice(["上海", "江西", ""]), None, t) for i, t in enumerate(texts)]
+        got = {
+            r.passage: frozenset(r.regions) | ({""} if r.unattributed else set())
+            for r in shared_passages(segments, min_chars=k)
+        }
+        assert got == _brute_force(segments, k), segments
+
+
+def test_shared_passages_deterministic_and_written(tmp_path) -> None:
+    segments = [seg("b", "河北", None, f"大家表示{SHARED}！"), seg("a", "上海", None, f"我们认为{SHARED}。")]
+    rows = shared_passages(segments)
+    assert rows == shared_passages(list(reversed(segments)))
+    write_reuse(tmp_path, rows)
+    with open(tmp_path / "reuse.csv", encoding="utf-8-sig") as handle:
+        table = list(csv.DictReader(handle))
+    assert table[0]["passage"] == SHARED
+    assert table[0]["regions"] == "上海;河北"
+    assert table[0]["segments"] == "a;b"
+
+
+# ---------------------------------------------------------------------------------------------
+# shared passages: chunks, hash collisions, single characters
+
+
+def test_running_count_in_chunks_equals_cumsum(monkeypatch) -> None:
+    monkeypatch.setattr(reuse, "_CHUNK", 3)
+    flags = np.array([True, False, True, True, False, False, True, True])
+    assert reuse._running_count(flags, np.int32).tolist() == [0, *np.cumsum(flags).tolist()]
+    assert reuse._running_count(flags[:0], np.int32).tolist() == [0]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 1 << 20])
+def test_shared_passages_in_small_chunks_and_of_single_characters(monkeypatch, chunk: int) -> None:
+    monkeypatch.setattr(reuse, "_CHUNK", chunk)  # every chunked loop runs several times
+    rng = random.Random(chunk)
+    for _ in range(30):
+        k = rng.randint(1, 3)  # k = 1: windows at the end of a segment are eligible
+        texts = ["".join(rng.choices("甲乙丙", k=rng.randint(0, 12))) for _ in range(rng.randint(2, 4))]
+        segments = [seg(f"s{i}", rng.choice(["上海", "江西", ""]), None, t) for i, t in enumerate(texts)]
+        got = {
+            r.passage: frozenset(r.regions) | ({""} if r.unattributed else set())
+            for r in shared_passages(segments, min_chars=k)
+        }
+        assert got == _brute_force(segments, k), segments
+
+
+def test_hash_collisions_do_not_change_shared_passages(monkeypatch) -> None:
+    core = "加快建设制造强国、质量强国、网络强国"
+    segments = [
+        seg("sh", "上海", None, f"我们认为{SHARED}。{WITHIN}甲{core}、数字中国。"),
+        seg("hb", "河北", None, f"大家表示{SHARED}！"),
+        seg("js", "江苏", None, f"乙{core}、数字中国。另外{WITHIN}。"),
+        seg("zj", "浙江", None, f"丙{core}！"),
+    ]
+    expected = shared_passages(segments)
+    assert [r.passage for r in expected] == [SHARED, f"{core}、数字中国。", WITHIN, core]
+    monkeypatch.setattr(reuse, "_mix", lambda x: x.fill(0))  # every window hashes alike
+    assert shared_passages(segments) == expected  # more text indexed, the same passages
