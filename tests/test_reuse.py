@@ -104,18 +104,23 @@ def _brute_force(segments: list[Segment], k: int) -> dict[str, frozenset[str]]:
     return found
 
 
+def _agrees_with_brute_force(rng: random.Random, alphabet: str, longest: int, k: int) -> None:
+    """2–4 random texts over ``alphabet`` in random regions (or none): the passages brute force finds."""
+    texts = ["".join(rng.choices(alphabet, k=rng.randint(0, longest))) for _ in range(rng.randint(2, 4))]
+    segments = [seg(f"s{i}", rng.choice(["上海", "江西", ""]), None, t) for i, t in enumerate(texts)]
+    got = {
+        r.passage: frozenset(r.regions) | ({""} if r.unattributed else set())
+        for r in shared_passages(segments, min_chars=k)
+    }
+    assert got == _brute_force(segments, k), segments
+
+
 def test_shared_passages_agree_with_brute_force() -> None:
     rng = random.Random(4)
     for _ in range(60):
         k = rng.randint(2, 4)
         alphabet = rng.choice(["甲乙", "甲乙丙", "ab"])
-        texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 18))) for _ in range(rng.randint(2, 4))]
-        segments = [seg(f"s{i}", rng.choice(["上海", "江西", ""]), None, t) for i, t in enumerate(texts)]
-        got = {
-            r.passage: frozenset(r.regions) | ({""} if r.unattributed else set())
-            for r in shared_passages(segments, min_chars=k)
-        }
-        assert got == _brute_force(segments, k), segments
+        _agrees_with_brute_force(rng, alphabet, 18, k)
 
 
 def test_shared_passages_deterministic_and_written(tmp_path) -> None:
@@ -147,13 +152,7 @@ def test_shared_passages_in_small_chunks_and_of_single_characters(monkeypatch, c
     rng = random.Random(chunk)
     for _ in range(30):
         k = rng.randint(1, 3)  # k = 1: windows at the end of a segment are eligible
-        texts = ["".join(rng.choices("甲乙丙", k=rng.randint(0, 12))) for _ in range(rng.randint(2, 4))]
-        segments = [seg(f"s{i}", rng.choice(["上海", "江西", ""]), None, t) for i, t in enumerate(texts)]
-        got = {
-            r.passage: frozenset(r.regions) | ({""} if r.unattributed else set())
-            for r in shared_passages(segments, min_chars=k)
-        }
-        assert got == _brute_force(segments, k), segments
+        _agrees_with_brute_force(rng, "甲乙丙", 12, k)
 
 
 def test_hash_collisions_do_not_change_shared_passages(monkeypatch) -> None:
