@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pipeline import nlp as nlp_stage
 from pipeline.errors import TifaError
 from pipeline.nlp import Analysis, NlpResult
+from pipeline.parallel import die_with_parent
 from pipeline.records import Segment
 
 if TYPE_CHECKING:
@@ -138,7 +139,9 @@ def open_executor(
     # Workers load the model themselves, in parallel, unless this process holds it already: a
     # model loaded here first would be copied page by page into every worker as they touch it.
     context = multiprocessing.get_context(_start_method())
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_interrupts)
+    executor = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+    )
     try:
         yield Pool(model_dir, executor, workers)
     except BrokenProcessPool as exc:
@@ -178,9 +181,11 @@ def _dask_client(workers: int, scheduler: str) -> Iterator[Any]:
         yield client
 
 
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the main process, which cancels what is left and shuts them down."""
+def _start_worker(parent: int) -> None:
+    """Workers leave Ctrl-C to the main process, which cancels what is left and shuts them down, and
+    die with it when it is killed (else they would go on segmenting for nobody)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
 
 
 def ordered_results(

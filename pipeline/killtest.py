@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = [
         kill
         for kill in kills
-        if kill.state not in ("previous", "new") or not kill.rerun_same or kill.leftovers
+        if kill.state not in ("previous", "new") or not kill.rerun_same or kill.leftovers or kill.orphans
     ]
     print(f"\n{len(kills)} kills, {len(bad)} bad; uninterrupted run {seconds:.1f} s; work folder {work}")
     return 1 if bad else 0

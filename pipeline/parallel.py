@@ -141,7 +141,7 @@ def _timed(task: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def _child(task: Callable[[], Any], send: Connection, parent: int) -> None:
-    _die_with_parent(parent)
+    die_with_parent(parent)
     gc.disable()  # a short-lived stage that builds rows, not cycles: the collector only costs time
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     try:
@@ -165,7 +165,8 @@ def _picklable(exc: BaseException) -> BaseException:
         return RuntimeError("".join(traceback.format_exception(exc)).strip())
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
+    """Have the kernel kill this (child) process when ``parent``, the process that forked it, dies."""
     if not sys.platform.startswith("linux"):
         return
     try:
