@@ -29,3 +29,43 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"needs {path} (the shared data beside the project)")
     return path
+
+
+def child_outlives_killed_run(script: str, tmp_path: Path) -> bool:
+    """Run ``script`` (it writes a child process's pid to the file ``sys.argv[1]``), SIGKILL it once
+    the pid is there, and say whether that child is still running 10 s later."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file, program = tmp_path / "child.pid", tmp_path / "run.py"
+    program.write_text(script, encoding="utf-8")
+    run = subprocess.Popen(
+        [sys.executable, str(program), str(pid_file)], env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline and run.poll() is None, "the child never started"
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        deadline = time.monotonic() + 10
+        while _running(child):
+            if time.monotonic() > deadline:
+                return True
+            time.sleep(0.05)
+        return False
+    finally:
+        run.kill()
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited (it waits only to be reaped)

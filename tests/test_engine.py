@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from bisect import bisect_right
 from collections import deque
-from pathlib import Path
 
 import pytest
 
@@ -215,30 +209,6 @@ with engine.open_executor("local", 2, "no-model-needed", None) as pool:
 
 def test_workers_die_with_a_killed_run(tmp_path) -> None:
     """SIGKILL of the main process (no chance to shut the pool down) leaves no worker segmenting."""
-    pid_file, script = tmp_path / "worker.pid", tmp_path / "run.py"
-    script.write_text(_KILLED_RUN, encoding="utf-8")
-    root = Path(engine.__file__).resolve().parent.parent
-    run = subprocess.Popen(
-        [sys.executable, str(script), str(pid_file)], env={**os.environ, "PYTHONPATH": str(root)}
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not pid_file.exists() or not pid_file.read_text():
-            assert time.monotonic() < deadline and run.poll() is None, "no worker started"
-            time.sleep(0.05)
-        worker = int(pid_file.read_text())
-        run.send_signal(signal.SIGKILL)
-        run.wait()
-        deadline = time.monotonic() + 10
-        while Path(f"/proc/{worker}").exists() and "Z" not in _state(worker):
-            assert time.monotonic() < deadline, "the worker outlived its run"
-            time.sleep(0.05)
-    finally:
-        run.kill()
+    from conftest import child_outlives_killed_run
 
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "Z"
+    assert not child_outlives_killed_run(_KILLED_RUN, tmp_path), "the worker outlived its run"

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -101,32 +97,6 @@ with parallel.Stages(workers=2) as stages:
 
 def test_stage_processes_die_with_a_killed_run(tmp_path: Path) -> None:
     """A killed run leaves no stage process writing into a staging folder the next run reuses."""
-    pid_file = tmp_path / "child.pid"
-    script = tmp_path / "run.py"
-    script.write_text(_ORPHAN_SCRIPT, encoding="utf-8")
-    root = Path(parallel.__file__).resolve().parent.parent
-    run = subprocess.Popen(
-        [sys.executable, str(script), str(pid_file)], env={**os.environ, "PYTHONPATH": str(root)}
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not pid_file.exists() or not pid_file.read_text():
-            assert time.monotonic() < deadline, "the stage process never started"
-            time.sleep(0.05)
-        child = int(pid_file.read_text())
-        run.send_signal(signal.SIGKILL)
-        run.wait()
-        deadline = time.monotonic() + 10
-        while _alive(child):
-            assert time.monotonic() < deadline, "the stage process outlived its run"
-            time.sleep(0.05)
-    finally:
-        run.kill()
+    from conftest import child_outlives_killed_run
 
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"  # a zombie has exited (it waits only to be reaped)
+    assert not child_outlives_killed_run(_ORPHAN_SCRIPT, tmp_path), "the stage process outlived its run"
