@@ -168,10 +168,6 @@ class _Corpus:
         token_start[np.asarray(bounds, dtype=np.int64)] = True
         return _Corpus(self.text, self.starts, self.codes, token_start)
 
-    @classmethod
-    def build(cls, segments: Sequence[Segment], sentences: Sequence[Sentence]) -> _Corpus:
-        return cls.of_texts(segments).with_tokens(segments, sentences)
-
 
 def _key_space(corpus: _Corpus) -> tuple[np.ndarray, np.ndarray]:
     """Codes with the enumeration comma 、 between two word characters removed, and each one's offset."""
@@ -302,10 +298,16 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     return ordered[np.diff(ordered, prepend=ordered[:1] - 1) != 0] if len(ordered) else ordered
 
 
+def _distinct(group: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``(group, value)`` pairs (small non-negative ints), sorted, as two columns."""
+    width = int(values.max(initial=0)) + 1
+    pairs = _sorted_unique(group.astype(np.int64) * width + values)
+    return pairs // width, pairs % width
+
+
 def _distinct_per_group(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """For each group, how many distinct values its rows have (values are small non-negative ints)."""
-    pairs = _sorted_unique(group.astype(np.int64) * (int(values.max(initial=0)) + 1) + values)
-    return np.bincount(pairs // (int(values.max(initial=0)) + 1), minlength=n_groups)
+    """For each group, how many distinct values its rows have."""
+    return np.bincount(_distinct(group, values)[0], minlength=n_groups)
 
 
 @dataclass(frozen=True, eq=False)
@@ -327,19 +329,22 @@ class GramCounts:
     spread_by_region: bool
 
 
-def _segment_regions(segments: Sequence[Segment]) -> tuple[np.ndarray, bool]:
-    """Each segment's region number (-1: none); whether spread is counted in regions (else segments)."""
+def _segment_regions(segments: Sequence[Segment]) -> tuple[list[str], np.ndarray]:
+    """The region names, sorted, and each segment's number among them (-1: no region).
+
+    Spread is counted in regions when there are two or more, else in segments.
+    """
     names = sorted({segment.region for segment in segments if segment.region})
     number = {name: index for index, name in enumerate(names)}
-    regions = np.asarray([number.get(segment.region, -1) for segment in segments], dtype=np.int64)
-    return regions, len(names) >= 2
+    return names, np.asarray([number.get(segment.region, -1) for segment in segments], dtype=np.int64)
 
 
 def count_grams(segments: Sequence[Segment], settings: Settings | None = None) -> GramCounts:
     """Count the recurring n-grams of the texts and keep those free at both ends and spread enough."""
     settings = settings or Settings()
     corpus = _Corpus.of_texts(segments)
-    segment_regions, spread_by_region = _segment_regions(segments)
+    region_names, segment_regions = _segment_regions(segments)
+    spread_by_region = len(region_names) >= 2
     min_count, _ = thresholds(settings, sum(len(segment.text) for segment in segments))
     codes, key_offset = _key_space(corpus)
     size = len(codes)
@@ -713,13 +718,6 @@ def _free_counts(table: HitTable) -> np.ndarray:
     return np.bincount(table.phrase[order][free], minlength=len(table.names))
 
 
-def _distinct(phrase: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct ``(phrase, value)`` pairs (values: small non-negative ints), sorted."""
-    width = int(values.max(initial=0)) + 1
-    pairs = _sorted_unique(phrase * width + values)
-    return pairs // width, pairs % width
-
-
 def _summarise(
     table: HitTable,
     forms_by_key: dict[str, list[str]],
@@ -732,9 +730,7 @@ def _summarise(
     count = np.bincount(table.phrase, minlength=n_phrases)
     segment_phrase, _ = _distinct(table.phrase, table.segment)
     segments_n = np.bincount(segment_phrase, minlength=n_phrases)
-    region_names = sorted({segment.region for segment in segments if segment.region})
-    region_id = {name: index for index, name in enumerate(region_names)}
-    segment_region = np.asarray([region_id.get(s.region, -1) for s in segments], dtype=np.int64)
+    region_names, segment_region = _segment_regions(segments)
     hit_region = segment_region[table.segment]
     has_region = hit_region >= 0
     region_phrase, region_of = _distinct(table.phrase[has_region], hit_region[has_region])
