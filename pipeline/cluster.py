@@ -182,7 +182,7 @@ class _FeatureCounts:
         ordered = sorted(sentences, key=_SENTENCE_ORDER) if words else []
         tokens = list(chain.from_iterable(s.tokens for s in ordered))
         token_rows = np.repeat(_rows(row_of, ordered), [len(s.tokens) for s in ordered])
-        table = _as_table(hits) if phrases else _as_table(())
+        table = HitTable.of(hits if phrases else ())
 
         # content-ness once per distinct token (far fewer than tokens); non-content maps to -1.
         # Phrase features always count; they share the name space with words, as in region_documents.
@@ -253,14 +253,6 @@ class _FeatureCounts:
             (totals[order], cell_column[order].astype(np.int32), indptr.astype(np.int32)),
             shape=(len(regions), len(present)),
         )
-
-
-def _as_table(hits: HitTable | Iterable[Hit]) -> HitTable:
-    if isinstance(hits, HitTable):
-        return hits
-    hits = list(hits)
-    names = list(dict.fromkeys(hit.phrase for hit in hits))
-    return HitTable.from_hits(hits, names, list(dict.fromkeys(hit.segment_id for hit in hits)))
 
 
 def _rows(row_of: dict[str, int], items: Sequence[Sentence]) -> np.ndarray:

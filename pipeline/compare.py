@@ -189,26 +189,17 @@ def count_hits(
 
     seg_at = {segment_id: i for i, segment_id in enumerate(index)}
     phrase_at = {phrase: i for i, phrase in enumerate(vocabulary)}
-    if isinstance(hits, HitTable):  # columns: map their numbering onto this one
-        seg_of = np.fromiter(map(seg_at.get, hits.segment_ids, repeat(-1)), np.int64, len(hits.segment_ids))
-        seg = seg_of[hits.segment]
-        if seg.size and seg.min() < 0:
-            first = int(np.argmax(seg < 0))
-            raise ValueError(
-                f"hit of {hits.names[hits.phrase[first]]!r} names unknown segment_id"
-                f" {hits.segment_ids[hits.segment[first]]!r}"
-            )
-        phrase_of = np.fromiter(map(phrase_at.get, hits.names, repeat(-1)), np.int64, len(hits.names))
-        phrase = phrase_of[hits.phrase]
-    else:  # one pass of dictionary look-ups turns the Hit objects into index arrays; the rest is NumPy
-        listed = hits if isinstance(hits, Sequence) else list(hits)
-        seg = np.fromiter(map(seg_at.get, [h.segment_id for h in listed], repeat(-1)), np.int64, len(listed))
-        if seg.size and seg.min() < 0:
-            hit = listed[int(np.argmax(seg < 0))]  # the first, as a loop over the hits would report
-            raise ValueError(f"hit of {hit.phrase!r} names unknown segment_id {hit.segment_id!r}")
-        phrase = np.fromiter(
-            map(phrase_at.get, [h.phrase for h in listed], repeat(-1)), np.int64, len(listed)
+    table = HitTable.of(hits)  # then map its numbering of segments and phrases onto this one
+    seg_of = np.fromiter(map(seg_at.get, table.segment_ids, repeat(-1)), np.int64, len(table.segment_ids))
+    seg = seg_of[table.segment]
+    if seg.size and seg.min() < 0:
+        first = int(np.argmax(seg < 0))  # the first, as a loop over the hits would report
+        raise ValueError(
+            f"hit of {table.names[table.phrase[first]]!r} names unknown segment_id"
+            f" {table.segment_ids[table.segment[first]]!r}"
         )
+    phrase_of = np.fromiter(map(phrase_at.get, table.names, repeat(-1)), np.int64, len(table.names))
+    phrase = phrase_of[table.phrase]
     region = seg_region[seg]
     keep = (phrase >= 0) & (region >= 0)
     seg, phrase, region = seg[keep], phrase[keep], region[keep]

@@ -157,7 +157,7 @@ def build_graph(
     [('高端化', '数字化', 1)]
     """
     ranked = _rank(phrases)
-    table = _as_table(hits, phrases, segments)
+    table = _as_table(hits, segments)
     windows = _windows(table, ranked, settings.window)
     n_windows = len(np.unique(windows.window))
 
@@ -237,7 +237,7 @@ def build_bipartite_graph(
             region_chars[segment.region] += len(segment.text)
             region_segments[segment.region] += 1
 
-    table = _as_table(hits, phrases, segments)
+    table = _as_table(hits, segments)
     region_of = {s.segment_id: s.region for s in segments}
     regions = sorted({region_of[segment_id] for segment_id in table.segment_ids} - {""})
     region_number = {region: number for number, region in enumerate(regions)}
@@ -293,19 +293,18 @@ def _rank(phrases: Sequence[Phrase]) -> dict[str, tuple[int, Phrase]]:
     return ranked
 
 
-def _as_table(
-    hits: HitTable | Iterable[Hit], phrases: Sequence[Phrase], segments: Sequence[Segment]
-) -> HitTable:
+def _as_table(hits: HitTable | Iterable[Hit], segments: Sequence[Segment]) -> HitTable:
     """Hits as columns; a hit in a segment not listed raises ``ValueError``."""
-    known = [segment.segment_id for segment in segments]
-    if isinstance(hits, HitTable):
-        unknown = set(hits.segment_ids[i] for i in np.unique(hits.segment).tolist()) - set(known)
-        if unknown:
-            raise ValueError(f"hits in unknown segments {sorted(unknown)}")
-        return hits
-    hits = list(hits)
-    names = list(dict.fromkeys([phrase.phrase for phrase in phrases] + [hit.phrase for hit in hits]))
-    return HitTable.from_hits(hits, names, known)
+    table = HitTable.of(hits)
+    known = {segment.segment_id for segment in segments}
+    listed = np.asarray([segment_id in known for segment_id in table.segment_ids], dtype=bool)
+    if not listed[table.segment].all():
+        first = int(np.argmin(listed[table.segment]))
+        raise ValueError(
+            f"hit of {table.names[table.phrase[first]]!r} in unknown segment"
+            f" {table.segment_ids[table.segment[first]]!r}"
+        )
+    return table
 
 
 def _rank_index(table: HitTable, ranked: Mapping[str, tuple[int, Phrase]]) -> np.ndarray:

@@ -112,6 +112,15 @@ class HitTable:
         )
 
     @classmethod
+    def of(cls, hits: HitTable | Iterable[Hit]) -> HitTable:
+        """``hits`` as columns; records are numbered by the phrases and segments they name, as first seen."""
+        if isinstance(hits, HitTable):
+            return hits
+        hits = list(hits)
+        names = list(dict.fromkeys(hit.phrase for hit in hits))
+        return cls.from_hits(hits, names, list(dict.fromkeys(hit.segment_id for hit in hits)))
+
+    @classmethod
     def from_hits(cls, hits: Iterable[Hit], names: Sequence[str], segment_ids: Sequence[str]) -> HitTable:
         """Columns of ``hits``; ``names`` and ``segment_ids`` must include every phrase and segment used."""
         hits = list(hits)
