@@ -35,7 +35,7 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 
 from pipeline.io_utils import write_csv
-from pipeline.records import Hit, HitTable, Phrase, Segment
+from pipeline.records import Hit, HitTable, Phrase, Segment, pick
 
 __all__ = [
     "AdoptionMatrix",
@@ -237,13 +237,6 @@ def _vocabulary(phrases: Iterable[Phrase]) -> list[str]:
     return sorted({p.phrase for p in phrases})
 
 
-def _objects(values: Sequence[Any]) -> np.ndarray:
-    """A 1-d object array (strings, None) to pick row values from with index arrays."""
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return array
-
-
 _Row = TypeVar("_Row", bound=tuple)
 
 
@@ -341,9 +334,9 @@ def adoption(
     rate = (entry_count * PER) / entry_chars
     return _rows(
         AdoptionRow,
-        _objects(c.regions)[cell_region[entry_cell]].tolist(),
-        _objects((None, *c.years))[cell_slot[entry_cell]].tolist(),
-        _objects(c.vocabulary)[entry_phrase].tolist(),
+        pick(c.regions, cell_region[entry_cell]),
+        pick((None, *c.years), cell_slot[entry_cell]),
+        pick(c.vocabulary, entry_phrase),
         entry_count.tolist(),
         rate.tolist(),
         entry_chars.tolist(),
@@ -446,8 +439,8 @@ def keyness(
     row, column = np.divmod(flat, len(used))
     return _rows(
         KeynessRow,
-        _objects(regions)[scored[row]].tolist(),
-        _objects(c.vocabulary)[used[column]].tolist(),
+        pick(regions, scored[row]),
+        pick(c.vocabulary, used[column]),
         y_i_int.ravel()[flat].tolist(),
         score.ravel()[flat].tolist(),
         delta.ravel()[flat].tolist(),
@@ -502,7 +495,7 @@ def diffusion(
     by_cell = np.sort((phrase * n_years + year) * n_regions + region)
     using_n = np.bincount(by_cell // n_regions, minlength=n_phrases * n_years)
     bounds = np.concatenate(([0], np.cumsum(using_n))).tolist()
-    names = _objects(c.regions)[by_cell % n_regions].tolist()
+    names = pick(c.regions, by_cell % n_regions)
     with gc_paused():
         using = [tuple(names[a:b]) for a, b in pairwise(bounds)]
 
@@ -528,7 +521,7 @@ def diffusion(
     # Exact integers divided in float64: the same correctly rounded values as int / int.
     return _rows(
         DiffusionRow,
-        _objects(c.vocabulary).repeat(n_years).tolist(),
+        pick(c.vocabulary, np.repeat(np.arange(len(c.vocabulary)), n_years)),
         years * n_phrases,
         using_n.tolist(),
         with_text_all.tolist(),

@@ -8,10 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from pipeline.io_utils import atomic_write, replace_folder, write_csv, write_csv_columns
-from pipeline.records import HitTable, Phrase, Segment, Sentence
+from pipeline.records import HitTable, Phrase, Segment, Sentence, pick
 
 
 def write_segments(path: Path, segments: Sequence[Segment], sentences: Sequence[Sentence]) -> None:
@@ -93,10 +91,8 @@ def write_hits(path: Path, hits: HitTable, segments: Sequence[Segment]) -> None:
     by_id = {segment.segment_id: segment for segment in segments}
     ordered = [by_id[segment_id] for segment_id in hits.segment_ids]
 
-    def per_segment(values: list[Any]) -> list[Any]:  # a segment's value for each hit, without a loop
-        column = np.empty(len(values), dtype=object)
-        column[:] = values
-        return column[hits.segment].tolist()
+    def per_segment(values: list[Any]) -> list[Any]:  # each hit's segment's value
+        return pick(values, hits.segment)
 
     texts = per_segment([segment.text for segment in ordered])
     starts, ends = hits.start.tolist(), hits.end.tolist()
@@ -104,7 +100,7 @@ def write_hits(path: Path, hits: HitTable, segments: Sequence[Segment]) -> None:
         path,
         ["phrase", "surface", "segment_id", "region", "year", "sentence_index", "start", "end"],
         [
-            np.asarray(hits.names, dtype=object)[hits.phrase].tolist(),
+            pick(hits.names, hits.phrase),
             [text[start:end] for text, start, end in zip(texts, starts, ends, strict=True)],
             per_segment(list(hits.segment_ids)),
             per_segment([segment.region for segment in ordered]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -77,6 +78,14 @@ class Hit:
     end: int
 
 
+def pick(values: Sequence[Any], index: np.ndarray) -> list[Any]:
+    """``[values[i] for i in index]`` without a Python step per index: values are strings, numbers
+    or None (an object array, so they are neither converted nor taken apart)."""
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column[index].tolist()
+
+
 @dataclass(frozen=True, eq=False)  # arrays: compare with ``records()``, not ==
 class HitTable:
     """Every hit as parallel columns (row ``i`` is hit ``i``): how the hits travel between stages.
@@ -103,8 +112,8 @@ class HitTable:
         return tuple(
             map(
                 Hit,
-                np.asarray(self.names, dtype=object)[self.phrase].tolist(),
-                np.asarray(self.segment_ids, dtype=object)[self.segment].tolist(),
+                pick(self.names, self.phrase),
+                pick(self.segment_ids, self.segment),
                 self.sentence.tolist(),
                 self.start.tolist(),
                 self.end.tolist(),
