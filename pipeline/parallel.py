@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -124,14 +124,6 @@ class Stages:
             connection.close()
         self._running.clear()
         self._waiting.clear()
-
-
-def run_stages(stages: Sequence[Stage], workers: int) -> dict[str, tuple[Any, float]]:
-    """Run ``stages`` (longest first), at most ``workers`` at once; ``{name: (result, seconds)}``."""
-    with Stages(workers) as running:
-        for name, task in stages:
-            running.start(name, task)
-        return running.wait()
 
 
 def _timed(task: Callable[[], Any]) -> tuple[Any, float]:

@@ -11,6 +11,14 @@ from pipeline import parallel
 from pipeline.errors import TifaError
 
 
+def _run(stages: list[parallel.Stage], workers: int) -> dict:
+    """Start ``stages`` in order and wait for them all, as ``tifa run`` does."""
+    with parallel.Stages(workers) as running:
+        for name, task in stages:
+            running.start(name, task)
+        return running.wait()
+
+
 def _stages(folder: Path) -> list[parallel.Stage]:
     def write(name: str, text: str):
         def task() -> int:
@@ -28,7 +36,7 @@ def _stages(folder: Path) -> list[parallel.Stage]:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_every_stage_runs_once_and_returns_its_result(tmp_path: Path, workers: int) -> None:
-    done = parallel.run_stages(_stages(tmp_path), workers)
+    done = _run(_stages(tmp_path), workers)
     assert list(done) == ["a", "b", "c"]  # the order given, whichever finished first
     assert {name: value for name, (value, _) in done.items()} == {"a": 4, "b": 4, "c": 11}
     assert all(seconds >= 0 for _, seconds in done.values())
@@ -37,7 +45,7 @@ def test_every_stage_runs_once_and_returns_its_result(tmp_path: Path, workers: i
 
 def test_stages_run_in_other_processes_when_there_are_workers() -> None:
     here = os.getpid()
-    done = parallel.run_stages([("a", os.getpid), ("b", os.getpid)], 2)
+    done = _run([("a", os.getpid), ("b", os.getpid)], 2)
     pids = {value for value, _ in done.values()}
     assert here not in pids and len(pids) == 2
 
@@ -47,7 +55,7 @@ def test_a_failing_stage_raises_its_own_error_in_the_main_process() -> None:
         raise TifaError("E030", "phrases.txt: line 3 is not UTF-8")
 
     with pytest.raises(TifaError, match=r"phrases\.txt: line 3"):
-        parallel.run_stages([("ok", lambda: 1), ("broken", broken)], 2)
+        _run([("ok", lambda: 1), ("broken", broken)], 2)
 
 
 def test_an_exception_that_cannot_be_pickled_arrives_as_its_text() -> None:
@@ -58,12 +66,12 @@ def test_an_exception_that_cannot_be_pickled_arrives_as_its_text() -> None:
         raise Local("两个维护")
 
     with pytest.raises(RuntimeError, match="两个维护"):
-        parallel.run_stages([("ok", lambda: 1), ("broken", broken)], 2)
+        _run([("ok", lambda: 1), ("broken", broken)], 2)
 
 
 def test_a_stage_process_that_dies_is_reported_not_waited_for() -> None:
     with pytest.raises(TifaError, match="the dies stage process died") as caught:
-        parallel.run_stages([("ok", lambda: 1), ("dies", lambda: os._exit(9))], 2)
+        _run([("ok", lambda: 1), ("dies", lambda: os._exit(9))], 2)
     assert caught.value.code == "E045"
 
 
