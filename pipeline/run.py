@@ -120,7 +120,6 @@ def run(
             progress=_progress_bar(sum(len(s.text) for s in segments), progress),
             while_waiting=while_segmenting,  # in this process while the workers segment (timed on its own)
         )
-    analysed_sentences = analysed.sentences
 
     # The stages after segmentation write files of their own from what is in memory; they run side by
     # side in forked processes (parallel.Stages). Shared passages and the text tables need no phrases:
@@ -148,7 +147,7 @@ def run(
     def cluster_stage() -> int:
         n_clusters = settings.n_clusters or None
         overall, by_year = cluster.cluster_regions_and_years(
-            segments, analysed_sentences, found.hit_table, n_clusters=n_clusters
+            segments, analysed.sentences, found.hit_table, n_clusters=n_clusters
         )
         cluster.write_cluster_outputs(staging, overall, by_year)
         return overall.n_clusters
@@ -164,7 +163,7 @@ def run(
         return cooccurrence.number_of_nodes(), cooccurrence.number_of_edges()
 
     def texts_stage() -> None:
-        outputs.write_segments(staging / "segments.csv", segments, analysed_sentences)
+        outputs.write_segments(staging / "segments.csv", segments, analysed.sentences)
         if settings.write_texts:
             outputs.write_texts(staging / "texts.jsonl", segments, ingested.original_text)
 
@@ -178,7 +177,7 @@ def run(
         with timings.stage("phrases"):
             found = phrases.extract(
                 segments,
-                analysed_sentences,
+                analysed.sentences,
                 analysed.spans,
                 settings,
                 user_phrases=user_phrases,
