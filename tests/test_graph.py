@@ -603,7 +603,7 @@ def test_columns_and_records_give_the_same_graphs(two_clusters, monkeypatch):
     )
 
 
-def test_pairs_in_long_windows_match_a_direct_count():
+def test_pairs_in_long_windows_match_a_direct_count(monkeypatch):
     """Every pair of phrases in a window, counted in batches, as a double loop counts them."""
     rng = random.Random(7)
     rows = sorted({(rng.randrange(6), rng.randrange(12)) for _ in range(60)})
@@ -622,10 +622,7 @@ def test_pairs_in_long_windows_match_a_direct_count():
             if together and listed and disjoint:
                 expected[candidates.index(phrase[a]), candidates.index(phrase[b])] += 1
     for batch in (1, 5, 10_000):
-        graph_module._PAIRS_PER_BATCH = batch
-        try:
-            found = graph_module._pair_counts(windows, candidates)
-        finally:
-            graph_module._PAIRS_PER_BATCH = 4_000_000
+        monkeypatch.setattr(graph_module, "_PAIRS_PER_BATCH", batch)
+        found = graph_module._pair_counts(windows, candidates)
         off_diagonal = ~np.eye(len(candidates), dtype=bool)
         assert (found[off_diagonal] == expected[off_diagonal]).all(), batch
