@@ -66,6 +66,8 @@ def write_phrases(path: Path, phrases: Sequence[Phrase]) -> None:
             "score",
             "items",
             "contains",
+            "cohesion",
+            "in_word",
         ],
         (
             [
@@ -80,6 +82,8 @@ def write_phrases(path: Path, phrases: Sequence[Phrase]) -> None:
                 p.score,
                 ";".join(p.items),
                 ";".join(p.contains),
+                "" if p.cohesion is None else p.cohesion,
+                p.in_word,
             ]
             for rank, p in enumerate(phrases, start=1)
         ),

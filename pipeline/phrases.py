@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import ahocorasick
 import numpy as np
 
+from pipeline import lexicon
 from pipeline.config import Settings
 from pipeline.nlp import RuleSpan
 from pipeline.records import Hit, HitTable, Phrase, Segment, Sentence
@@ -55,6 +56,7 @@ _KEY_DROP = re.compile(r"[\s、，,。；;：:“”‘’\"'「」『』《》�
 _CHINESE_DIGITS = "零一二三四五六七八九"
 _ARABIC_BEFORE_CLASSIFIER = re.compile(r"(?<![\d.])(\d{1,2})(?=[个项条种化位类批张大])")
 _ER_BEFORE_CLASSIFIER = re.compile(r"(?<![十\d一二三四五六七八九])二(?=[个项条种位类批张])")
+_QUOTES = "“”‘’\"'「」『』《》〈〉"
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)
 _SEPARATOR = np.uint32(0)
 
@@ -64,6 +66,7 @@ class PhraseResult:
     phrases: tuple[Phrase, ...]  # in rank order
     hit_table: HitTable  # every hit, ordered by phrase rank, segment id and offset
     thresholds: dict[str, int]  # the occurrence thresholds in force (after "auto" was resolved)
+    in_word: HitTable  # matches of the forms inside a longer word: not counted, kept for audit
 
     @property
     def hits(self) -> tuple[Hit, ...]:
@@ -501,9 +504,42 @@ class _Located:
     segment: np.ndarray  # segment number
     start: np.ndarray  # offsets into the segment's text
     end: np.ndarray
+    global_start: np.ndarray  # offsets into the joined corpus text
 
     def counts(self) -> np.ndarray:
         return np.bincount(self.form, minlength=len(self.forms))
+
+    def split(self, corpus: _Corpus) -> tuple[_Located, _Located]:
+        """The uses, and the matches inside a longer word (新发展理念 in 创新发展理念).
+
+        A match is inside a word when its start or its end cuts a word of the segmenter that is a
+        word of general Chinese (创新 in 创|新发展理念). A cut through a string no dictionary knows is
+        a segmentation slip (深感习近平总书记 segmented 深/感习/近平), and the match is a use.
+        """
+        start = self.global_start
+        end = start + self.end - self.start
+        cut = ~corpus.token_start[start] | ~corpus.token_start[end]
+        bounds = np.flatnonzero(corpus.token_start)
+        known = lexicon.general_frequencies()
+
+        def cuts_a_word(position: int) -> bool:
+            after = int(np.searchsorted(bounds, position, side="right"))
+            return bounds[after - 1] != position and corpus.text[bounds[after - 1] : bounds[after]] in known
+
+        in_word = np.zeros(len(start), dtype=bool)
+        for row in np.flatnonzero(cut).tolist():
+            in_word[row] = cuts_a_word(int(start[row])) or cuts_a_word(int(end[row]))
+        return self._rows(~in_word), self._rows(in_word)
+
+    def _rows(self, keep: np.ndarray) -> _Located:
+        return _Located(
+            self.forms,
+            self.form[keep],
+            self.segment[keep],
+            self.start[keep],
+            self.end[keep],
+            self.global_start[keep],
+        )
 
 
 def occurrences(forms: Sequence[str], corpus: _Corpus) -> _Located:
@@ -519,7 +555,7 @@ def occurrences(forms: Sequence[str], corpus: _Corpus) -> _Located:
         automaton.add_word(form, index)
     if not forms:
         empty = np.zeros(0, dtype=np.int64)
-        return _Located(forms, empty, empty, empty, empty)
+        return _Located(forms, empty, empty, empty, empty, empty)
     automaton.make_automaton()
     matches = np.fromiter(itertools.chain.from_iterable(automaton.iter(corpus.text)), dtype=np.int64).reshape(
         -1, 2
@@ -547,7 +583,7 @@ def occurrences(forms: Sequence[str], corpus: _Corpus) -> _Located:
                     keep[row] = False
         form, segment, start, end = form[keep], segment[keep], start[keep], end[keep]
     base = corpus.starts[segment]
-    return _Located(forms, form, segment, start - base, end - base)
+    return _Located(forms, form, segment, start - base, end - base, start)
 
 
 # --------------------------------------------------------------------------- the stage
@@ -590,16 +626,16 @@ def extract(
         candidate.forms.update(forms)
         candidate.rule_seen += sum(forms.values())
     for line in user_phrases:
-        surface = line.strip()
+        surface = line.strip().strip(_QUOTES)  # “两个确立” is the phrase 两个确立, wherever it is quoted
         if surface:
             candidate = candidates.setdefault(phrase_key(surface), _Candidate("user", Counter()))
             candidate.kind = "user"
             candidate.forms[surface] += 0  # listed even when the corpus never says it
 
     surface_forms = {key: _forms_to_search(c.kind, c.forms) for key, c in candidates.items()}
-    located = occurrences(
+    located, in_word = occurrences(
         sorted({form for forms in surface_forms.values() for form in forms if form}), corpus
-    )
+    ).split(corpus)
     form_count = dict(zip(located.forms, located.counts().tolist(), strict=True))
     forms_by_key: dict[str, list[str]] = {}
     kinds: dict[str, str] = {}
@@ -618,11 +654,13 @@ def extract(
         cohesion[key] = candidate.cohesion
 
     table = _hit_table(forms_by_key, located, corpus, segments, sentences)
-    phrases = _summarise(table, forms_by_key, kinds, cohesion, segments, spread_by_region)
+    rejected = _hit_table(forms_by_key, in_word, corpus, segments, sentences)
+    phrases = _summarise(table, rejected, forms_by_key, kinds, cohesion, segments, spread_by_region)
     return PhraseResult(
         tuple(phrases),
         _ranked_hits(table, phrases),
         {"min_count": statistical_min, "rule_min_count": rule_min},
+        _ranked_hits(rejected, phrases),
     )
 
 
@@ -688,15 +726,33 @@ def _hit_table(
     sentence_global = corpus.starts[sentence_segment] + sentence_start
     last = np.searchsorted(sentence_global, corpus.starts[segment] + start, side="right") - 1
     first_of_segment = np.searchsorted(sentence_segment, segment, side="left")
+    phrase, end = np.repeat(np.asarray(phrase_ids, dtype=np.int64), sizes), located.end[rows]
+    # One place, one hit: where two forms of a phrase overlap (the quoted “两个确立” and the bare
+    # 两个确立 inside it), the earlier, longer one counts.
+    order, previous_reach = _reach_before(phrase * len(segments) + segment, start, end)
+    keep = np.zeros(len(order), dtype=bool)
+    keep[order[start[order] >= previous_reach]] = True
     return HitTable(
         names=tuple(forms[0] for forms in forms_by_key.values()),
         segment_ids=tuple(segment.segment_id for segment in segments),
-        phrase=np.repeat(np.asarray(phrase_ids, dtype=np.int64), sizes),
-        segment=segment,
-        sentence=np.maximum(last - first_of_segment, 0),
-        start=start,
-        end=located.end[rows],
+        phrase=phrase[keep],
+        segment=segment[keep],
+        sentence=np.maximum(last - first_of_segment, 0)[keep],
+        start=start[keep],
+        end=end[keep],
     )
+
+
+def _reach_before(group: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hits ordered by group, start and longest first, and for each (in that order) the furthest end
+    of the hits before it in its group (-1 for the first of a group)."""
+    order = np.lexsort((-end, start, group))
+    group, end = group[order], end[order]
+    rank = np.cumsum(np.diff(group, prepend=group[:1]) != 0)  # dense: groups never mix in the keys
+    span = int(end.max(initial=0)) + 1
+    reach = np.maximum.accumulate(rank * span + end)
+    previous = np.concatenate([[-1], reach[:-1]]) - rank * span
+    return order, np.maximum(previous, -1)
 
 
 def _free_counts(table: HitTable) -> np.ndarray:
@@ -707,19 +763,17 @@ def _free_counts(table: HitTable) -> np.ndarray:
     A hit is free when it reaches beyond every hit starting before it in its segment and no longer
     hit starts where it starts.
     """
-    order = np.lexsort((-table.end, table.start, table.segment))
+    order, previous_reach = _reach_before(table.segment, table.start, table.end)
     segment, start, end = table.segment[order], table.start[order], table.end[order]
-    span = int(end.max(initial=0)) + 1
-    reach = np.maximum.accumulate(segment * span + end)  # per segment: segments never mix
-    previous_reach = np.concatenate([[-1], reach[:-1]])
     same_start_longer = np.zeros(len(order), dtype=bool)
     same_start_longer[1:] = (segment[1:] == segment[:-1]) & (start[1:] == start[:-1])
-    free = (segment * span + end > previous_reach) & ~same_start_longer
+    free = (end > previous_reach) & ~same_start_longer
     return np.bincount(table.phrase[order][free], minlength=len(table.names))
 
 
 def _summarise(
     table: HitTable,
+    in_word: HitTable,
     forms_by_key: dict[str, list[str]],
     kinds: dict[str, str],
     cohesion: dict[str, float | None],
@@ -728,6 +782,7 @@ def _summarise(
 ) -> list[Phrase]:
     n_phrases = len(table.names)
     count = np.bincount(table.phrase, minlength=n_phrases)
+    in_word_count = np.bincount(in_word.phrase, minlength=n_phrases)
     segment_phrase, _ = _distinct(table.phrase, table.segment)
     segments_n = np.bincount(segment_phrase, minlength=n_phrases)
     region_names, segment_region = _segment_regions(segments)
@@ -749,12 +804,13 @@ def _summarise(
         count.tolist(),
         segments_n.tolist(),
         free.tolist(),
+        in_word_count.tolist(),
         change.tolist(),
         region_bounds[:-1].tolist(),
         region_bounds[1:].tolist(),
         strict=True,
     )
-    for (key, forms), used, segments_used, free_used, moved, low, high in columns:
+    for (key, forms), used, segments_used, free_used, inside_words, moved, low, high in columns:
         name = forms[0]
         regions = tuple(region_names_of[low:high])
         score = _score(
@@ -766,12 +822,11 @@ def _summarise(
             change=moved,
         )
         items: tuple[str, ...] = ()
-        contains: tuple[str, ...] = ()
         if kinds[key] == "enumeration":
             items = tuple(item for item in re.split("[、，]", name) if item)
-            contains = tuple(
-                sorted({other for form in forms for _, other in kept_names.iter(form) if other != name})
-            )
+        contains = tuple(
+            sorted({other for form in forms for _, other in kept_names.iter(form) if other != name})
+        )
         phrases.append(
             Phrase(
                 phrase=name,
@@ -784,6 +839,7 @@ def _summarise(
                 items=items,
                 contains=contains,
                 cohesion=None if cohesion[key] is None else round(cohesion[key], 3),
+                in_word=inside_words,
             )
         )
     phrases.sort(key=lambda p: (-p.score, -p.count, -len(p.phrase), p.phrase))

@@ -61,6 +61,7 @@ class Phrase:
     items: tuple[str, ...] = ()
     contains: tuple[str, ...] = ()
     cohesion: float | None = None  # statistical phrases: PMI in bits of the weakest word split
+    in_word: int = 0  # matches inside a longer word (新发展理念 in 创新发展理念): not in ``count``
 
     @property
     def regions_n(self) -> int:
