@@ -38,7 +38,7 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import ahocorasick
@@ -51,7 +51,7 @@ from pipeline.records import Hit, HitTable, Phrase, Segment, Sentence
 from pipeline.rules import parallel_items
 
 COHESION_FULL = 12.0  # bits of cohesion at which a statistical phrase counts as fully fixed in ranking
-KIND_PRIORITY = ("user", "numbered", "quoted", "enumeration", "quotation", "statistical")
+KIND_PRIORITY = ("user", "numbered", "quoted", "enumeration", "quotation", "item", "statistical")
 _KEY_DROP = re.compile(r"[\s、，,。；;：:“”‘’\"'「」『』《》〈〉（）()·—…!！?？]")
 _CHINESE_DIGITS = "零一二三四五六七八九"
 _ARABIC_BEFORE_CLASSIFIER = re.compile(r"(?<![\d.])(\d{1,2})(?=[个项条种化位类批张大])")
@@ -428,6 +428,7 @@ _BAD_LAST_WORDS = frozenset(
     "的了和与及并在是为把将对等也就都而被以于之其或要让由着从向上中里时后前来去起所作一新高强各每"
 )
 _CLAUSE_WORDS = frozenset("了着")
+_PARTICLE = 1e-3  # a one-character word this common closing 3 characters is a complement (提高到, 情况下, 落实好)
 
 
 def _tokens_at(corpus: _Corpus, start: int, end: int) -> list[str]:
@@ -442,8 +443,13 @@ def _plausible_statistical(surface: str, corpus: _Corpus, start: int, end: int) 
     if surface[0].isdigit() or surface[-1].isdigit():
         return False  # a cut number (城镇登记失业率控制在4): numbers belong to statistics
     words = [word for word in _tokens_at(corpus, start, end) if word != "、"]
-    if len(words) < 2:
-        return False  # a single word is vocabulary, not a phrase
+    general = lexicon.general_frequencies()
+    if len(words) < 2 and surface in general:
+        return False  # a single word of general Chinese is vocabulary, not a phrase (a coined one may be: 获得感)
+    if len(surface) == 3 and (
+        not _coined(surface, general) or general.get(words[-1], 0.0) >= _PARTICLE or surface[0] == "第"
+    ):
+        return False  # 3 characters: a coinage (新常态, 稳增长), not a word (现代化), 提高到, 情况下 or 第五次
     if words[0] in _BAD_FIRST_WORDS or words[-1] in _BAD_LAST_WORDS:
         return False
     if any(word in _CLAUSE_WORDS for word in words):
@@ -475,16 +481,34 @@ def rule_candidates(spans: Sequence[RuleSpan]) -> dict[str, tuple[str, Counter[s
         recurring = [span for span in extents if extent_count[phrase_key(span.text)] >= 2]
         chosen.append((recurring or extents)[-1])
     found: dict[str, tuple[str, Counter[str]]] = {}
+    general = lexicon.general_frequencies()
+    # 去产能 of 去产能、去库存、去杠杆: an item of lists of three or more, met in two different lists
+    # or more, may be a formula of its own.
+    lists_of_item: dict[str, set[str]] = defaultdict(set)
     for span in chosen:
-        key = phrase_key(span.text)
+        items = span.text.split("、") if span.label == "enumeration" else []
+        for item in items if len(items) >= 3 else []:
+            if _coined(item, general):
+                lists_of_item[item].add(phrase_key(span.text))
+    items = [("item", item) for item, lists in lists_of_item.items() if len(lists) >= 2]
+    for label, surface in itertools.chain(((span.label, span.text) for span in chosen), items):
+        key = phrase_key(surface)
         if len(key) < 2:
             continue
-        kind, forms = found.get(key, (span.label, Counter()))
-        if KIND_PRIORITY.index(span.label) < KIND_PRIORITY.index(kind):
-            kind = span.label
-        forms[span.text] += 1
+        kind, forms = found.get(key, (label, Counter()))
+        if KIND_PRIORITY.index(label) < KIND_PRIORITY.index(kind):
+            kind = label
+        forms[surface] += 1
         found[key] = (kind, forms)
     return found
+
+
+GENERAL_WORD = 1e-6  # a share of general Chinese above which a string is ordinary vocabulary (城镇化 1e-6)
+
+
+def _coined(surface: str, general: Mapping[str, float]) -> bool:
+    """Three characters or more and no ordinary word of general Chinese: 去产能, not 图书馆."""
+    return len(surface) >= 3 and general.get(surface, 0.0) < GENERAL_WORD
 
 
 def _enumeration_variants(surface: str) -> list[str]:
@@ -655,7 +679,7 @@ def extract(
 
     table = _hit_table(forms_by_key, located, corpus, segments, sentences)
     rejected = _hit_table(forms_by_key, in_word, corpus, segments, sentences)
-    phrases = _summarise(table, rejected, forms_by_key, kinds, cohesion, segments, spread_by_region)
+    phrases = _summarise(table, rejected, corpus, forms_by_key, kinds, cohesion, segments, spread_by_region)
     return PhraseResult(
         tuple(phrases),
         _ranked_hits(table, phrases),
@@ -675,7 +699,7 @@ class _Candidate:
 def _kept_kind(candidate: _Candidate, total: int, settings: Settings, rule_min: int) -> str | None:
     """The kind a candidate is kept as, or None. Each family has its own bar (module docstring)."""
     statistical_ok = candidate.cohesion is not None and candidate.cohesion >= settings.min_cohesion
-    if candidate.kind in ("quoted", "numbered", "enumeration") and total < rule_min:
+    if candidate.kind in ("quoted", "numbered", "enumeration", "item") and total < rule_min:
         return "statistical" if statistical_ok else None
     if candidate.kind == "quoted" and candidate.rule_seen < settings.quoted_min_share * total:
         # Quoted once, said unquoted thousands of times (“发展”): a word in quotes, not a slogan.
@@ -774,6 +798,7 @@ def _free_counts(table: HitTable) -> np.ndarray:
 def _summarise(
     table: HitTable,
     in_word: HitTable,
+    corpus: _Corpus,
     forms_by_key: dict[str, list[str]],
     kinds: dict[str, str],
     cohesion: dict[str, float | None],
@@ -793,6 +818,8 @@ def _summarise(
     region_names_of = [region_names[index] for index in region_of.tolist()]
     change = _change(table, segments, segment_region)
     free = _free_counts(table)
+    evidence = _Evidence.of(table, corpus, count)
+    roles = evidence.roles(segments_n / max(len(segments), 1), change, dated=_has_years(segments))
 
     kept_names = ahocorasick.Automaton()
     for name in table.names:
@@ -804,22 +831,26 @@ def _summarise(
         count.tolist(),
         segments_n.tolist(),
         free.tolist(),
+        evidence.contexts.tolist(),
+        roles,
         in_word_count.tolist(),
         change.tolist(),
         region_bounds[:-1].tolist(),
         region_bounds[1:].tolist(),
         strict=True,
     )
-    for (key, forms), used, segments_used, free_used, inside_words, moved, low, high in columns:
+    for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, low, high in columns:
         name = forms[0]
         regions = tuple(region_names_of[low:high])
         score = _score(
             count=used,
             spread=len(regions) if spread_by_region else segments_used,
             free_share=free_used / used if used else 1.0,
+            contexts=contexts,
             bits=cohesion[key] if kinds[key] == "statistical" else None,
-            length=len(key),
+            length=len(key) if kinds[key] in ("statistical", "item") else None,
             change=moved,
+            role=role,
         )
         items: tuple[str, ...] = ()
         if kinds[key] == "enumeration":
@@ -840,6 +871,7 @@ def _summarise(
                 contains=contains,
                 cohesion=None if cohesion[key] is None else round(cohesion[key], 3),
                 in_word=inside_words,
+                role=role,
             )
         )
     phrases.sort(key=lambda p: (-p.score, -p.count, -len(p.phrase), p.phrase))
@@ -890,21 +922,118 @@ def _change(table: HitTable, segments: Sequence[Segment], segment_region: np.nda
     return shares.max(axis=1) - shares.min(axis=1)
 
 
+ROLE_WEIGHT = {"formula": 1.0, "label": 0.2, "boilerplate": 0.3, "fragment": 0.2}
+LABEL_SHARE = 0.5  # uses next to a number, at least: a statistics label (居民消费价格涨幅 3%)
+BOILERPLATE_COVERAGE, BOILERPLATE_CHANGE = 0.8, 0.25  # in most documents, every year alike
+FRAGMENT_SHARE = 0.5  # a list (、 inside) that continues past its end this often is cut short
+CONTEXTS_FULL = 8.0  # distinct neighbours (perplexity) on its tighter side at which a phrase is a unit
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """What the places a phrase is used in say about it, per phrase (arrays by phrase number).
+
+    ``contexts``: the number of distinct neighbouring characters on its tighter side, as the
+    perplexity of their distribution (punctuation and text edges count as distinct each time: free).
+    A core said inside many different longer phrases (坚持新发展理念, 贯彻新发展理念, 树立新发展理念)
+    has many; a fragment of one fixed phrase (同志为总书记的党中央, always after 习近平 or 胡锦涛) few.
+    """
+
+    contexts: np.ndarray
+    next_to_number: np.ndarray  # share of uses with a number right before or within 4 characters after
+    cut_list: np.ndarray  # a list (、 inside) whose uses mostly continue with 、 on one side
+
+    @classmethod
+    def of(cls, table: HitTable, corpus: _Corpus, count: np.ndarray) -> _Evidence:
+        raw = np.frombuffer(corpus.text.encode("utf-32-le"), dtype=np.uint32)
+        dunhao = raw == ord("、")
+        start = corpus.starts[table.segment] + table.start
+        end = corpus.starts[table.segment] + table.end  # the separator after each text bounds it
+        uses = np.maximum(count, 1)
+        n_phrases = len(count)
+
+        def neighbour(at: np.ndarray) -> np.ndarray:  # a word character or 、, else -1 (free)
+            return np.where((corpus.codes[at] != 0) | dunhao[at], raw[at].astype(np.int64), -1)
+
+        perplexity = [_perplexity(table.phrase, neighbour(side), uses) for side in (start - 1, end)]
+        contexts = np.minimum(*perplexity)
+        digit = (raw >= ord("0")) & (raw <= ord("9"))
+        numbered = digit[start - 1].copy()
+        blocked = np.zeros(len(end), dtype=bool)  # a number after punctuation belongs to the next clause
+        for step in range(4):
+            at = np.minimum(end + step, len(raw) - 1)
+            numbered |= ~blocked & digit[at]
+            blocked |= (corpus.codes[at] == 0) & ~digit[at] & (raw[at] != ord("."))
+        has_list = np.fromiter(("、" in name for name in table.names), dtype=bool, count=n_phrases)
+        continues = [np.bincount(table.phrase, weights=dunhao[side], minlength=n_phrases) / uses for side in (start - 1, end)]
+        return cls(
+            contexts=contexts,
+            next_to_number=np.bincount(table.phrase, weights=numbered, minlength=n_phrases) / uses,
+            cut_list=has_list & (np.maximum(*continues) >= FRAGMENT_SHARE),
+        )
+
+    def roles(self, coverage: np.ndarray, change: np.ndarray, *, dated: bool) -> list[str]:
+        """formula, or what else a phrase is: a statistics label, boilerplate or a fragment."""
+        boilerplate = dated & (coverage >= BOILERPLATE_COVERAGE) & (change <= BOILERPLATE_CHANGE)
+        role = np.full(len(coverage), "formula", dtype=object)
+        role[self.cut_list] = "fragment"
+        role[boilerplate] = "boilerplate"
+        role[self.next_to_number >= LABEL_SHARE] = "label"
+        return role.tolist()
+
+
+def _perplexity(phrase: np.ndarray, neighbour: np.ndarray, uses: np.ndarray) -> np.ndarray:
+    """Per phrase, 2 ** entropy of its neighbours; each free neighbour (-1) counts as a new one."""
+    entropy = np.zeros(len(uses))
+    real = neighbour >= 0
+    pairs = _sorted_unique_counts(phrase[real].astype(np.int64) << 21 | neighbour[real])
+    keys, times = pairs
+    share = times / uses[keys >> 21]
+    np.add.at(entropy, keys >> 21, -share * np.log2(share))
+    free = np.bincount(phrase[~real], minlength=len(uses))
+    entropy += free / uses * np.log2(uses)
+    return 2.0**entropy
+
+
+def _sorted_unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ordered = np.sort(values)
+    first = np.flatnonzero(np.diff(ordered, prepend=ordered[:1] - 1) != 0) if len(ordered) else ordered
+    return ordered[first], np.diff(np.append(first, len(ordered)))
+
+
+def _has_years(segments: Sequence[Segment]) -> bool:
+    return len({segment.year for segment in segments if segment.year}) >= 2
+
+
 def _score(
-    *, count: int, spread: int, free_share: float, bits: float | None, length: int, change: float
+    *,
+    count: int,
+    spread: int,
+    free_share: float,
+    contexts: float,
+    bits: float | None,
+    length: int | None,
+    change: float,
+    role: str,
 ) -> float:
-    """Rank of a phrase: wide spread and frequent use of a fixed, whole expression whose use changes.
+    """Rank of a phrase: how formulaic it is, how widely and often it is used, how its use moves.
 
     * ``spread × log2(1 + count)``: adopted by many regions (segments when there are no regions), often;
-    * ``0.5 + 0.5 × free_share``: said on its own rather than only inside a longer phrase;
-    * for statistical phrases, fixedness ``cohesion / 12 bits`` (capped at 1) and length ``chars / 8``
-      (at least 0.5, at most 1): two common words that meet often (高速公路, 加快推进) rank below a
-      long fixed formula (供给侧结构性改革); rule-found forms are fixed by their form;
-    * ``1 + change``: where documents have years, a phrase whose adoption moves (absent, then
-      everywhere) ranks above one used evenly throughout — the signal diffusion studies look for.
+    * ``0.5 + 0.5 × unit``: a unit of its own rather than a piece of one longer phrase — said on its
+      own (its free share), or, when mostly said inside longer phrases, inside many different ones
+      (``contexts / 8``, the nested-core evidence of term extraction);
+    * for statistical phrases, fixedness ``cohesion / 12 bits`` (capped at 1), and for them and list
+      items length ``chars / 8`` (at least 0.5, at most 1): two common words that meet often (高速公路,
+      加快推进) rank below a long fixed formula (供给侧结构性改革); quoted, numbered and listed forms
+      are fixed by their form;
+    * ``(1 + change)²``: where documents have years, a phrase whose adoption moves (absent, then
+      everywhere) ranks above one used evenly throughout — the signal diffusion studies look for;
+    * the role: statistics labels × 0.2, boilerplate × 0.3, cut lists × 0.2 (``ROLE_WEIGHT``).
     """
-    score = spread * math.log2(1 + count) * (0.5 + 0.5 * free_share) * (1 + change)
+    unit = max(free_share, min(max(contexts - 1.0, 0.0) / CONTEXTS_FULL, 1.0))
+    score = spread * math.log2(1 + count) * (0.5 + 0.5 * unit) * (1 + change) ** 2 * ROLE_WEIGHT[role]
     if bits is not None:
         score *= min(max(bits, 0.0), COHESION_FULL) / COHESION_FULL
+    if length is not None:
         score *= min(max(length / 8, 0.5), 1.0)
     return round(score, 6)
