@@ -8,7 +8,10 @@ The phrase stage asks two things of ordinary Chinese that a corpus of official t
 - how common is a short phrase in general language? 新常态 and 去产能 are rare outside official
   texts, 经济 and 发展 are everywhere: only the first are formulas.
 
-wordfreq's list loads in about a second; a copy of it is kept as a pickle in the user's cache folder
+It also tells a verb from a noun (jieba's dictionary, which wordfreq ships): 坚持稳中求进工作总基调 is
+the formula 稳中求进工作总基调 governed by the verb 坚持.
+
+wordfreq's lists load in about a second; a copy of them is kept as a pickle in the user's cache folder
 (``$XDG_CACHE_HOME/tifa`` or ``~/.cache/tifa``), which loads in a tenth of that.
 """
 
@@ -27,27 +30,47 @@ import wordfreq
 
 def _cache_file() -> Path:
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return root / "tifa" / f"wordfreq-{importlib.metadata.version('wordfreq')}-zh.pickle"
+    return root / "tifa" / f"wordfreq-{importlib.metadata.version('wordfreq')}-zh-2.pickle"
 
 
-@functools.lru_cache(maxsize=1)
 def general_frequencies() -> Mapping[str, float]:
     """Word → frequency in general written Chinese (simplified), as a share of all words.
 
     >>> general_frequencies()["发展"] > 1e-4 > general_frequencies().get("新常态", 0.0)
     True
     """
+    return _load()[0]
+
+
+def parts_of_speech() -> Mapping[str, str]:
+    """Word → its part of speech in jieba's dictionary (shipped inside wordfreq; ICTCLAS tags:
+    ``v`` verb, ``p`` preposition, ``n`` noun …).
+
+    >>> parts_of_speech()["坚持"], parts_of_speech()["以"]
+    ('v', 'p')
+    """
+    return _load()[1]
+
+
+@functools.lru_cache(maxsize=1)
+def _load() -> tuple[dict[str, float], dict[str, str]]:
     path = _cache_file()
     try:
         return pickle.loads(path.read_bytes())
-    except (OSError, pickle.UnpicklingError, EOFError):
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError):
         pass
     frequencies = dict(wordfreq.get_frequency_dict("zh", wordlist="large"))
+    tags: dict[str, str] = {}
+    dictionary = Path(wordfreq.__file__).parent / "data" / "jieba_zh_orig.txt"
+    for line in dictionary.read_text(encoding="utf-8").splitlines():
+        word, _, tag = line.split(" ")
+        tags[word] = tag
+    loaded = (frequencies, tags)
     try:  # written whole or not at all: a concurrent reader never sees half a file
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
-            handle.write(pickle.dumps(frequencies, protocol=pickle.HIGHEST_PROTOCOL))
+            handle.write(pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(handle.name, path)
     except OSError:
-        pass  # a read-only home: the list is simply read from wordfreq each time
-    return frequencies
+        pass  # a read-only home: the lists are simply read from wordfreq each time
+    return loaded

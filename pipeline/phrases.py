@@ -39,7 +39,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ahocorasick
 import numpy as np
@@ -261,7 +261,8 @@ def _cohesions(
 
     ``grams``: ``(start, n, splits)``, a split ``k`` cutting the gram into ``[:k]`` and ``[k:]``.
     High for a fixed expression (供给侧结构性改革: its parts rarely occur apart), low for two
-    common words that merely meet often (加快推进). 0 when no split has both parts frequent.
+    common words that merely meet often (加快推进). ``COHESION_FULL`` when no split has both parts
+    frequent (one word of the segmenter, or parts that do not recur apart).
     """
     starts = np.asarray([start for start, _, _ in grams], dtype=np.int64)
     lengths = np.asarray([n for _, n, _ in grams], dtype=np.int64)
@@ -276,7 +277,7 @@ def _cohesions(
     ratio = whole[owner] * total / (left[usable] * right[usable])
     weakest = np.full(len(grams), np.inf)
     np.minimum.at(weakest, owner, ratio)
-    return [math.log2(value) if value != math.inf else 0.0 for value in weakest.tolist()]
+    return [math.log2(value) if value != math.inf else COHESION_FULL for value in weakest.tolist()]
 
 
 def _neighbour_share_max(group: np.ndarray, neighbour: np.ndarray, totals: np.ndarray) -> np.ndarray:
@@ -466,8 +467,9 @@ def _plausible_statistical(surface: str, corpus: _Corpus, start: int, end: int) 
 # --------------------------------------------------------------------------- rule phrases
 
 
-def rule_candidates(spans: Sequence[RuleSpan]) -> dict[str, tuple[str, Counter[str]]]:
-    """Rule spans → key → (kind, surface forms). Numbered formulas keep their recurring head extent."""
+def rule_candidates(spans: Sequence[RuleSpan]) -> dict[str, tuple[Counter[str], Counter[str]]]:
+    """Rule spans → key → (times each rule found it, surface forms). Numbered formulas keep their
+    recurring head extent."""
     extent_count = Counter(phrase_key(span.text) for span in spans if span.label == "numbered")
     chosen: list[RuleSpan] = []
     by_start: dict[tuple[str, int], list[RuleSpan]] = defaultdict(list)
@@ -480,7 +482,7 @@ def rule_candidates(spans: Sequence[RuleSpan]) -> dict[str, tuple[str, Counter[s
         extents.sort(key=lambda span: span.end)
         recurring = [span for span in extents if extent_count[phrase_key(span.text)] >= 2]
         chosen.append((recurring or extents)[-1])
-    found: dict[str, tuple[str, Counter[str]]] = {}
+    found: dict[str, tuple[Counter[str], Counter[str]]] = {}
     general = lexicon.general_frequencies()
     # 去产能 of 去产能、去库存、去杠杆: an item of lists of three or more, met in two different lists
     # or more, may be a formula of its own.
@@ -493,13 +495,10 @@ def rule_candidates(spans: Sequence[RuleSpan]) -> dict[str, tuple[str, Counter[s
     items = [("item", item) for item, lists in lists_of_item.items() if len(lists) >= 2]
     for label, surface in itertools.chain(((span.label, span.text) for span in chosen), items):
         key = phrase_key(surface)
-        if len(key) < 2:
-            continue
-        kind, forms = found.get(key, (label, Counter()))
-        if KIND_PRIORITY.index(label) < KIND_PRIORITY.index(kind):
-            kind = label
-        forms[surface] += 1
-        found[key] = (kind, forms)
+        if len(key) >= 2:
+            seen, forms = found.setdefault(key, (Counter(), Counter()))
+            seen[label] += 1
+            forms[surface] += 1
     return found
 
 
@@ -642,21 +641,19 @@ def extract(
     statistical_min, rule_min = thresholds(settings, chars)
     statistical = statistical_candidates(grams, corpus, settings)
     for key, (forms, cohesion) in statistical.items():
-        candidates[key] = _Candidate("statistical", forms, cohesion=cohesion)
-    for key, (kind, forms) in rule_candidates(spans).items():
-        candidate = candidates.setdefault(key, _Candidate(kind, Counter()))
-        if KIND_PRIORITY.index(kind) < KIND_PRIORITY.index(candidate.kind):
-            candidate.kind = kind
+        candidates[key] = _Candidate(forms, cohesion=cohesion)
+    for key, (seen, forms) in rule_candidates(spans).items():
+        candidate = candidates.setdefault(key, _Candidate(Counter()))
+        candidate.seen.update(seen)
         candidate.forms.update(forms)
-        candidate.rule_seen += sum(forms.values())
     for line in user_phrases:
         surface = line.strip().strip(_QUOTES)  # “两个确立” is the phrase 两个确立, wherever it is quoted
         if surface:
-            candidate = candidates.setdefault(phrase_key(surface), _Candidate("user", Counter()))
-            candidate.kind = "user"
+            candidate = candidates.setdefault(phrase_key(surface), _Candidate(Counter()))
+            candidate.seen["user"] += 1
             candidate.forms[surface] += 0  # listed even when the corpus never says it
 
-    surface_forms = {key: _forms_to_search(c.kind, c.forms) for key, c in candidates.items()}
+    surface_forms = {key: _forms_to_search(c.seen, c.forms) for key, c in candidates.items()}
     located, in_word = occurrences(
         sorted({form for forms in surface_forms.values() for form in forms if form}), corpus
     ).split(corpus)
@@ -690,30 +687,31 @@ def extract(
 
 @dataclass
 class _Candidate:
-    kind: str
     forms: Counter[str]  # surface form → times a rule or the n-gram statistics saw it
-    rule_seen: int = 0  # times a form rule found it (for quoted slogans: times it was quoted)
+    seen: Counter[str] = field(default_factory=Counter)  # kind → times its form rule found it
     cohesion: float | None = None  # set when the n-gram statistics found it
 
 
 def _kept_kind(candidate: _Candidate, total: int, settings: Settings, rule_min: int) -> str | None:
-    """The kind a candidate is kept as, or None. Each family has its own bar (module docstring)."""
-    statistical_ok = candidate.cohesion is not None and candidate.cohesion >= settings.min_cohesion
-    if candidate.kind in ("quoted", "numbered", "enumeration", "item") and total < rule_min:
-        return "statistical" if statistical_ok else None
-    if candidate.kind == "quoted" and candidate.rule_seen < settings.quoted_min_share * total:
+    """The first kind, in ``KIND_PRIORITY`` order, whose bar the candidate passes (module docstring),
+    or None: a phrase quoted too rarely to be a slogan may still be a list item or a statistical phrase."""
+    seen = candidate.seen
+    passes = {
+        "user": "user" in seen,
+        "numbered": "numbered" in seen and total >= rule_min,
         # Quoted once, said unquoted thousands of times (“发展”): a word in quotes, not a slogan.
-        return "statistical" if statistical_ok else None
-    if candidate.kind == "quotation" and total < settings.quotation_min_count:
-        return "statistical" if statistical_ok else None
-    if candidate.kind == "statistical" and not statistical_ok:
-        return None
-    return candidate.kind
+        "quoted": "quoted" in seen and total >= rule_min and seen["quoted"] >= settings.quoted_min_share * total,
+        "enumeration": "enumeration" in seen and total >= rule_min,
+        "quotation": "quotation" in seen and total >= settings.quotation_min_count,
+        "item": "item" in seen and total >= rule_min,
+        "statistical": candidate.cohesion is not None and candidate.cohesion >= settings.min_cohesion,
+    }
+    return next((kind for kind in KIND_PRIORITY if passes[kind]), None)
 
 
-def _forms_to_search(kind: str, seen: Iterable[str]) -> set[str]:
+def _forms_to_search(kinds: Iterable[str], seen: Iterable[str]) -> set[str]:
     forms = set(seen)
-    if kind == "enumeration":
+    if "enumeration" in kinds:
         forms.update(variant for form in seen for variant in _enumeration_variants(form))
     return forms
 
@@ -839,15 +837,18 @@ def _summarise(
         region_bounds[1:].tolist(),
         strict=True,
     )
+    tags = lexicon.parts_of_speech()
     for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, low, high in columns:
         name = forms[0]
+        if role == "formula" and kinds[key] == "statistical" and _governs_a_phrase(name, kept_names, tags):
+            role = "frame"
         regions = tuple(region_names_of[low:high])
         score = _score(
             count=used,
             spread=len(regions) if spread_by_region else segments_used,
             free_share=free_used / used if used else 1.0,
             contexts=contexts,
-            bits=cohesion[key] if kinds[key] == "statistical" else None,
+            bits=cohesion[key] if kinds[key] in ("statistical", "item") else None,
             length=len(key) if kinds[key] in ("statistical", "item") else None,
             change=moved,
             role=role,
@@ -876,6 +877,24 @@ def _summarise(
         )
     phrases.sort(key=lambda p: (-p.score, -p.count, -len(p.phrase), p.phrase))
     return phrases
+
+
+_GOVERNING = frozenset({"v", "p"})  # verbs and prepositions (jieba's tags)
+
+
+def _governs_a_phrase(name: str, kept_names: ahocorasick.Automaton, tags: Mapping[str, str]) -> bool:
+    """Whether ``name`` is another kept phrase governed by a verb or a preposition: a verb or a
+    preposition right before it (坚持|稳中求进工作总基调, 以|邓小平理论) or a preposition right after it
+    (科学发展观|为指导). The formula is the phrase inside; this is its frame."""
+    for last, inner in kept_names.iter(name):
+        start, end = last + 1 - len(inner), last + 1
+        if inner == name:
+            continue
+        before = next((name[k:start] for k in range(max(start - 4, 0), start) if name[k:start] in tags), "")
+        after = next((name[end:k] for k in range(min(end + 4, len(name)), end, -1) if name[end:k] in tags), "")
+        if tags.get(before) in _GOVERNING or tags.get(after) == "p":
+            return True
+    return False
 
 
 def _ranked_hits(table: HitTable, phrases: Sequence[Phrase]) -> HitTable:
@@ -922,10 +941,12 @@ def _change(table: HitTable, segments: Sequence[Segment], segment_region: np.nda
     return shares.max(axis=1) - shares.min(axis=1)
 
 
-ROLE_WEIGHT = {"formula": 1.0, "label": 0.2, "boilerplate": 0.3, "fragment": 0.2}
+ROLE_WEIGHT = {"formula": 1.0, "label": 0.2, "boilerplate": 0.3, "fragment": 0.2, "frame": 0.3}
 LABEL_SHARE = 0.5  # uses next to a number, at least: a statistics label (居民消费价格涨幅 3%)
 BOILERPLATE_COVERAGE, BOILERPLATE_CHANGE = 0.8, 0.25  # in most documents, every year alike
 FRAGMENT_SHARE = 0.5  # a list (、 inside) that continues past its end this often is cut short
+UNIT_FLOOR = 0.5  # weight of a phrase said only inside one longer phrase
+PIECE_SHARE = 0.6  # uses next to one same word, at least: a piece of a longer name
 CONTEXTS_FULL = 8.0  # distinct neighbours (perplexity) on its tighter side at which a phrase is a unit
 
 
@@ -940,6 +961,7 @@ class _Evidence:
     """
 
     contexts: np.ndarray
+    piece: np.ndarray  # mostly said next to one word that does not govern it: a piece of a longer name
     next_to_number: np.ndarray  # share of uses with a number right before or within 4 characters after
     cut_list: np.ndarray  # a list (、 inside) whose uses mostly continue with 、 on one side
 
@@ -955,8 +977,14 @@ class _Evidence:
         def neighbour(at: np.ndarray) -> np.ndarray:  # a word character or 、, else -1 (free)
             return np.where((corpus.codes[at] != 0) | dunhao[at], raw[at].astype(np.int64), -1)
 
-        perplexity = [_perplexity(table.phrase, neighbour(side), uses) for side in (start - 1, end)]
-        contexts = np.minimum(*perplexity)
+        (left, left_top), (right, _) = (
+            _neighbours(table.phrase, neighbour(side), uses) for side in (start - 1, end)
+        )
+        # A piece of a longer name: mostly right after the same one or two nouns or names
+        # (同志为总书记的党中央 after 习近平 or 胡锦涛) — not after a verb that governs it
+        # (坚持稳中求进工作总基调). A word that mostly follows is no such sign: formulas often modify a
+        # head (八项规定精神).
+        piece = _after_names(table.phrase, start, corpus, uses, candidates=left_top >= PIECE_SHARE / 2)
         digit = (raw >= ord("0")) & (raw <= ord("9"))
         numbered = digit[start - 1].copy()
         blocked = np.zeros(len(end), dtype=bool)  # a number after punctuation belongs to the next clause
@@ -967,7 +995,8 @@ class _Evidence:
         has_list = np.fromiter(("、" in name for name in table.names), dtype=bool, count=n_phrases)
         continues = [np.bincount(table.phrase, weights=dunhao[side], minlength=n_phrases) / uses for side in (start - 1, end)]
         return cls(
-            contexts=contexts,
+            contexts=np.minimum(left, right),
+            piece=piece,
             next_to_number=np.bincount(table.phrase, weights=numbered, minlength=n_phrases) / uses,
             cut_list=has_list & (np.maximum(*continues) >= FRAGMENT_SHARE),
         )
@@ -976,29 +1005,71 @@ class _Evidence:
         """formula, or what else a phrase is: a statistics label, boilerplate or a fragment."""
         boilerplate = dated & (coverage >= BOILERPLATE_COVERAGE) & (change <= BOILERPLATE_CHANGE)
         role = np.full(len(coverage), "formula", dtype=object)
-        role[self.cut_list] = "fragment"
+        role[self.cut_list | self.piece] = "fragment"
         role[boilerplate] = "boilerplate"
         role[self.next_to_number >= LABEL_SHARE] = "label"
         return role.tolist()
 
 
-def _perplexity(phrase: np.ndarray, neighbour: np.ndarray, uses: np.ndarray) -> np.ndarray:
-    """Per phrase, 2 ** entropy of its neighbours; each free neighbour (-1) counts as a new one."""
-    entropy = np.zeros(len(uses))
+def _neighbours(phrase: np.ndarray, neighbour: np.ndarray, uses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per phrase, 2 ** entropy of its neighbours (each free neighbour, -1, counts as a new one), and
+    the share of its uses next to its most frequent neighbour."""
+    entropy, top = np.zeros(len(uses)), np.zeros(len(uses))
     real = neighbour >= 0
-    pairs = _sorted_unique_counts(phrase[real].astype(np.int64) << 21 | neighbour[real])
-    keys, times = pairs
+    keys, times = _sorted_unique_counts(phrase[real].astype(np.int64) << 21 | neighbour[real])
     share = times / uses[keys >> 21]
     np.add.at(entropy, keys >> 21, -share * np.log2(share))
+    np.maximum.at(top, keys >> 21, share)
     free = np.bincount(phrase[~real], minlength=len(uses))
     entropy += free / uses * np.log2(uses)
-    return 2.0**entropy
+    return 2.0**entropy, top
 
 
 def _sorted_unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ordered = np.sort(values)
     first = np.flatnonzero(np.diff(ordered, prepend=ordered[:1] - 1) != 0) if len(ordered) else ordered
     return ordered[first], np.diff(np.append(first, len(ordered)))
+
+
+def _after_names(
+    phrase: np.ndarray, start: np.ndarray, corpus: _Corpus, uses: np.ndarray, candidates: np.ndarray
+) -> np.ndarray:
+    """Per phrase: whether at least ``PIECE_SHARE`` of its uses follow the same one or two words, each
+    of them a noun or a name (jieba's tags ``n…``). Only ``candidates`` are looked at."""
+    bounds = np.flatnonzero(corpus.token_start)
+    rows = np.flatnonzero(candidates[phrase])
+    at = start[rows]
+    index = np.minimum(np.searchsorted(bounds, at), len(bounds) - 1)
+    before = bounds[np.maximum(index - 1, 0)]
+    length = at - before
+    # a word before: on a boundary (not a cut), of word characters, short enough to be a name
+    ok = (bounds[index] == at) & (index > 0) & (length <= 8) & (corpus.codes[before] != 0)
+    rows, before, length = rows[ok], before[ok], length[ok]
+    if not len(rows):
+        return np.zeros(len(uses), dtype=bool)
+    word = np.zeros(len(rows), dtype=np.uint64)
+    for k in range(8):
+        more = k < length
+        word[more] = word[more] * _HASH_BASE + corpus.codes[before[more] + k].astype(np.uint64)
+    order = np.lexsort((word, phrase[rows]))
+    owner, word, first_char = phrase[rows][order], word[order], before[order]
+    run = np.flatnonzero(np.r_[True, (owner[1:] != owner[:-1]) | (word[1:] != word[:-1])])
+    times = np.diff(np.r_[run, len(owner)])
+    run_owner = owner[run]
+    # the two most used words of each phrase: runs sorted by phrase, then by times (descending)
+    ranked = np.lexsort((-times, run_owner))
+    place = np.arange(len(ranked)) - np.searchsorted(run_owner[ranked], run_owner[ranked])
+    top = ranked[place < 2]
+    covered = np.bincount(run_owner[top], weights=times[top], minlength=len(uses)) / uses
+    tags = lexicon.parts_of_speech()
+    named = np.ones(len(uses), dtype=bool)
+    for number, low, size, used in zip(
+        run_owner[top].tolist(), first_char[run[top]].tolist(), (length[order][run[top]]).tolist(), times[top].tolist(),
+        strict=True,
+    ):
+        if used >= uses[number] / 5 and not tags.get(corpus.text[low : low + size], "").startswith("n"):
+            named[number] = False
+    return (covered >= PIECE_SHARE) & named
 
 
 def _has_years(segments: Sequence[Segment]) -> bool:
@@ -1031,7 +1102,7 @@ def _score(
     * the role: statistics labels × 0.2, boilerplate × 0.3, cut lists × 0.2 (``ROLE_WEIGHT``).
     """
     unit = max(free_share, min(max(contexts - 1.0, 0.0) / CONTEXTS_FULL, 1.0))
-    score = spread * math.log2(1 + count) * (0.5 + 0.5 * unit) * (1 + change) ** 2 * ROLE_WEIGHT[role]
+    score = spread * math.log2(1 + count) * (UNIT_FLOOR + (1 - UNIT_FLOOR) * unit) * (1 + change) ** 2 * ROLE_WEIGHT[role]
     if bits is not None:
         score *= min(max(bits, 0.0), COHESION_FULL) / COHESION_FULL
     if length is not None:

@@ -316,3 +316,49 @@ def test_grams_counted_before_segmentation_give_the_same_phrases(nlp, seed_segme
     # Grams of other texts are not used: they are counted again.
     other = count_grams(seed_segments[:2])
     assert extract(seed_segments, analysed.sentences, analysed.spans, grams=other).phrases == alone.phrases
+
+
+def _rank(result, phrase: str) -> int:
+    return [p.phrase for p in result.phrases].index(phrase)
+
+
+def test_a_core_said_in_many_longer_phrases_outranks_each_of_them(nlp) -> None:
+    verbs = ["坚持", "贯彻", "树立", "践行", "落实", "完整准确全面贯彻"]
+    texts = [f"我们{verb}新发展理念，推动高质量发展。全省上下{verbs[i - 1]}新发展理念。" for i, verb in enumerate(verbs)]
+    _, phrases, result = _run(nlp, texts)
+    core = _rank(result, "新发展理念")
+    longer = [p for p in phrases if "新发展理念" in p and p != "新发展理念"]
+    assert longer, "the verb phrases are phrases too"
+    assert all(core < _rank(result, p) for p in longer), [p for p in longer if _rank(result, p) < core]
+
+
+def test_a_fragment_of_one_longer_phrase_is_not_listed(nlp) -> None:
+    texts = [
+        f"{verb}高效办成一件事{noun}，群众满意。"
+        for verb, noun in (("推进", "改革"), ("落实", "要求"), ("深化", "举措"), ("抓好", "工作"), ("完善", "机制"), ("推动", "试点"))
+    ]
+    _, phrases, _ = _run(nlp, texts)
+    assert "高效办成一件事" in phrases
+    assert "一件事" not in phrases and "办成一件事" not in phrases
+
+
+def test_a_three_character_formula_is_found_and_common_words_are_not(nlp) -> None:
+    texts = [
+        f"主动适应经济发展新常态，{verb}现代化建设。{verb}新常态下的改革。"
+        for verb in ("引领", "把握", "适应", "认识", "推进", "加快")
+    ]
+    _, phrases, _ = _run(nlp, texts)
+    assert "新常态" in phrases
+    assert "现代化" not in phrases  # an ordinary word of Chinese, however often it is said
+
+
+def test_a_statistics_label_ranks_below_a_formula_with_the_same_spread(nlp) -> None:
+    texts = [
+        f"居民消费价格涨幅控制在{3 + i % 3}%以内。坚决打赢精准扶贫攻坚战，推进精准扶贫工作。居民消费价格涨幅{2 + i % 2}%。"
+        for i in range(6)
+    ]
+    _, phrases, result = _run(nlp, texts)
+    label, formula = phrases["居民消费价格涨幅"], phrases["精准扶贫"]
+    assert (label.role, formula.role) == ("label", "formula")
+    assert label.regions == formula.regions and label.count == formula.count
+    assert _rank(result, "精准扶贫") < _rank(result, "居民消费价格涨幅")
