@@ -21,13 +21,13 @@ Association, with ``N`` the number of windows holding at least one hit of any li
   two phrases found in every window), 1 means the two always occur together.
 * ``jaccard`` — ``n_ab / (n_a + n_b - n_ab)``, in [0, 1], KH Coder's default coefficient.
 * ``llr`` — Dunning's log-likelihood ratio G² of the 2 × 2 table: how sure it is that the pair is not
-  chance (10.83 is p < 0.001 with one degree of freedom).
+  chance (10.83 is p < 0.001 with one degree of freedom), signed: negative below chance.
 
 Filtering keeps significant pairs only, so rare pairs do not dominate (NPMI alone rates two phrases seen
 once, together, as perfectly associated) and frequent ones are not lost (a ranking by co-occurrence count
 alone is all frequent phrases): a pair is an edge candidate when it occurs apart in at least
-``min_edge_weight`` windows, above chance, with ``llr`` at least ``min_llr`` and the ranking score at least
-``min_association``. Each phrase then keeps its ``edges_per_node`` strongest edges (an edge stays when it
+``min_edge_weight`` windows, with ``|llr|`` at least ``min_llr`` and the ranking score at least
+``min_association`` (0 by default: no pair below chance). Each phrase then keeps its ``edges_per_node`` strongest edges (an edge stays when it
 is among the strongest of either end), which ties every considered phrase to its closest companions and
 gives one connected core instead of a few dense cliques; ``top_edges`` caps the total. Phrases left
 without an edge are dropped.
@@ -109,7 +109,8 @@ class GraphSettings:
     * ``join_gap`` (2): occurrences that overlap or are at most this many characters apart are parts of
       one longer phrase (-1: only overlapping ones).
     * ``min_edge_weight`` (3): pairs seen apart in fewer windows are not edges.
-    * ``min_llr`` (10.83: p < 0.001): pairs whose log-likelihood ratio is lower are not edges.
+    * ``min_llr`` (10.83: p < 0.001): pairs whose log-likelihood ratio is smaller (in absolute value)
+      are not edges.
     * ``association`` ("npmi") and ``min_association`` (0.0) pick and bound the score edges are ranked by.
     * ``edges_per_node`` (5): each phrase keeps its strongest edges (0: all significant edges);
       ``top_edges`` (1000, ``None``: no cap) keeps that many of the strongest in all.
@@ -505,15 +506,15 @@ def _scored_edges(
             continue  # mostly parts of one longer phrase
         a, b = candidates[row], candidates[column]
         n_ab, n_a, n_b = int(apart[row, column]), node_windows[a], node_windows[b]
-        if n_ab * n_windows <= n_a * n_b or _nested(by_index[a], by_index[b]):
-            continue  # not above chance, or one phrase inside the other
+        if _nested(by_index[a], by_index[b]):
+            continue
         data: dict[str, int | float] = {
             "weight": n_ab,
             "npmi": _npmi(n_ab, n_a, n_b, n_windows),
             "jaccard": round(n_ab / (n_a + n_b - n_ab), _ROUND),
             "llr": _llr(n_ab, n_a, n_b, n_windows),
         }
-        if data["llr"] >= settings.min_llr and data[settings.association] >= settings.min_association:
+        if abs(data["llr"]) >= settings.min_llr and data[settings.association] >= settings.min_association:
             edges.append((a, b, data))
     return edges
 
@@ -555,10 +556,12 @@ def _npmi(n_ab: int, n_a: int, n_b: int, n: int) -> float:
 
 
 def _llr(n_ab: int, n_a: int, n_b: int, n: int) -> float:
-    """Dunning's log-likelihood ratio G² of the 2 × 2 table of windows with and without each phrase."""
+    """Dunning's log-likelihood ratio G² of the 2 × 2 table of windows with and without each phrase,
+    negative when the two occur together less often than chance would have them."""
     observed = (n_ab, n_a - n_ab, n_b - n_ab, max(0, n - n_a - n_b + n_ab))
     expected = (n_a * n_b / n, n_a * (n - n_b) / n, (n - n_a) * n_b / n, (n - n_a) * (n - n_b) / n)
-    return round(2 * sum(o * math.log(o / e) for o, e in zip(observed, expected, strict=True) if o > 0), 3)
+    g2 = 2 * sum(o * math.log(o / e) for o, e in zip(observed, expected, strict=True) if o > 0 and e > 0)
+    return round(math.copysign(max(g2, 0.0), n_ab * n - n_a * n_b), 3)
 
 
 def _id_width(n: int) -> int:
@@ -1085,8 +1088,9 @@ def draw_preview(
 
 def _place_labels(
     fig: Any, ax: Any, graph: nx.Graph, nodes: list[Any], xy: np.ndarray, areas: list[float], limit: int
-) -> None:
-    """Label the most central node of each theme, then the second of each, … without overlaps."""
+) -> list[Any]:
+    """Label the most central node of each theme, then the second of each, … without overlaps; return
+    the placed labels' extents (display coordinates)."""
     renderer = fig.canvas.get_renderer()
 
     def central(node: Any) -> float:
@@ -1121,6 +1125,7 @@ def _place_labels(
                 placed.append(extent)
                 break
             text.remove()
+    return placed
 
 
 def _packed_layout(graph: nx.Graph, *, seed: int) -> dict[Any, np.ndarray]:
