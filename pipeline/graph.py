@@ -600,7 +600,8 @@ def _add_structure(graph: nx.Graph, settings: GraphSettings) -> None:
 
 def _add_themes(graph: nx.Graph, settings: GraphSettings) -> None:
     """Set ``centrality`` (weight of a node's edges inside its community) and ``theme``, the community's
-    name: its ``theme_name_phrases`` most central phrases (ties: better rank first), joined by " / "."""
+    name: its ``theme_name_phrases`` most central phrases (ties: better rank first; a phrase inside or
+    around one already named is skipped), joined by " / "."""
     members: defaultdict[int, list[str]] = defaultdict(list)
     for node, data in graph.nodes(data=True):
         data["centrality"] = sum(
@@ -611,7 +612,13 @@ def _add_themes(graph: nx.Graph, settings: GraphSettings) -> None:
         members[data["community"]].append(node)
     for nodes in members.values():
         nodes.sort(key=lambda node: (-graph.nodes[node]["centrality"], graph.nodes[node]["rank"]))
-        name = " / ".join(graph.nodes[node]["label"] for node in nodes[: settings.theme_name_phrases])
+        picked: list[str] = []
+        for label in (graph.nodes[node]["label"] for node in nodes):
+            if len(picked) < settings.theme_name_phrases and not any(
+                label in p or p in label for p in picked
+            ):
+                picked.append(label)  # skip a phrase inside (or around) one already in the name
+        name = " / ".join(picked)
         for node in nodes:
             graph.nodes[node]["theme"] = name
 
