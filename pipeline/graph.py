@@ -71,6 +71,7 @@ __all__ = [
     "GraphSettings",
     "ThemeAdoptionRow",
     "ThemeRow",
+    "Timeline",
     "build_bipartite_graph",
     "build_graph",
     "draw_preview",
@@ -623,7 +624,7 @@ def _add_themes(graph: nx.Graph, settings: GraphSettings) -> None:
             graph.nodes[node]["theme"] = name
 
 
-def themes_of(graph: nx.Graph) -> list[tuple[int, str, list[str]]]:
+def _themes_of(graph: nx.Graph) -> list[tuple[int, str, list[str]]]:
     """``(community, theme name, member node ids, most central first)`` for each theme, by number."""
     members: defaultdict[int, list[str]] = defaultdict(list)
     for node, data in graph.nodes(data=True):
@@ -714,7 +715,7 @@ def theme_tables(
     theme and every region (and region-year) with at least one use of a phrase in the graph, zeros included,
     so each region's shares sum to 1.
     """
-    themes = themes_of(graph)
+    themes = _themes_of(graph)
     label_theme = {graph.nodes[node]["label"]: t for t, (_, _, nodes) in enumerate(themes) for node in nodes}
     table = HitTable.of(hits)
     by_id = {segment.segment_id: segment for segment in segments}
