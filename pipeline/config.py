@@ -46,11 +46,16 @@ class Settings:
     n_clusters: int = 0  # 0 = chosen by silhouette
     # Graph (see pipeline.graph.GraphSettings)
     graph_window: str = "sentence"  # or "segment": what counts as occurring together
-    graph_association: str = "npmi"  # or "jaccard": the score edges are ranked and filtered by
+    graph_association: str = "npmi"  # or "jaccard", "llr": the score edges are ranked and filtered by
     graph_min_association: float = 0.0  # edges scoring below are dropped (0: no pair below chance)
-    graph_top_edges: int = 150  # keep the strongest N edges (KH Coder style)
+    graph_top_edges: int = 1000  # keep at most the strongest N edges
     graph_min_count: int = 2  # phrases seen fewer times are not nodes
-    graph_min_edge_weight: int = 2  # pairs seen together fewer times are not edges
+    graph_min_edge_weight: int = 3  # pairs seen together (apart) in fewer windows are not edges
+    graph_phrases: int = 300  # the best-ranked phrases considered as nodes
+    graph_min_llr: float = 10.83  # pairs with a lower log-likelihood ratio are not edges (p < 0.001)
+    graph_edges_per_node: int = 5  # each phrase keeps its strongest N edges (0: all that pass)
+    graph_join_gap: int = 2  # hits at most this many characters apart are parts of one longer phrase
+    graph_resolution: float = 1.0  # Louvain resolution: higher gives more, smaller themes
     # Outputs
     write_report: bool = True  # report.html: the self-contained report
     write_texts: bool = True  # texts.jsonl: segment texts, for `tifa kwic` and the report's contexts
@@ -64,7 +69,7 @@ class Settings:
 
 _CHOICES = {
     "graph_window": {"sentence", "segment"},
-    "graph_association": {"npmi", "jaccard"},
+    "graph_association": {"npmi", "jaccard", "llr"},
     "engine": {"local", "dask"},
 }
 _BOUNDS: dict[str, tuple[float, float]] = {
@@ -87,6 +92,11 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "graph_min_count": (1, 10**9),
     "graph_min_edge_weight": (1, 10**9),
     "graph_min_association": (-1.0, 1.0),
+    "graph_phrases": (2, 100_000),
+    "graph_min_llr": (0.0, 1e9),
+    "graph_edges_per_node": (0, 10_000),
+    "graph_join_gap": (-1, 100),
+    "graph_resolution": (0.01, 100.0),
     "report_phrases": (1, 100_000),
 }
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}

@@ -78,6 +78,9 @@ OUTPUT_NOTES = [
     ("similarity_heatmap.svg", "the similarity matrix as a figure"),
     ("dendrogram.svg", "hierarchical clustering of the regions"),
     ("cooccurrence.graphml", "phrase co-occurrence graph for Gephi (also .gexf)"),
+    ("cooccurrence_dynamic.gexf", "the same graph with years, for Gephi's timeline (GEXF 1.3)"),
+    ("themes.csv", "themes of the graph: name, phrases, size, regions using them most, uses by year"),
+    ("theme_adoption.csv", "per region (and year): share of its formula uses in each theme"),
     ("region_phrase.graphml", "two-mode graph regions — phrases for Gephi"),
     ("cooccurrence.png", "a preview drawing of the co-occurrence graph"),
     ("similarity_<year>.csv", "the similarity matrix of each year's texts"),
@@ -992,49 +995,102 @@ def _similarity(out_dir: Path, clusters: dict[str, str]) -> str:
 
 def _graph(out_dir: Path, links: _Links) -> str:
     parts = [
-        "<p>Phrases (nodes) that occur in the same sentence (edges), the strongest associations only; "
-        "colours are communities of phrases that travel together.</p>"
+        "<p>Phrases (nodes) used in the same sentence as distinct formulas (edges): two halves of one fixed "
+        "phrase (全面建成 + 小康社会) or a phrase and one inside it never link. Only significant pairs count "
+        "(log-likelihood ratio), each phrase keeps its strongest links (NPMI), and the phrases considered are "
+        "the best-ranked ones. <b>Themes</b> are communities of phrases that travel together, named by their "
+        "most central phrases.</p>"
     ]
     png = out_dir / "cooccurrence.png"
     if png.is_file():
         parts.append(
             f'<figure class="fig wide"><img alt="co-occurrence graph preview" src="{_data_uri(png, "image/png")}">'
-            "<figcaption>Preview of cooccurrence.graphml (node size: occurrences; colour: community)"
-            "</figcaption></figure>"
+            "<figcaption>Preview of cooccurrence.graphml (node size: occurrences; colour: theme; labels: the "
+            "most central phrases of each theme)</figcaption></figure>"
         )
     graphml = out_dir / "cooccurrence.graphml"
     if graphml.is_file():
         import networkx as nx
 
         graph = nx.read_graphml(graphml)
-        communities: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        for _node, data in graph.nodes(data=True):
-            communities[int(data.get("community", -1))].append(
-                (-int(data.get("count", 0)), str(data.get("label", "")))
-            )
+        components = sorted((len(c) for c in nx.connected_components(graph)), reverse=True)
+        share = components[0] / graph.number_of_nodes() if components else 0.0
+        parts.append(
+            f"<p>{graph.number_of_nodes()} phrases, {graph.number_of_edges()} edges, {len(components)} "
+            f"connected part(s); the largest holds {share:.0%} of the phrases.</p>"
+        )
+    themes = list(_rows(out_dir / "themes.csv"))
+    if themes:
         rows = [
             "<tr>"
-            + _td(number, sort=number, cls="num")
-            + _td(len(members), sort=len(members), cls="num")
-            + _td("、".join(links.phrase(label) for _, label in sorted(members)[:12]), raw=True)
+            + _td(row["theme"], sort=_int(row["theme"]), cls="num")
+            + _td(row["name"])
+            + _td(row["size"], sort=_int(row["size"]), cls="num")
+            + _td(row["uses"], sort=_int(row["uses"]), cls="num")
+            + _td("、".join(links.phrase(p) for p in row["phrases"].split(";")[:12] if p), raw=True)
+            + _td("、".join(row["regions"].split(";")))
+            + _td(row["peak_year"], sort=_int(row["peak_year"]), cls="num")
             + "</tr>"
-            for number, members in sorted(communities.items())
+            for row in themes
         ]
-        parts.append(
-            f"<p>{graph.number_of_nodes()} phrases, {graph.number_of_edges()} edges.</p>"
-            + _table("t-communities", [("community", "num"), ("phrases", "num"), ("most frequent", "")], rows)
+        header = [("theme", "num"), ("name", ""), ("phrases", "num"), ("uses", "num"),
+                  ("most central phrases", ""), ("regions using it most", ""), ("peak year", "num")]  # fmt: skip
+        note = (
+            "themes.csv has every phrase of each theme and its uses year by year; peak year: the year it "
+            "took its largest share of all uses of the graph's phrases."
         )
+        parts.append(_table("t-themes", header, rows, note=note))
+        parts.append(_theme_profile(out_dir / "theme_adoption.csv", themes))
     parts.append(
         '<div class="howto"><b>Open it in Gephi.</b> File → Open → <code>cooccurrence.graphml</code> '
         "(undirected). Labels come from the <code>label</code> column. In <i>Appearance → Nodes</i>: "
         "<i>Size → Ranking →</i> <code>count</code> (occurrences) or <code>regions_n</code> (spread); "
-        "<i>Colour → Partition →</i> <code>community</code> (or <code>kind</code>, the phrase family). "
-        "Edges carry <code>weight</code> (sentences shared) and <code>npmi</code> / <code>jaccard</code> "
+        "<i>Colour → Partition →</i> <code>theme</code> (or <code>community</code>, its number, or "
+        "<code>kind</code>, the phrase family). "
+        "Edges carry <code>weight</code> (sentences shared) and <code>npmi</code> / <code>llr</code> "
         "(association): <i>Filters → Attributes → Range → npmi</i> thins the graph. Run a layout "
-        "(ForceAtlas 2), then <i>Show node labels</i>. <code>region_phrase.graphml</code> is the two-mode "
-        "graph of regions and the phrases they use.</div>"
+        "(ForceAtlas 2), then <i>Show node labels</i>. <b>Over time:</b> open "
+        "<code>cooccurrence_dynamic.gexf</code> instead (same graph, each phrase and edge present in the "
+        "years it was used), click <i>Enable Timeline</i> at the bottom, narrow the window to one year and "
+        "press play to watch the themes form. <code>region_phrase.graphml</code> is the two-mode graph of "
+        "regions and the phrases they use.</div>"
     )
     return "".join(parts)
+
+
+def _theme_profile(path: Path, themes: list[dict[str, str]], shown: int = 12) -> str:
+    """Region × theme table of shares of each region's formula uses (all years), coloured by column."""
+    numbers = [row["theme"] for row in themes[:shown]]
+    share: dict[tuple[str, str], float] = {}
+    for row in _rows(path):
+        if not row["year"] and row["theme"] in numbers:
+            share[row["region"], row["theme"]] = _float(row["share"])
+    regions = sorted({region for region, _ in share})
+    if not regions:
+        return ""
+    peak = {n: max((share.get((r, n), 0.0) for r in regions), default=0.0) for n in numbers}
+    head = '<th class="corner">region</th>' + "".join(
+        f'<th class="v" title="{_e(row["name"])}">{_e(row["theme"])} {_e(row["name"].split(" / ")[0])}</th>'
+        for row in themes[:shown]
+    )
+    body = []
+    for region in regions:
+        cells = []
+        for number in numbers:
+            value = share.get((region, number), 0.0)
+            t = value / peak[number] if peak[number] > 0 else 0.0
+            colour, ink = (_blue(t), "#fff" if t > 0.55 else "#222") if value else ("#ffffff", "#222")
+            cells.append(
+                f'<td class="h" style="background:{colour};color:{ink}">{round(value * 100) or ""}</td>'
+            )
+        body.append(f'<tr><th class="rh">{_e(region)}</th>{"".join(cells)}</tr>')
+    return (
+        "<p>Each region's theme profile: the percentage of its uses of the graph's phrases that fall in each "
+        "theme (rows add up to 100 over all themes; theme_adoption.csv has them, also year by year). The "
+        "colour compares regions within a theme.</p>"
+        f'<div class="scroll full"><table class="heat" lang="zh-Hans"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -76,6 +76,11 @@ def graph_settings(settings: Settings) -> graph.GraphSettings:
         top_edges=settings.graph_top_edges,
         min_node_count=settings.graph_min_count,
         min_edge_weight=settings.graph_min_edge_weight,
+        max_phrases=settings.graph_phrases,
+        min_llr=settings.graph_min_llr,
+        edges_per_node=settings.graph_edges_per_node,
+        join_gap=settings.graph_join_gap,
+        resolution=settings.graph_resolution,
     )
 
 
@@ -157,6 +162,8 @@ def run(
         cooccurrence = graph.build_graph(found.phrases, found.hit_table, segments, settings=options)
         graph.write_graphml(cooccurrence, staging / "cooccurrence.graphml")
         graph.write_gexf(cooccurrence, staging / "cooccurrence.gexf")
+        graph.write_dynamic_gexf(cooccurrence, staging / "cooccurrence_dynamic.gexf")
+        graph.write_themes(staging, *graph.theme_tables(cooccurrence, found.hit_table, segments))
         graph.draw_preview(cooccurrence, staging / "cooccurrence.png")
         bipartite = graph.build_bipartite_graph(found.phrases, found.hit_table, segments, settings=options)
         graph.write_graphml(bipartite, staging / "region_phrase.graphml")

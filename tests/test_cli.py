@@ -146,6 +146,13 @@ def test_seed_graph_loads_in_networkx(seed_run: Path) -> None:
     assert labels <= {row["phrase"] for row in _csv(seed_run / "phrases.csv")}
     assert {"两个确立", "两个维护"} <= labels  # said together in 上海, 江西 and 甘肃
     assert all(isinstance(data["weight"], int | float) for *_, data in graph.edges(data=True))
+    dynamic = nx.read_gexf(seed_run / "cooccurrence_dynamic.gexf")  # the seed article has no years
+    assert sorted(dynamic.nodes(data="label")) == sorted(graph.nodes(data="label"))
+    themes = _csv(seed_run / "themes.csv")
+    assert sum(int(row["size"]) for row in themes) == graph.number_of_nodes()
+    assert {row["region"] for row in _csv(seed_run / "theme_adoption.csv")} <= {
+        row["region"] for row in _csv(seed_run / "segments.csv")
+    }
 
 
 def test_rerun_with_nothing_changed_keeps_outputs(tmp_path: Path, capsys) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import doctest
+import itertools
 import math
 import random
 import re
@@ -23,13 +25,18 @@ from pipeline.graph import (
     draw_preview,
     gephi_safe,
     strip_xml_illegal,
+    theme_tables,
+    write_dynamic_gexf,
     write_gexf,
     write_graphml,
+    write_themes,
 )
 from pipeline.records import Hit, HitTable, Phrase, Segment
 
 NS = {"g": "http://graphml.graphdrawing.org/xmlns"}
-LOOSE = GraphSettings(min_node_count=1, min_edge_weight=1, min_association=-1.0, top_edges=None)
+LOOSE = GraphSettings(
+    min_node_count=1, min_edge_weight=1, min_association=-1.0, top_edges=None, min_llr=0.0, edges_per_node=0
+)
 CHAIN = "高端化、智能化、绿色化"
 
 
@@ -97,24 +104,23 @@ def test_fixture_offsets_are_the_ones_written_by_hand(nested):
     assert s1 == {(CHAIN, 0, 2, 13), ("高端化", 0, 2, 5), ("数字化", 0, 14, 17)}
 
 
-def test_nested_phrase_is_not_linked_to_its_container(nested):
-    graph = build_graph(*nested, settings=LOOSE)
-    edges = edge_labels(graph)
-    # s1: 高端化 lies inside the chain only, 数字化 stands apart from both.
+def test_parts_of_one_stretch_never_link(nested):
+    # s1: 高端化、智能化、绿色化和数字化 is one stretch (和 is a 1-character gap); s2: the chain contains 高端化.
+    assert build_graph(*nested, settings=LOOSE).number_of_edges() == 0
+    # Counting only overlaps as joined, 数字化 stands apart in s1; a phrase and one it contains never link.
+    edges = edge_labels(build_graph(*nested, settings=_with(join_gap=-1)))
+    assert set(edges) == {frozenset((CHAIN, "数字化")), frozenset(("高端化", "数字化"))}
     assert edges[frozenset((CHAIN, "数字化"))]["weight"] == 1
-    assert edges[frozenset(("高端化", "数字化"))]["weight"] == 1
-    # s2: a free-standing 高端化 beside the chain links them — once, from s2 alone.
-    assert edges[frozenset((CHAIN, "高端化"))]["weight"] == 1
 
 
 def test_containment_alone_never_links():
     phrases, hits, segments = make_case(
         {"s1": ("上海", "推进高端化、智能化、绿色化。")}, [CHAIN, "高端化", "智能化"]
     )
-    graph = build_graph(phrases, hits, segments, settings=_with(keep_isolates=True))
-    assert graph.number_of_nodes() == 3
-    # 高端化 and 智能化 are disjoint inside the chain: they do co-occur; neither links to the chain.
-    assert set(edge_labels(graph)) == {frozenset(("高端化", "智能化"))}
+    for join_gap in (2, -1):  # 高端化 and 智能化 are disjoint, but the chain's hit covers both
+        graph = build_graph(phrases, hits, segments, settings=_with(keep_isolates=True, join_gap=join_gap))
+        assert graph.number_of_nodes() == 3
+        assert graph.number_of_edges() == 0
 
 
 def test_partly_overlapping_occurrences_do_not_link():
@@ -124,16 +130,52 @@ def test_partly_overlapping_occurrences_do_not_link():
 
 
 def test_offsets_decide_not_strings():
-    # Same strings, but the hit of 高端化 is placed outside the chain: now they co-occur.
-    segment = Segment("s1", "a.txt", "上海", "", "", None, "高端化、智能化、绿色化，高端化。")
+    # Same strings, but the hits are placed apart: now they co-occur.
+    segment = Segment(
+        "s1", "a.txt", "上海", "", "", None, "绘就高质量发展蓝图，推动高质量发展，描绘发展蓝图。"
+    )
     phrases = [
-        Phrase(CHAIN, "enumeration", (), 1, 1, ("上海",), 1.0),
-        Phrase("高端化", "statistical", (), 1, 1, ("上海",), 1.0),
+        Phrase("高质量发展", "statistical", (), 1, 1, ("上海",), 1.0),
+        Phrase("发展蓝图", "statistical", (), 1, 1, ("上海",), 1.0),
     ]
-    inside = [Hit(CHAIN, "s1", 0, 0, 11), Hit("高端化", "s1", 0, 0, 3)]
-    outside = [Hit(CHAIN, "s1", 0, 0, 11), Hit("高端化", "s1", 0, 12, 15)]
+    inside = [Hit("高质量发展", "s1", 0, 2, 7), Hit("发展蓝图", "s1", 0, 5, 9)]
+    outside = [Hit("高质量发展", "s1", 0, 12, 17), Hit("发展蓝图", "s1", 0, 20, 24)]
     assert build_graph(phrases, inside, [segment], settings=LOOSE).number_of_edges() == 0
     assert build_graph(phrases, outside, [segment], settings=LOOSE).number_of_edges() == 1
+
+
+def test_halves_of_one_fixed_phrase_do_not_link():
+    """全面建成 + 小康社会 adjacent in most sentences where both occur: parts of one formula, no edge."""
+    fixed = "全面建成小康社会。"
+    case = make_case({"s1": ("上海", fixed * 3 + "全面建成惠及人民的小康社会。")}, ["全面建成", "小康社会"])
+    assert build_graph(*case, settings=LOOSE).number_of_edges() == 0
+    # Apart in most of their sentences: two formulas that travel together, weighted by those sentences.
+    apart = "全面建成惠及人民的小康社会。"
+    case = make_case({"s1": ("上海", fixed + apart * 3)}, ["全面建成", "小康社会"])
+    (edge,) = edge_labels(build_graph(*case, settings=LOOSE)).values()
+    assert edge["weight"] == 3
+
+
+def test_a_chain_of_joined_hits_is_one_phrase():
+    # 邓小平理论、“三个代表”重要思想、科学发展观: each hit within 2 characters of the next, one stretch.
+    text = "以邓小平理论、“三个代表”重要思想、科学发展观为指导。"
+    case = make_case({"s1": ("上海", text * 3)}, ["邓小平理论", "三个代表", "重要思想", "科学发展观"])
+    assert build_graph(*case, settings=LOOSE).number_of_edges() == 0
+    # Without 三个代表 and 重要思想 listed, nothing bridges the gap: the two ends co-occur apart.
+    case = make_case({"s1": ("上海", text * 3)}, ["邓小平理论", "科学发展观"])
+    assert build_graph(*case, settings=LOOSE).number_of_edges() == 1
+
+
+def test_a_longer_listed_phrase_covering_both_joins_them():
+    text = "坚持稳中求进工作总基调。" * 3
+    longer = ["稳中求进", "总基调", "稳中求进工作总基调"]
+    # Only the first two are considered as nodes; the third, listed, covers both of their hits.
+    covered = build_graph(
+        *make_case({"s1": ("上海", text)}, longer), settings=_with(max_phrases=2, join_gap=0)
+    )
+    assert covered.number_of_edges() == 0
+    alone = build_graph(*make_case({"s1": ("上海", text)}, longer[:2]), settings=_with(join_gap=0))
+    assert alone.number_of_edges() == 1
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -149,7 +191,7 @@ def tiny():
                 "上海",
                 "深刻领悟两个确立，增强四个意识。增强四个意识，坚定四个自信。坚定四个自信。领悟两个确立，坚定四个自信。",
             ),
-            "s2": ("山东", "两个确立和四个意识。"),
+            "s2": ("山东", "两个确立，增强四个意识。"),
         },
         ["两个确立", "四个意识", "四个自信"],
         dict.fromkeys(["两个确立", "四个意识", "四个自信"], "numbered"),
@@ -173,6 +215,10 @@ def test_weights_and_npmi_by_hand(tiny):
     # Jaccard = n_ab / (n_a + n_b - n_ab)
     assert ab["jaccard"] == 0.5
     assert ac["jaccard"] == bc["jaccard"] == 0.2
+    # G² = 2 Σ O ln(O / E) over the 2 × 2 table; AB: O = (2, 1, 1, 1), E = (9/5, 6/5, 6/5, 4/5); AC below chance
+    table = [(2, 9 / 5), (1, 6 / 5), (1, 6 / 5), (1, 4 / 5)]
+    assert ab["llr"] == pytest.approx(2 * sum(o * math.log(o / e) for o, e in table), abs=1e-3)
+    assert ac["llr"] < 0 < ab["llr"]
 
 
 def test_segment_window(tiny):
@@ -223,6 +269,10 @@ def _with(**changes) -> GraphSettings:
         ({"association": "jaccard", "min_association": 0.2}, {"AB", "AC", "BC"}),
         ({"max_phrases": 2}, {"AB"}),  # only the two best-ranked phrases are considered
         ({"top_edges": 0}, set()),
+        ({"min_llr": 0.2}, {"AC", "BC"}),  # |G²|: AB 0.14 fails, AC and BC (below chance) 2.9 pass
+        ({"min_llr": 3.0}, set()),
+        ({"association": "llr", "min_association": 0.0}, {"AB"}),  # signed: below chance is negative
+        ({"edges_per_node": 1}, {"AB", "AC"}),  # A's and B's strongest: AB; C's: AC (ties BC, better rank)
     ],
 )
 def test_edge_filters(tiny, changes, expected):
@@ -250,6 +300,10 @@ def test_settings_are_validated():
         GraphSettings(association="pmi")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         GraphSettings(min_node_count=0)
+    with pytest.raises(ValueError):
+        GraphSettings(join_gap=-2)
+    with pytest.raises(ValueError):
+        GraphSettings(resolution=0)
 
 
 def test_hits_in_unknown_segments_are_an_error(tiny):
@@ -272,10 +326,10 @@ def test_hits_of_unlisted_phrases_are_ignored(tiny):
 
 @pytest.fixture
 def two_clusters():
-    tech = "科技创新带动数字经济和人工智能。"
-    rural = "乡村振兴促进共同富裕，巩固脱贫攻坚成果。"
+    tech = "科技创新带动了数字经济，发展人工智能。"
+    rural = "乡村振兴促进了共同富裕，巩固脱贫攻坚成果。"
     return make_case(
-        {"s1": ("上海", tech * 3 + "科技创新助力乡村振兴。"), "s2": ("贵州", rural * 3)},
+        {"s1": ("上海", tech * 3 + "科技创新有力推动乡村振兴。"), "s2": ("贵州", rural * 3)},
         ["科技创新", "乡村振兴", "数字经济", "共同富裕", "人工智能", "脱贫攻坚"],
     )
 
@@ -329,7 +383,7 @@ def dirty():
             "",
             "",
             None,
-            "推进高端化、智能化和数字化。推进高端化、智能化和数字化。",
+            "推进高端化、智能化，加快数字化。推进高端化、智能化，加快数字化。",
         ),
     ]
     phrases = [
@@ -338,16 +392,16 @@ def dirty():
     ]
     hits = [
         Hit(DIRTY_PHRASE, "s1", 0, 2, 9),
-        Hit("数字化", "s1", 0, 10, 13),
-        Hit(DIRTY_PHRASE, "s1", 1, 16, 23),
-        Hit("数字化", "s1", 1, 24, 27),
+        Hit("数字化", "s1", 0, 12, 15),
+        Hit(DIRTY_PHRASE, "s1", 1, 18, 25),
+        Hit("数字化", "s1", 1, 28, 31),
     ]
     return phrases, hits, segments
 
 
 @pytest.fixture
 def written(dirty, tmp_path) -> tuple[nx.Graph, Path]:
-    graph = build_graph(*dirty)
+    graph = build_graph(*dirty, settings=LOOSE)
     path = tmp_path / "cooccurrence.graphml"
     write_graphml(graph, path)
     return graph, path
@@ -357,7 +411,7 @@ def _keys(path: Path) -> list[ET.Element]:
     return ET.parse(path).getroot().findall("g:key", NS)
 
 
-def test_defaults_keep_the_dirty_pair(written):
+def test_the_dirty_pair_is_an_edge(written):
     graph, _ = written
     assert graph.number_of_edges() == 1
 
@@ -462,7 +516,7 @@ def test_igraph_round_trip(written):
 
 
 def test_gexf_is_strict_xml_and_loads(dirty, tmp_path):
-    graph = build_graph(*dirty)
+    graph = build_graph(*dirty, settings=LOOSE)
     path = tmp_path / "cooccurrence.gexf"
     write_gexf(graph, path)
     root = ET.parse(path).getroot()
@@ -603,26 +657,246 @@ def test_columns_and_records_give_the_same_graphs(two_clusters, monkeypatch):
     )
 
 
-def test_pairs_in_long_windows_match_a_direct_count(monkeypatch):
-    """Every pair of phrases in a window, counted in batches, as a double loop counts them."""
+def _direct_counts(rows, candidates, join_gap):
+    """both / joined / apart by the definitions, one window at a time (rows: window, phrase, start, end)."""
+    size = len(candidates)
+    both, joined, apart = (np.zeros((size, size), dtype=np.int64) for _ in range(3))
+    for window in sorted({row[0] for row in rows}):
+        listed = [row[1:] for row in rows if row[0] == window]
+        mine = sorted((start, end, candidates.index(p)) for p, start, end in listed if p in candidates)
+        stretches: list[list[tuple[int, int, int]]] = []
+        for start, end, p in mine:
+            if stretches:
+                previous = stretches[-1][-1]
+                touches = start <= max(e for _, e, _ in stretches[-1]) + join_gap
+                covered = any(s0 <= previous[0] and e0 >= end for _, s0, e0 in listed)
+                if touches or covered:
+                    stretches[-1].append((start, end, p))
+                    continue
+            stretches.append([(start, end, p)])
+        groups = [{p for _, _, p in stretch} for stretch in stretches]
+        for a in range(size):
+            for b in range(size):
+                if a == b or not any(a in g for g in groups) or not any(b in g for g in groups):
+                    continue
+                both[a, b] += 1
+                joined[a, b] += any(a in g and b in g for g in groups)
+                apart[a, b] += any(a in g and b not in g for g in groups) and any(
+                    b in g and a not in g for g in groups
+                )
+    return both, joined, apart
+
+
+def test_cooccurrence_counts_match_the_definitions(monkeypatch):
+    """Windows together, joined and apart, counted in batches, as the definitions count them one by one."""
     rng = random.Random(7)
-    rows = sorted({(rng.randrange(6), rng.randrange(12)) for _ in range(60)})
-    window = np.asarray([w for w, _ in rows])
-    phrase = np.asarray([p for _, p in rows])
-    first_end = np.asarray([rng.randrange(0, 50) for _ in rows])
-    last_start = np.asarray([rng.randrange(0, 50) for _ in rows])
-    windows = graph_module._Windows(window, phrase, first_end, last_start)
+    names = [f"短语{i}" for i in range(12)]
+    phrases = [Phrase(name, "statistical", (), 1, 1, (), 1.0) for name in names]
+    hits = []
+    for _ in range(90):
+        segment, sentence = rng.randrange(6), rng.randrange(2)
+        start = 100 * sentence + rng.randrange(40)
+        hits.append(Hit(rng.choice(names), f"s{segment}", sentence, start, start + rng.randrange(1, 6)))
+    table = HitTable.of(hits)
+    occurrences = graph_module._occurrences(table, graph_module._rank(phrases), "sentence")
+    rows = [(h.segment_id, h.sentence_index, names.index(h.phrase), h.start, h.end) for h in hits]
+    rows = [((segment, sentence), p, start, end) for segment, sentence, p, start, end in rows]
     candidates = [11, 0, 3, 5, 7, 2, 9]
-    expected = np.zeros((len(candidates), len(candidates)), dtype=np.int32)
-    for a in range(len(rows)):
-        for b in range(len(rows)):
-            together = a != b and window[a] == window[b]
-            listed = phrase[a] in candidates and phrase[b] in candidates
-            disjoint = first_end[a] <= last_start[b] or first_end[b] <= last_start[a]
-            if together and listed and disjoint:
-                expected[candidates.index(phrase[a]), candidates.index(phrase[b])] += 1
-    for batch in (1, 5, 10_000):
-        monkeypatch.setattr(graph_module, "_PAIRS_PER_BATCH", batch)
-        found = graph_module._pair_counts(windows, candidates)
-        off_diagonal = ~np.eye(len(candidates), dtype=bool)
-        assert (found[off_diagonal] == expected[off_diagonal]).all(), batch
+    off_diagonal = ~np.eye(len(candidates), dtype=bool)
+    for join_gap in (-1, 0, 2):
+        expected = _direct_counts(rows, candidates, join_gap)
+        assert expected[0].sum() > expected[2].sum() > 0 and expected[1].sum() > 0
+        for batch in (1, 5, 10_000):
+            monkeypatch.setattr(graph_module, "_PAIRS_PER_BATCH", batch)
+            found = graph_module._cooccurrence(occurrences, candidates, join_gap)
+            for name, counts, direct in zip(("both", "joined", "apart"), (found.both, found.joined, found.apart),
+                                            expected, strict=True):  # fmt: skip
+                assert (counts[0][off_diagonal] == direct[off_diagonal]).all(), (name, join_gap, batch)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Time: the dynamic GEXF
+
+GEXF13 = "{http://gexf.net/1.3}"
+
+
+@pytest.fixture
+def dated():
+    """Three regions over four years, one unattributed lead and one undated text (both left out of time)."""
+    texts = {
+        "s1": ("上海", 2013, "推进科技创新，发展数字经济。"),
+        "s2": ("上海", 2014, "坚持科技创新，壮大数字经济。"),
+        "s3": ("贵州", 2016, "实施乡村振兴，推动科技创新。"),
+        "s4": ("", 2015, "科技创新带动了数字经济。"),
+        "s5": ("山东", None, "发展数字经济，实施乡村振兴。"),
+    }
+    phrases, hits, segments = make_case({sid: (region, text) for sid, (region, _, text) in texts.items()},
+                                        ["科技创新", "数字经济", "乡村振兴"])  # fmt: skip
+    segments = [
+        Segment(s.segment_id, s.source, s.region, "", "", texts[s.segment_id][1], s.text) for s in segments
+    ]
+    return phrases, hits, segments
+
+
+def _spell_years(spells) -> set[int]:
+    return {year for start, end in spells for year in range(int(start[:4]), int(end[:4]) + 1)}
+
+
+def test_dynamic_spells_match_the_years_of_adoption(dated, tmp_path):
+    from pipeline.compare import adoption
+
+    phrases, hits, segments = dated
+    graph = build_graph(phrases, hits, segments, settings=LOOSE)
+    write_dynamic_gexf(graph, tmp_path / "dynamic.gexf")
+    loaded = nx.read_gexf(tmp_path / "dynamic.gexf")
+    rows = [row for row in adoption(segments, hits, phrases, include_zero=False) if row.year is not None]
+    assert loaded.number_of_nodes() == 3
+    for _, data in loaded.nodes(data=True):
+        used = {row.year for row in rows if row.phrase == data["label"]}
+        assert _spell_years(data["spells"]) == used, data["label"]
+        uses = {int(start[:4]): value for value, start, _ in data["uses"]}
+        assert uses == {
+            y: sum(r.count for r in rows if r.phrase == data["label"] and r.year == y) for y in used
+        }
+    # 科技创新 was used in 2013, 2014 and 2016: two spells, whole years.
+    spells = loaded.nodes[node_by_label(graph, "科技创新")]["spells"]
+    assert spells == [("2013-01-01", "2014-12-31"), ("2016-01-01", "2016-12-31")]
+    # An edge lives in the years its phrases occur apart in one sentence (s4 has no region: left out).
+    edge = loaded.edges[node_by_label(graph, "科技创新"), node_by_label(graph, "数字经济")]
+    assert edge["spells"] == [("2013-01-01", "2014-12-31")]
+    assert edge["weight"] == 3.0  # the static weight counts every sentence, dated or not
+    for u, v, data in loaded.edges(data=True):  # an edge is never shown without both of its phrases
+        assert _spell_years(data.get("spells", [])) <= _spell_years(loaded.nodes[u]["spells"])
+        assert _spell_years(data.get("spells", [])) <= _spell_years(loaded.nodes[v]["spells"])
+    # 数字经济 and 乡村振兴 meet only in the undated text: an edge without spells (always shown).
+    assert "spells" not in loaded.edges[node_by_label(graph, "数字经济"), node_by_label(graph, "乡村振兴")]
+
+
+def test_dynamic_gexf_follows_gexf_1_3(dated, tmp_path):
+    """The rules of the GEXF 1.3 schema (gexf.xsd, dynamics.xsd) that Gephi's importer relies on."""
+    graph = build_graph(*dated, settings=LOOSE)
+    path = tmp_path / "dynamic.gexf"
+    write_dynamic_gexf(graph, path)
+    root = ET.parse(path).getroot()  # strict XML
+    assert root.tag == f"{GEXF13}gexf" and root.get("version") == "1.3"
+    assert [child.tag for child in root] == [f"{GEXF13}meta", f"{GEXF13}graph"]
+    element = root.find(f"{GEXF13}graph")
+    assert element.get("defaultedgetype") == "undirected"
+    assert element.get("mode") == "dynamic"
+    assert element.get("timeformat") == "date" and element.get("timerepresentation") == "interval"
+    assert (element.get("start"), element.get("end")) == ("2013-01-01", "2016-12-31")
+    tags = [child.tag.removeprefix(GEXF13) for child in element]
+    assert tags == ["attributes"] * 4 + ["nodes", "edges"]  # attributes*, nodes, edges
+    declared: dict[str, set[str]] = {"node": set(), "edge": set()}
+    for attributes in element.findall(f"{GEXF13}attributes"):
+        assert attributes.get("class") in {"node", "edge"} and attributes.get("mode") in {"static", "dynamic"}
+        for attribute in attributes:
+            assert attribute.get("id") and attribute.get("title")
+            assert attribute.get("type") in {"integer", "long", "double", "float", "boolean", "string"}
+            assert attribute.get("title").casefold() not in GEPHI_RESERVED
+            declared[attributes.get("class")].add(attribute.get("id"))
+    date = re.compile(r"\d{4}-\d{2}-\d{2}")
+    for kind in ("node", "edge"):
+        items = element.findall(f"{GEXF13}{kind}s/{GEXF13}{kind}")
+        assert int(element.find(f"{GEXF13}{kind}s").get("count")) == len(items) > 0
+        for item in items:  # attvalues, then spells (none: never used in a dated text, always shown)
+            assert [child.tag.removeprefix(GEXF13) for child in item] in (
+                ["attvalues", "spells"],
+                ["attvalues"],
+            )
+            for value in item.find(f"{GEXF13}attvalues"):
+                assert value.get("for") in declared[kind]
+                assert (value.get("start") is None) == (value.get("end") is None)
+            for spell in item.iterfind(f"{GEXF13}spells/{GEXF13}spell"):
+                assert date.fullmatch(spell.get("start")) and date.fullmatch(spell.get("end"))
+                assert spell.get("start") <= spell.get("end")
+    for edge in element.iter(f"{GEXF13}edge"):
+        assert math.isfinite(float(edge.get("weight")))
+
+
+def test_dynamic_gexf_without_years_is_static_and_byte_stable(two_clusters, tmp_path):
+    graph = build_graph(*two_clusters, settings=LOOSE)
+    write_dynamic_gexf(graph, tmp_path / "a.gexf")
+    write_dynamic_gexf(build_graph(*two_clusters, settings=LOOSE), tmp_path / "b.gexf")
+    assert (tmp_path / "a.gexf").read_bytes() == (tmp_path / "b.gexf").read_bytes()
+    element = ET.parse(tmp_path / "a.gexf").getroot().find(f"{GEXF13}graph")
+    assert element.get("mode") == "static" and element.get("timeformat") is None
+    assert not list(element.iter(f"{GEXF13}spells"))
+    loaded = nx.read_gexf(tmp_path / "a.gexf")
+    assert sorted(loaded.nodes(data="label")) == sorted(graph.nodes(data="label"))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Themes
+
+
+def test_themes_are_named_by_central_phrases_and_profiled_by_region(two_clusters, tmp_path):
+    phrases, hits, segments = two_clusters
+    graph = build_graph(phrases, hits, segments, settings=LOOSE)
+    themes, profile = theme_tables(graph, hits, segments)
+    assert [(t.theme, t.size) for t in themes] == [(0, 3), (1, 3)]
+    rural, tech = themes
+    # Inside each theme every phrase has the same centrality (3 + 3): the better-ranked name it first.
+    assert rural.name == "乡村振兴 / 共同富裕 / 脱贫攻坚" and tech.name == "科技创新 / 数字经济 / 人工智能"
+    assert {graph.nodes[n]["theme"] for n in graph if graph.nodes[n]["community"] == 0} == {rural.name}
+    # 上海: 10 uses of tech phrases, 1 of 乡村振兴; 贵州: 9 of rural phrases.
+    assert (rural.uses, tech.uses) == (10, 10)
+    assert (rural.regions, tech.regions) == ("贵州;上海", "上海")
+    shares = {(row.region, row.theme): row.share for row in profile if row.year is None}
+    assert shares == {
+        ("上海", 0): round(1 / 11, 4),
+        ("上海", 1): round(10 / 11, 4),
+        ("贵州", 0): 1.0,
+        ("贵州", 1): 0.0,
+    }
+    assert (rural.years, rural.peak_year) == ("", None)  # no years in these texts
+    write_themes(tmp_path, themes, profile)
+    with (tmp_path / "themes.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["theme", "name", "size", "phrases", "uses", "regions", "years", "peak_year"]
+    assert rows[1]["phrases"].split(";") == ["科技创新", "数字经济", "人工智能"]
+    assert (
+        (tmp_path / "theme_adoption.csv")
+        .read_text(encoding="utf-8-sig")
+        .startswith("region,year,theme,name,uses,share\n上海,,0,")
+    )
+
+
+def test_theme_years(dated):
+    phrases, hits, segments = dated
+    graph = build_graph(phrases, hits, segments, settings=LOOSE)
+    themes, profile = theme_tables(graph, hits, segments)
+    assert sum(t.uses for t in themes) == 8  # attributed uses only: s4 has no region
+    years = {
+        int(y): int(n) for t in themes for y, n in (part.split(":") for part in t.years.split(";") if part)
+    }
+    assert years == {2013: 2, 2014: 2, 2016: 2}
+    for (region, year), rows in itertools.groupby(profile, key=lambda row: (row.region, row.year)):
+        assert sum(row.share for row in rows) == pytest.approx(1.0, abs=1e-3), (region, year)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The preview's labels
+
+
+def test_preview_labels_do_not_overlap():
+    plt = graph_module.cjk_pyplot()
+    graph = nx.Graph()
+    for i in range(10):  # ten phrases on one spot: at most one label on each side of it
+        graph.add_node(f"p{i}", label=f"短语{i}号", community=0, centrality=10 - i)
+    nodes = sorted(graph)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.set_xlim(-1, 1)
+    ax.set_ylim(-1, 1)
+    fig.canvas.draw()
+    placed = graph_module._place_labels(fig, ax, graph, nodes, np.zeros((10, 2)), [100.0] * 10, 45)
+    plt.close(fig)
+    assert 1 <= len(placed) <= 4
+    assert not any(a.overlaps(b) for a, b in itertools.combinations(placed, 2))
+
+
+def test_preview_png_is_byte_identical(two_clusters, tmp_path):
+    graph = build_graph(*two_clusters, settings=LOOSE)
+    draw_preview(graph, tmp_path / "a.png")
+    draw_preview(build_graph(*two_clusters, settings=LOOSE), tmp_path / "b.png")
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
