@@ -696,6 +696,7 @@ def draw(
 
     from pipeline.figures import cjk_pyplot
 
+    _require()
     layer = province_layer(cache)
     units = _fill_units(data, layer, cache)
     colour_of, legend, bar = _colours(data)
@@ -706,11 +707,11 @@ def draw(
     for code in sorted(data.grey):
         if shown[code]:
             faces[shown[code]] = GREY
-            grey.append(data.names.get(code, code))
+            grey.append(data.names.get(code) or units[shown[code]].name)
     for code, value in sorted(data.values.items()):
         if shown[code]:
             faces[shown[code]] = colour_of[code]
-            coloured[data.names.get(code, units[shown[code]].name)] = value
+            coloured[data.names.get(code) or units[shown[code]].name] = value
     uncovered = sorted(
         {data.names.get(code, code) for code, target in shown.items() if not target and (code in data.values or code in data.grey)}
     )  # fmt: skip
