@@ -843,3 +843,27 @@ def report_maps(
             image, what = draw(data, dpi=dpi)
             drawn.append((data, _small_png(image), what))
     return drawn
+
+
+def _bench(argv: Sequence[str]) -> None:
+    """``python -m pipeline.maps OUT_DIR PHRASE``: print what one map costs (wall and CPU seconds)."""
+    import time
+
+    out_dir, phrase = Path(argv[0]), argv[1]
+    steps: list[tuple[str, Any]] = [
+        ("boundaries (cache read)", lambda: province_layer()),
+        ("rate map, png", lambda: draw(phrase_map(out_dir, phrase))),
+        ("first-year map, png", lambda: draw(phrase_map(out_dir, phrase, kind="first-year"))),
+        ("first-year map, svg", lambda: draw(phrase_map(out_dir, phrase, kind="first-year"), fmt="svg")),
+        ("cluster map, png", lambda: draw(cluster_map(out_dir))),
+    ]
+    for name, step in steps:
+        wall, cpu = time.perf_counter(), time.process_time()
+        step()
+        print(f"{name:26} {time.perf_counter() - wall:6.2f} s wall  {time.process_time() - cpu:6.2f} s CPU")
+
+
+if __name__ == "__main__":
+    import sys
+
+    _bench(sys.argv[1:])

@@ -282,5 +282,5 @@ def test_seed_map_of_两个确立_colours_exactly_its_three_regions(tmp_path: Pa
             for r in csv.DictReader(handle)
             if r["phrase"] == "两个确立" and not r["year"]
         }
-    assert drawn.coloured == pytest.approx(rates)
+    assert drawn.coloured == pytest.approx(rates, rel=1e-5)  # adoption.csv keeps 6 significant digits
     assert set(drawn.grey) == {"河北", "山西", "安徽", "山东", "重庆"}
