@@ -664,7 +664,8 @@ def _colours(data: MapData) -> tuple[dict[str, str], list[tuple[str, str]], Any]
     values = data.values
     if data.kind in ("first-year", "clusters"):
         distinct = sorted(set(values.values()))
-        if data.kind == "first-year":
+        if data.kind == "first-year":  # every year from the first to the last: the colours are a scale
+            distinct = [float(y) for y in range(int(distinct[0]), int(distinct[-1]) + 1)] if distinct else []
             cmap = colormaps["YlGnBu_r"]
             steps = np.linspace(0.1, 0.8, len(distinct)) if len(distinct) > 1 else [0.35]
             palette = {v: to_hex(cmap(s)) for v, s in zip(distinct, steps, strict=True)}
@@ -693,6 +694,7 @@ def draw(
     from matplotlib.collections import PathCollection
     from matplotlib.colors import LinearSegmentedColormap
     from matplotlib.patches import Patch
+    from matplotlib.patheffects import withStroke
 
     from pipeline.figures import cjk_pyplot
 
@@ -760,9 +762,11 @@ def draw(
             spine.set_color(BORDER)
         inset.text(0.96, 0.03, "南海诸岛", transform=inset.transAxes, ha="right", va="bottom", fontsize=6)
         if labels if labels is not None else data.level == "province":
+            halo = [withStroke(linewidth=1.2, foreground="white", alpha=0.8)]
             for _code, unit in sorted(layer.provinces.items()):
                 if unit.area >= 2000 and y0 <= unit.label[1] <= y1:
-                    ax.text(*unit.label, unit.name, fontsize=5.5, ha="center", va="center", color="#333333")
+                    ax.text(*unit.label, unit.name, fontsize=5.5, ha="center", va="center", color="#222222",
+                            path_effects=halo)  # fmt: skip
         handles = [Patch(facecolor=c, edgecolor="#999999", linewidth=0.4, label=t) for c, t in legend]
         if data.kind in ("rate", "first-year"):
             handles.append(Patch(facecolor=GREY, edgecolor="#999999", linewidth=0.4, label="未使用" if data.kind == "rate" else "从未使用"))  # fmt: skip
