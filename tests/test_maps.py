@@ -169,6 +169,7 @@ def test_unknown_phrase_is_one_clear_error(run_dir: Path) -> None:
         maps.phrase_map(run_dir, "不存在")
 
 
+@needs_maps
 def test_cache_builds_once(tmp_path: Path) -> None:
     built = []
 
@@ -202,8 +203,20 @@ def test_equal_area_projection_and_every_province_has_a_boundary() -> None:
     assert layer.dashes and layer.neighbours  # the boundary line for the South China Sea inset
 
 
+@pytest.fixture
+def no_network(monkeypatch) -> None:
+    """Any attempt to open a network connection fails the test."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
 @needs_maps
-def test_drawn_regions_are_the_ones_with_values(run_dir: Path) -> None:
+def test_drawn_regions_are_the_ones_with_values(run_dir: Path, no_network) -> None:
     data = maps.phrase_map(run_dir, "一带一路", kind="first-year")
     image, drawn = maps.draw(data)
     assert image.startswith(b"\x89PNG")
@@ -257,6 +270,18 @@ def test_cli_errors_are_one_line(run_dir: Path, capsys) -> None:
     assert main(["map", "一带一路", "--out", str(run_dir / "missing")]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert [line.split()[2] for line in errors] == ["E065", "E064", "E040"]
+
+
+@needs_maps
+def test_without_the_extra_only_the_maps_section_differs(run_dir: Path, monkeypatch) -> None:
+    with_maps = build_report(run_dir)
+    monkeypatch.setattr(maps, "unavailable", lambda: "maps need the boundary data")
+    without = build_report(run_dir)
+
+    def outside(html: str) -> str:
+        return html[: html.index('<section id="maps">')] + html[html.index('<section id="reuse">') :]
+
+    assert outside(with_maps) == outside(without) and with_maps != without
 
 
 @needs_maps
