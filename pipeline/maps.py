@@ -511,6 +511,12 @@ def phrase_maps(
 ) -> dict[str, MapData]:
     """:func:`phrase_map` for several phrases of the run at once (one pass over the tables)."""
     units = _units(out_dir, level)
+    years = sorted({y for _, y in units.year_chars})
+    if year is not None and year not in years:
+        have = f"{years[0]}–{years[-1]}" if years else "none"
+        raise TifaError(
+            "E063", f"no texts of {year} in {out_dir} (years: {have}) — pick one of the run's years"
+        )
     counts = _phrase_counts(out_dir, set(phrases), level, units)
     maps = {}
     for phrase in phrases:

@@ -102,6 +102,8 @@ def test_rate_of_one_year(run_dir: Path) -> None:
     assert {data.names[c]: v for c, v in data.values.items()} == {"上海": 1.0, "江西": 6.0}
     assert data.grey == frozenset()  # 甘肃 and 河北 have no text in 2015: white, not grey
     assert "2015" in data.title
+    with pytest.raises(TifaError, match=r"E063 no texts of 2030 .*2014–2016"):
+        maps.phrase_map(run_dir, "一带一路", year=2030)
 
 
 def test_first_year_by_region_and_never_adopters(run_dir: Path) -> None:
