@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     _add_lookup_commands(commands)
+    _add_map_command(commands)
     return parser
 
 
@@ -328,6 +329,82 @@ def _report(args: argparse.Namespace) -> int:
 
 
 _LOOKUPS = {"kwic": _kwic, "phrases": _phrases, "regions": _regions, "report": _report}
+
+
+# ---------------------------------------------------------------------------------------------
+# tifa map
+
+
+def _add_map_command(commands: argparse._SubParsersAction) -> None:
+    from pipeline.maps import KINDS, LEVELS
+
+    draw = commands.add_parser(
+        "map",
+        help="draw a map of China: a phrase's rate or first year by region, the clusters, the echo",
+        description="Draw a phrase's rate per 10,000 characters (--kind rate) or its first year "
+        "(--kind first-year) by region on the map of China, or the clusters (--kind clusters) or each "
+        "region's echo of the centre (--kind echo, from echo_regions.csv), from the files of the last "
+        "run (--out). Needs the maps extra: pip install -e '.[maps]'.",
+    )
+    draw.add_argument("phrase", nargs="?", default="", metavar="PHRASE", help="the phrase, e.g. 一带一路")
+    draw.add_argument("--kind", choices=KINDS, default="rate", help="what the colours show (default: rate)")
+    draw.add_argument("--level", choices=LEVELS, help="provinces or cities (default: the run's level)")
+    draw.add_argument("--year", type=int, help="rate: that year only; first-year: adoption up to that year")
+    draw.add_argument(
+        "--out", type=Path, default=Path("out"), help="folder of the last `tifa run` (default: out)"
+    )
+    draw.add_argument("--column", help="--kind echo: the column of echo_regions.csv to show")
+    where = draw.add_mutually_exclusive_group()
+    where.add_argument(
+        "--png", type=Path, metavar="FILE", help="write a PNG here (default: map_<kind>_<phrase>.png)"
+    )
+    where.add_argument("--svg", type=Path, metavar="FILE", help="write an SVG here instead")
+
+
+def _map(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline import kwic, maps
+    from pipeline.io_utils import atomic_write
+
+    manifest = args.out / "manifest.json"
+    if not manifest.is_file():
+        raise kwic.missing_run(args.out, "manifest.json")
+    level = args.level or json.loads(manifest.read_text(encoding="utf-8")).get("settings", {}).get("level")
+    level = level if level in maps.LEVELS else "province"
+    if args.kind in ("rate", "first-year"):
+        if not args.phrase.strip():
+            raise TifaError(
+                "E065", f"give a phrase for --kind {args.kind}, e.g. tifa map 一带一路 --kind {args.kind}"
+            )
+        data = maps.phrase_map(args.out, args.phrase, kind=args.kind, level=level, year=args.year)
+    elif args.kind == "clusters":
+        data = maps.cluster_map(args.out, level=level)
+    else:
+        found = maps.echo_map(args.out, level=level, column=args.column or maps.ECHO_COLUMN)
+        if found is None:
+            raise TifaError(
+                "E064", f"no {maps.ECHO_FILE} in {args.out} — it is written by a run with a reference corpus"
+            )
+        data = found
+    fmt = "svg" if args.svg else "png"
+    path = args.svg or args.png or Path(maps.file_name(args.phrase, args.kind, level, args.year, fmt))
+    image, drawn = maps.draw(data, fmt=fmt)
+    atomic_write(path, image)
+    rows = [
+        [name, f"{value:g}" if args.kind != "rate" else f"{value:.2f}"]
+        for name, value in drawn.coloured.items()
+    ]
+    sys.stdout.write(kwic.format_table(["region", data.legend or args.kind], rows, align="<>"))
+    if drawn.grey:
+        print(f"grey (text, no use): {'、'.join(drawn.grey)}")
+    if drawn.uncovered:
+        print(f"not on the map (no boundary): {'、'.join(drawn.uncovered)}")
+    print(f"wrote {path} ({len(drawn.coloured)} region(s) coloured)", file=sys.stderr)
+    return 0
+
+
+_LOOKUPS["map"] = _map
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ class ReportLimits:
     context_chars: int = 24  # characters of context on each side
     diffusion_charts: int = 12  # small line charts
     diffusion_rows: int = 60  # rows in the diffusion table
+    maps: int = 6  # first-year maps (of the phrases that spread most)
     reuse_rows: int = 100  # shared passages listed
     documents: int = 500  # rows in the document table
     problems: int = 200  # skipped files / problems listed
@@ -261,6 +262,7 @@ def build_report(out_dir: Path, limits: ReportLimits | None = None) -> str:
         ("adoption", "Adoption", _heatmap(out_dir, heat_phrases, regions, clusters, links)),
         ("keyness", "Distinctive phrases", _keyness_section(keyness, clusters, segments, links)),
         ("diffusion", "Diffusion", _diffusion_section(diffusion, links, limits)),
+        ("maps", "Maps", _maps_section(out_dir, manifest, diffusion, limits)),
         ("reuse", "Shared passages", _reuse(out_dir / "reuse.csv", regions, limits)),
         ("similarity", "Similarity & clusters", _similarity(out_dir, clusters)),
         ("graph", "Co-occurrence graph", _graph(out_dir, links)),
@@ -875,6 +877,40 @@ def _diffusion_section(diffusion: _Diffusion, links: _Links, limits: ReportLimit
             filter_label="filter phrases…",
             note="Cells: regions that had used the phrase by that year (share of regions with texts).",
         )
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# maps
+
+
+def _maps_section(
+    out_dir: Path, manifest: dict[str, Any], diffusion: _Diffusion, limits: ReportLimits
+) -> str:
+    from pipeline import maps
+
+    missing = maps.unavailable()
+    if missing:
+        return f'<p class="empty">No maps in this report: {_e(missing)}.</p>'
+    level = manifest.get("settings", {}).get("level", "province")
+    phrases = [phrase for phrase, _ in diffusion.spreading[: limits.maps]]
+    drawn = maps.report_maps(out_dir, phrases, level=level if level in maps.LEVELS else "province")
+    if not drawn:
+        return '<p class="empty">Nothing to map: no region of the texts has a boundary.</p>'
+    figures = []
+    for data, image, what in drawn:
+        note = f" Not on the map (no boundary): {'、'.join(what.uncovered)}." if what.uncovered else ""
+        figures.append(
+            f'<figure class="fig" lang="zh-Hans"><img alt="{_e(data.title)}" width="560" '
+            f'src="data:image/png;base64,{base64.b64encode(image).decode("ascii")}">'
+            f"<figcaption>{_e(data.title)}{_e(note)}</figcaption></figure>"
+        )
+    return (
+        "<p>The clusters on the map of China and, for the phrases that spread most (see Diffusion), the "
+        "year each region first used them: darker is earlier, grey regions have texts but never used the "
+        "phrase, white regions have no texts. <code>tifa map PHRASE --out DIR</code> draws any phrase's "
+        "rate or first year as PNG or SVG. South China Sea islands in the inset.</p>"
+        f'<div class="figs">{"".join(figures)}</div>'
     )
 
 
