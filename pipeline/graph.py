@@ -105,7 +105,8 @@ class GraphSettings:
 
     * ``window``: "sentence" (default) or "segment" — what counts as occurring together.
     * ``min_node_count`` (2): phrases seen fewer times (``Phrase.count``) are not nodes.
-    * ``max_phrases`` (300): only the best-ranked phrases that pass ``min_node_count`` are considered
+    * ``max_phrases`` (300): only the best-ranked formulas (``role`` formula) that pass ``min_node_count``
+      are considered
       (KH Coder likewise picks its words before linking them); this is what bounds the graph.
     * ``join_gap`` (2): occurrences that overlap or are at most this many characters apart are parts of
       one longer phrase (-1: only overlapping ones).
@@ -197,7 +198,12 @@ def build_graph(
     n_windows = len(np.unique(occurrences.window))
     node_windows = np.bincount(present % (len(phrases) + 1), minlength=len(phrases)).tolist()
 
-    candidates = [index for index, phrase in ranked.values() if phrase.count >= settings.min_node_count]
+    # Formulas only: statistics labels, boilerplate, fragments and verb frames stay in phrases.csv.
+    candidates = [
+        index
+        for index, phrase in ranked.values()
+        if phrase.count >= settings.min_node_count and phrase.role == "formula"
+    ]
     candidates = candidates[: settings.max_phrases]
     counts = _cooccurrence(occurrences, candidates, settings.join_gap)
     by_index = {index: phrase for index, phrase in ranked.values()}
