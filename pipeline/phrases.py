@@ -814,7 +814,7 @@ def _summarise(
     region_phrase, region_of = _distinct(table.phrase[has_region], hit_region[has_region])
     region_bounds = np.searchsorted(region_phrase, np.arange(n_phrases + 1))
     region_names_of = [region_names[index] for index in region_of.tolist()]
-    change = _change(table, segments, segment_region)
+    change, years_used = _change(table, segments, segment_region)
     free = _free_counts(table)
     evidence = _Evidence.of(table, corpus, count)
     roles = evidence.roles(segments_n / max(len(segments), 1), change, dated=_has_years(segments))
@@ -833,18 +833,20 @@ def _summarise(
         roles,
         in_word_count.tolist(),
         change.tolist(),
+        years_used.tolist(),
         region_bounds[:-1].tolist(),
         region_bounds[1:].tolist(),
         strict=True,
     )
     tags = lexicon.parts_of_speech()
-    for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, low, high in columns:
+    for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, in_years, low, high in columns:
         name = forms[0]
         if role == "formula" and kinds[key] == "statistical" and _governs_a_phrase(name, kept_names, tags):
             role = "frame"
         regions = tuple(region_names_of[low:high])
         score = _score(
             count=used,
+            years_used=in_years,
             spread=len(regions) if spread_by_region else segments_used,
             free_share=free_used / used if used else 1.0,
             contexts=contexts,
@@ -916,13 +918,16 @@ def _ranked_hits(table: HitTable, phrases: Sequence[Phrase]) -> HitTable:
     )
 
 
-def _change(table: HitTable, segments: Sequence[Segment], segment_region: np.ndarray) -> np.ndarray:
-    """Per phrase: how much the share of regions using it moves across years (0: flat or no years, 1: 0 → all)."""
+def _change(
+    table: HitTable, segments: Sequence[Segment], segment_region: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per phrase: how much the share of regions using it moves across years (0: flat or no years,
+    1: 0 → all), and the share of the years in which it is used (1 where texts have no years)."""
     regions_per_year = Counter(
         year for year, _ in {(s.year, s.region) for s in segments if s.region and s.year}
     )
     if len(regions_per_year) < 2:
-        return np.zeros(len(table.names))
+        return np.zeros(len(table.names)), np.ones(len(table.names))
     years = sorted(regions_per_year)
     column = {year: index for index, year in enumerate(years)}
     segment_column = np.asarray(
@@ -938,7 +943,8 @@ def _change(table: HitTable, segments: Sequence[Segment], segment_region: np.nda
     using = np.zeros((len(table.names), len(years)))
     np.add.at(using, (phrase, cell // n_regions), 1)
     shares = using / np.asarray([regions_per_year[year] for year in years], dtype=np.float64)
-    return shares.max(axis=1) - shares.min(axis=1)
+    years_used = np.maximum(np.count_nonzero(using, axis=1), 1) / len(years)
+    return shares.max(axis=1) - shares.min(axis=1), years_used
 
 
 ROLE_WEIGHT = {"formula": 1.0, "label": 0.2, "boilerplate": 0.3, "fragment": 0.2, "frame": 0.3}
@@ -980,10 +986,10 @@ class _Evidence:
         (left, left_top), (right, _) = (
             _neighbours(table.phrase, neighbour(side), uses) for side in (start - 1, end)
         )
-        # A piece of a longer name: mostly right after the same one or two nouns or names
-        # (同志为总书记的党中央 after 习近平 or 胡锦涛) — not after a verb that governs it
-        # (坚持稳中求进工作总基调). A word that mostly follows is no such sign: formulas often modify a
-        # head (八项规定精神).
+        # A piece of a longer name: mostly right after the same one or two persons' names
+        # (同志为总书记的党中央 after 习近平 or 胡锦涛). Not after a noun that merely specifies it
+        # (中央八项规定: 八项规定 is the formula), nor a verb that governs it (坚持稳中求进工作总基调).
+        # A word that mostly follows is no such sign either: formulas often modify a head (八项规定精神).
         piece = _after_names(table.phrase, start, corpus, uses, candidates=left_top >= PIECE_SHARE / 2)
         digit = (raw >= ord("0")) & (raw <= ord("9"))
         numbered = digit[start - 1].copy()
@@ -1035,7 +1041,7 @@ def _after_names(
     phrase: np.ndarray, start: np.ndarray, corpus: _Corpus, uses: np.ndarray, candidates: np.ndarray
 ) -> np.ndarray:
     """Per phrase: whether at least ``PIECE_SHARE`` of its uses follow the same one or two words, each
-    of them a noun or a name (jieba's tags ``n…``). Only ``candidates`` are looked at."""
+    of them a person's name (jieba's tags ``nr…``). Only ``candidates`` are looked at."""
     bounds = np.flatnonzero(corpus.token_start)
     rows = np.flatnonzero(candidates[phrase])
     at = start[rows]
@@ -1067,7 +1073,7 @@ def _after_names(
         run_owner[top].tolist(), first_char[run[top]].tolist(), (length[order][run[top]]).tolist(), times[top].tolist(),
         strict=True,
     ):
-        if used >= uses[number] / 5 and not tags.get(corpus.text[low : low + size], "").startswith("n"):
+        if used >= uses[number] / 5 and not tags.get(corpus.text[low : low + size], "").startswith("nr"):
             named[number] = False
     return (covered >= PIECE_SHARE) & named
 
@@ -1079,6 +1085,7 @@ def _has_years(segments: Sequence[Segment]) -> bool:
 def _score(
     *,
     count: int,
+    years_used: float,
     spread: int,
     free_share: float,
     contexts: float,
@@ -1089,7 +1096,9 @@ def _score(
 ) -> float:
     """Rank of a phrase: how formulaic it is, how widely and often it is used, how its use moves.
 
-    * ``spread × log2(1 + count)``: adopted by many regions (segments when there are no regions), often;
+    * ``spread × log2(1 + count / years_used)``: adopted by many regions (segments when there are no
+      regions), often in the years it is used at all — a formula coined in the last year of a corpus is
+      not outweighed by one said as often over all its years;
     * ``0.5 + 0.5 × unit``: a unit of its own rather than a piece of one longer phrase — said on its
       own (its free share), or, when mostly said inside longer phrases, inside many different ones
       (``contexts / 8``, the nested-core evidence of term extraction);
@@ -1102,7 +1111,7 @@ def _score(
     * the role: statistics labels × 0.2, boilerplate × 0.3, cut lists × 0.2 (``ROLE_WEIGHT``).
     """
     unit = max(free_share, min(max(contexts - 1.0, 0.0) / CONTEXTS_FULL, 1.0))
-    score = spread * math.log2(1 + count) * (UNIT_FLOOR + (1 - UNIT_FLOOR) * unit) * (1 + change) ** 2 * ROLE_WEIGHT[role]
+    score = spread * math.log2(1 + count / years_used) * (UNIT_FLOOR + (1 - UNIT_FLOOR) * unit) * (1 + change) ** 2 * ROLE_WEIGHT[role]
     if bits is not None:
         score *= min(max(bits, 0.0), COHESION_FULL) / COHESION_FULL
     if length is not None:
