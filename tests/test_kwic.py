@@ -191,12 +191,12 @@ def test_kwic_reads_inputs_without_a_run(tmp_path: Path, capsys) -> None:
 def test_kwic_without_a_run_is_one_clear_line(tmp_path: Path, capsys) -> None:
     code, stdout, err = _run(capsys, "kwic", "新发展理念", "--out", str(tmp_path / "nothing"))
     assert code == 2 and stdout == ""
-    assert len(err.strip().splitlines()) == 1 and "E040" in err and "texts.jsonl" in err
+    assert len(err.strip().splitlines()) == 1 and "E060" in err and "texts.jsonl" in err
 
 
 def test_unknown_region_is_an_error(out: Path, capsys) -> None:
     code, _, err = _run(capsys, "kwic", "新发展理念", "--out", str(out), "--region", "火星")
-    assert code == 2 and "E042" in err and "火星" in err
+    assert code == 2 and "E063" in err and "火星" in err
 
 
 def test_phrases_table(out: Path, capsys) -> None:
@@ -208,10 +208,21 @@ def test_phrases_table(out: Path, capsys) -> None:
     assert "3 of 3" in err
     _, stdout, _ = _run(capsys, "phrases", "--out", str(out), "--kind", "quoted")
     assert [line.split()[1] for line in stdout.splitlines()[2:]] == ["二十大精神"]
+
+
+
+def test_phrases_of_a_region_most_distinctive_first_and_said_so(out: Path, capsys) -> None:
     _, stdout, _ = _run(capsys, "phrases", "--out", str(out), "--region", "山东省", "--limit", "2")
-    lines = stdout.splitlines()
-    assert "in 山东" in lines[0]
-    assert [line.split()[1] for line in lines[2:]] == ["落地生根、开花结果", "新发展理念"]
+    title, header, _, *rows = stdout.splitlines()
+    assert title.startswith("phrases used in 山东, most distinctive first") and "keyness" in title
+    assert header.split()[-5:] == ["in", "山东", "per", "10k", "z"]
+    # by the keyness z-score (二十大精神 1.2, 落地生根 0.3), not by uses (one each) or rank
+    assert [row.split()[1] for row in rows] == ["二十大精神", "落地生根、开花结果"]
+    assert rows[0].split()[-1] == "1.2"
+    _, stdout, _ = _run(capsys, "phrases", "--out", str(out), "--region", "山东", "--sort", "rank")
+    title, _, _, *rows = stdout.splitlines()
+    assert "rank order" in title
+    assert [row.split()[1] for row in rows] == ["落地生根、开花结果", "新发展理念", "二十大精神"]
 
 
 def test_regions_table(out: Path, capsys) -> None:
@@ -241,7 +252,7 @@ def test_doctests() -> None:
 def test_kwic_on_a_run_without_texts_says_why(tmp_path: Path, capsys) -> None:
     (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")
     code, _, err = _run(capsys, "kwic", "新发展理念", "--out", str(tmp_path))
-    assert code == 2 and "E041" in err and "write_texts" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "E061" in err and "write_texts" in err and len(err.strip().splitlines()) == 1
 
 
 def _quote_all(path: Path) -> None:
