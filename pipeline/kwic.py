@@ -412,7 +412,11 @@ def format_table(
         return "  ".join(_pad(cell, widths[i], aligns[i]) for i, cell in enumerate(row)).rstrip()
 
     for number, row in enumerate(table):
-        if number == 0 or wrap is None:
+        if number == 0 and under:  # the list's title goes under the header when the line is full
+            title = line(row)
+            fits = columns is None or display_width(title) <= columns
+            out.extend([title] if fits else [line(row[:wrap]), indent + row[wrap]])
+        elif number == 0 or wrap is None:
             out.append(line(row))
         else:
             parts = _wrap(lists[number - 1], widths[wrap] if not under else room)
