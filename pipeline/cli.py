@@ -274,6 +274,9 @@ def _kwic(args: argparse.Namespace) -> int:
     if args.inputs:
         from pipeline.ingest import ingest
 
+        if not Path(args.inputs[0]).exists() and not any(c in args.inputs[0] for c in "/.\\"):
+            raise Errors.E066(word=args.inputs[0], phrase=args.phrase)  # tifa kwic 大众创业 万众创新
+
         segments = list(ingest(args.inputs).segments)
         where = ", ".join(args.inputs)
     else:
@@ -346,27 +349,14 @@ def _phrases(args: argparse.Namespace) -> int:
         args.out, kind=args.kind or "", region=region, limit=args.limit, sort=args.sort
     )
     header = ["rank", "phrase", "family", "count", "segments", "regions"]
-    if region:
-        header += [f"in {region}", "per 10k", "z"]
-        order = (
-            "most distinctive first (z: keyness z-score of the log-odds ratio against the other regions)"
-            if args.sort == "keyness"
-            else "in the run's rank order"
-        )
+    table = [[r.rank, r.phrase, r.kind, r.count, r.segments, r.regions_n] for r in rows]
+    if region:  # the region's own figures take the place of the segment count
+        order = "most distinctive first (z: keyness z-score)" if args.sort == "keyness" else "in rank order"
         print(f"phrases used in {region}, {order}")
-    table = [
-        [r.rank, r.phrase, r.kind, r.count, r.segments, r.regions_n]
-        + (
-            [
-                r.region_count,
-                f"{r.region_per_10k:.2f}",
-                "" if r.region_score is None else f"{r.region_score:.1f}",
-            ]
-            if region
-            else []
-        )
-        for r in rows
-    ]
+        header[4:] = ["regions", f"in {region}", "per 10k", "z"]
+        for line, r in zip(table, rows, strict=True):
+            z = "" if r.region_score is None else f"{r.region_score:.1f}"
+            line[4:] = [r.regions_n, r.region_count, f"{r.region_per_10k:.2f}", z]
     sys.stdout.write(
         kwic.format_table(header, table, align="><<>>>>>>", columns=kwic.terminal_width(), fit=1)
     )

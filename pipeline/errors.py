@@ -66,6 +66,10 @@ class Errors(Enum):
     E063 = "unknown region '{name}' — use a province-level name such as 上海 or 内蒙古{hint}"
     E064 = "give a phrase to look for, e.g. tifa kwic 四个意识"
     E065 = "no text from {region} in the last run ({path}){hint}"
+    E066 = (
+        "{word} is neither a file nor a folder to search — a phrase with a space goes in quotes: "
+        'tifa kwic "{phrase} {word}"'
+    )
 
     def __call__(self, **fields: object) -> TifaError:
         """The error with this code, its template filled with ``fields``."""

@@ -460,7 +460,7 @@ def format_kwic(lines: Sequence[KwicLine], width: int, columns: int | None = Non
     context, phrase, source = max(natural(0), natural(2)), natural(1), min(natural(5), 48)
     if columns:
         rest = columns - 2 * (len(header) - 1) - natural(3) - natural(4)
-        least_source = min(source, 12)
+        least_source = min(source, 16)
         phrase = min(phrase, max(8, rest - 2 * 8 - least_source))
         context = max(2, min(context, (rest - phrase - least_source) // 2))
         source = max(least_source, min(source, rest - phrase - 2 * context))

@@ -325,6 +325,11 @@ def test_kwic_ignores_the_punctuation_of_the_query(out: Path, capsys, query: str
     assert "3 line(s) for 落地生根、开花结果" in err
 
 
+def test_kwic_of_a_phrase_with_an_unquoted_space_says_to_quote_it(out: Path, capsys) -> None:
+    code, _, err = _run(capsys, "kwic", "落地生根", "开花结果", "--out", str(out))
+    assert code == 2 and "E066" in err and 'tifa kwic "落地生根 开花结果"' in err
+
+
 def test_kwic_of_an_unlisted_phrase_ignores_punctuation_too(out: Path, capsys) -> None:
     # 精神落地生根 is no phrase of the run: searched however punctuated, in the text as written
     code, stdout, _ = _run(capsys, "kwic", "精神，落地生根", "--out", str(out), "--csv")
