@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline import __version__
@@ -61,10 +65,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(_csv_flag_alone(sys.argv[1:] if argv is None else argv))
+    args.said = threading.Lock()  # "interrupted" is said once
     before = _run_key(args.out) if args.command == "run" else None
     try:
         if args.command == "run":
-            return _run(args)
+            with _exit_soon_after_ctrl_c(args, before):
+                return _run(args)
         if args.command in _LOOKUPS:
             return _LOOKUPS[args.command](args)
     except BrokenPipeError:  # `tifa kwic … | head`: the reader has gone, nothing is wrong
@@ -74,9 +80,66 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tifa: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"tifa: interrupted{_left_behind(args, before)}", file=sys.stderr)
+        _say_interrupted(args, before)
         return 130
     return 1
+
+
+GRACE_SECONDS = 0.5  # Ctrl-C: how long the main thread has to stop by itself before the watcher ends it
+
+
+def _say_interrupted(args: argparse.Namespace, before: str | None) -> None:
+    """Say once (from the main thread or the watcher, whichever comes first) what --out holds."""
+    if args.said.acquire(blocking=False):
+        print(f"tifa: interrupted{_left_behind(args, before)}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _exit_soon_after_ctrl_c(args: argparse.Namespace, before: str | None) -> Iterator[None]:
+    """Make ``tifa run`` end within about a second of Ctrl-C.
+
+    Python raises KeyboardInterrupt only between bytecodes, and the main process can spend seconds
+    inside one NumPy call while the workers segment. The C-level signal handler writes the signal
+    to a pipe at once (``signal.set_wakeup_fd``); a watcher thread reading it gives the main thread
+    ``GRACE_SECONDS`` to stop by itself, then stops the child processes, removes the staging folder
+    and lock, says what ``--out`` holds and exits with 130.
+    """
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    try:
+        previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread: Ctrl-C is not this call's to handle
+        os.close(read)
+        os.close(write)
+        yield
+        return
+    watcher = threading.Thread(target=_watch, args=(read, args, before), name="tifa-ctrl-c", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(write)  # the watcher reads the end of the pipe and stops, unless Ctrl-C came first
+
+
+def _watch(read: int, args: argparse.Namespace, before: str | None) -> None:
+    import multiprocessing
+    import time
+
+    from pipeline import io_utils
+
+    with os.fdopen(read, "rb", buffering=0) as pipe:
+        while (byte := pipe.read(1)) and byte[0] != signal.SIGINT:
+            pass
+    if not byte:
+        return
+    time.sleep(GRACE_SECONDS)
+    for child in multiprocessing.active_children():  # stage processes and segmentation workers
+        child.kill()
+    io_utils.abandon_staging(io_utils.staging_folder(args.out), args.out)
+    _say_interrupted(args, before)
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def _csv_flag_alone(argv: list[str]) -> list[str]:

@@ -146,10 +146,15 @@ def prepare_staging(out_dir: Path) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     _lock(folder)
     recover_folder(folder)
-    staging = _sibling(folder, "partial")
+    staging = staging_folder(folder)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     return staging
+
+
+def staging_folder(out_dir: Path) -> Path:
+    """Where a run builds its outputs before the swap: ``.NAME.partial`` beside ``out_dir``."""
+    return _sibling(output_folder(out_dir), "partial")
 
 
 def recover_folder(folder: Path) -> None:
@@ -233,9 +238,12 @@ def _unlock(folder: Path) -> None:
 
 def abandon_staging(staging: Path, out_dir: Path) -> None:
     """Remove the staging folder of a run that stopped before its swap and release its lock: a
-    failed or interrupted run leaves nothing beside ``out_dir``."""
-    shutil.rmtree(staging, ignore_errors=True)
-    _unlock(output_folder(out_dir))
+    failed or interrupted run leaves nothing beside ``out_dir``. Only the process holding the lock
+    does so (another run may be writing there)."""
+    folder = output_folder(out_dir)
+    if fcntl is None or folder in _held_locks:
+        shutil.rmtree(staging, ignore_errors=True)
+        _unlock(folder)
 
 
 def _fsync_dir(folder: Path) -> None:
