@@ -33,7 +33,7 @@ class Settings:
         0  # quoted/numbered/enumerations: occurrences needed; 0 = auto, 1 up to 500,000 chars, else 2
     )
     min_spread: int = 2  # statistical phrases: regions (or segments, when texts have no region) needed
-    min_chars: int = 4  # statistical phrases: shortest
+    min_chars: int = 3  # statistical phrases: shortest
     max_chars: int = 20  # statistical phrases: longest
     max_neighbour_share: float = 0.9  # one same left/right neighbour more often than this: a fragment
     min_token_alignment: float = 0.5  # more than this share of occurrences start and end on word boundaries

@@ -62,10 +62,13 @@ def write_phrases(path: Path, phrases: Sequence[Phrase]) -> None:
             "regions_n",
             "regions",
             "variants",
+            "role",
             "rank",
             "score",
             "items",
             "contains",
+            "cohesion",
+            "in_word",
         ],
         (
             [
@@ -76,10 +79,13 @@ def write_phrases(path: Path, phrases: Sequence[Phrase]) -> None:
                 p.regions_n,
                 ";".join(p.regions),
                 ";".join(p.variants),
+                p.role,
                 rank,
                 p.score,
                 ";".join(p.items),
                 ";".join(p.contains),
+                "" if p.cohesion is None else p.cohesion,
+                p.in_word,
             ]
             for rank, p in enumerate(phrases, start=1)
         ),

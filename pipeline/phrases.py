@@ -38,23 +38,25 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import ahocorasick
 import numpy as np
 
+from pipeline import lexicon
 from pipeline.config import Settings
 from pipeline.nlp import RuleSpan
 from pipeline.records import Hit, HitTable, Phrase, Segment, Sentence
 from pipeline.rules import parallel_items
 
 COHESION_FULL = 12.0  # bits of cohesion at which a statistical phrase counts as fully fixed in ranking
-KIND_PRIORITY = ("user", "numbered", "quoted", "enumeration", "quotation", "statistical")
+KIND_PRIORITY = ("user", "numbered", "quoted", "enumeration", "quotation", "item", "statistical")
 _KEY_DROP = re.compile(r"[\s、，,。；;：:“”‘’\"'「」『』《》〈〉（）()·—…!！?？]")
 _CHINESE_DIGITS = "零一二三四五六七八九"
 _ARABIC_BEFORE_CLASSIFIER = re.compile(r"(?<![\d.])(\d{1,2})(?=[个项条种化位类批张大])")
 _ER_BEFORE_CLASSIFIER = re.compile(r"(?<![十\d一二三四五六七八九])二(?=[个项条种位类批张])")
+_QUOTES = "“”‘’\"'「」『』《》〈〉"
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)
 _SEPARATOR = np.uint32(0)
 
@@ -64,6 +66,7 @@ class PhraseResult:
     phrases: tuple[Phrase, ...]  # in rank order
     hit_table: HitTable  # every hit, ordered by phrase rank, segment id and offset
     thresholds: dict[str, int]  # the occurrence thresholds in force (after "auto" was resolved)
+    in_word: HitTable  # matches of the forms inside a longer word: not counted, kept for audit
 
     @property
     def hits(self) -> tuple[Hit, ...]:
@@ -425,6 +428,7 @@ _BAD_LAST_WORDS = frozenset(
     "的了和与及并在是为把将对等也就都而被以于之其或要让由着从向上中里时后前来去起所作一新高强各每"
 )
 _CLAUSE_WORDS = frozenset("了着")
+_PARTICLE = 1e-3  # a one-character word this common closing 3 characters is a complement (提高到, 情况下, 落实好)
 
 
 def _tokens_at(corpus: _Corpus, start: int, end: int) -> list[str]:
@@ -439,8 +443,13 @@ def _plausible_statistical(surface: str, corpus: _Corpus, start: int, end: int) 
     if surface[0].isdigit() or surface[-1].isdigit():
         return False  # a cut number (城镇登记失业率控制在4): numbers belong to statistics
     words = [word for word in _tokens_at(corpus, start, end) if word != "、"]
-    if len(words) < 2:
-        return False  # a single word is vocabulary, not a phrase
+    general = lexicon.general_frequencies()
+    if len(words) < 2 and surface in general:
+        return False  # a single word of general Chinese is vocabulary, not a phrase (a coined one may be: 获得感)
+    if len(surface) == 3 and (
+        not _coined(surface, general) or general.get(words[-1], 0.0) >= _PARTICLE or surface[0] == "第"
+    ):
+        return False  # 3 characters: a coinage (新常态, 稳增长), not a word (现代化), 提高到, 情况下 or 第五次
     if words[0] in _BAD_FIRST_WORDS or words[-1] in _BAD_LAST_WORDS:
         return False
     if any(word in _CLAUSE_WORDS for word in words):
@@ -472,16 +481,34 @@ def rule_candidates(spans: Sequence[RuleSpan]) -> dict[str, tuple[str, Counter[s
         recurring = [span for span in extents if extent_count[phrase_key(span.text)] >= 2]
         chosen.append((recurring or extents)[-1])
     found: dict[str, tuple[str, Counter[str]]] = {}
+    general = lexicon.general_frequencies()
+    # 去产能 of 去产能、去库存、去杠杆: an item of lists of three or more, met in two different lists
+    # or more, may be a formula of its own.
+    lists_of_item: dict[str, set[str]] = defaultdict(set)
     for span in chosen:
-        key = phrase_key(span.text)
+        items = span.text.split("、") if span.label == "enumeration" else []
+        for item in items if len(items) >= 3 else []:
+            if _coined(item, general):
+                lists_of_item[item].add(phrase_key(span.text))
+    items = [("item", item) for item, lists in lists_of_item.items() if len(lists) >= 2]
+    for label, surface in itertools.chain(((span.label, span.text) for span in chosen), items):
+        key = phrase_key(surface)
         if len(key) < 2:
             continue
-        kind, forms = found.get(key, (span.label, Counter()))
-        if KIND_PRIORITY.index(span.label) < KIND_PRIORITY.index(kind):
-            kind = span.label
-        forms[span.text] += 1
+        kind, forms = found.get(key, (label, Counter()))
+        if KIND_PRIORITY.index(label) < KIND_PRIORITY.index(kind):
+            kind = label
+        forms[surface] += 1
         found[key] = (kind, forms)
     return found
+
+
+GENERAL_WORD = 1e-6  # a share of general Chinese above which a string is ordinary vocabulary (城镇化 1e-6)
+
+
+def _coined(surface: str, general: Mapping[str, float]) -> bool:
+    """Three characters or more and no ordinary word of general Chinese: 去产能, not 图书馆."""
+    return len(surface) >= 3 and general.get(surface, 0.0) < GENERAL_WORD
 
 
 def _enumeration_variants(surface: str) -> list[str]:
@@ -501,9 +528,42 @@ class _Located:
     segment: np.ndarray  # segment number
     start: np.ndarray  # offsets into the segment's text
     end: np.ndarray
+    global_start: np.ndarray  # offsets into the joined corpus text
 
     def counts(self) -> np.ndarray:
         return np.bincount(self.form, minlength=len(self.forms))
+
+    def split(self, corpus: _Corpus) -> tuple[_Located, _Located]:
+        """The uses, and the matches inside a longer word (新发展理念 in 创新发展理念).
+
+        A match is inside a word when its start or its end cuts a word of the segmenter that is a
+        word of general Chinese (创新 in 创|新发展理念). A cut through a string no dictionary knows is
+        a segmentation slip (深感习近平总书记 segmented 深/感习/近平), and the match is a use.
+        """
+        start = self.global_start
+        end = start + self.end - self.start
+        cut = ~corpus.token_start[start] | ~corpus.token_start[end]
+        bounds = np.flatnonzero(corpus.token_start)
+        known = lexicon.general_frequencies()
+
+        def cuts_a_word(position: int) -> bool:
+            after = int(np.searchsorted(bounds, position, side="right"))
+            return bounds[after - 1] != position and corpus.text[bounds[after - 1] : bounds[after]] in known
+
+        in_word = np.zeros(len(start), dtype=bool)
+        for row in np.flatnonzero(cut).tolist():
+            in_word[row] = cuts_a_word(int(start[row])) or cuts_a_word(int(end[row]))
+        return self._rows(~in_word), self._rows(in_word)
+
+    def _rows(self, keep: np.ndarray) -> _Located:
+        return _Located(
+            self.forms,
+            self.form[keep],
+            self.segment[keep],
+            self.start[keep],
+            self.end[keep],
+            self.global_start[keep],
+        )
 
 
 def occurrences(forms: Sequence[str], corpus: _Corpus) -> _Located:
@@ -519,7 +579,7 @@ def occurrences(forms: Sequence[str], corpus: _Corpus) -> _Located:
         automaton.add_word(form, index)
     if not forms:
         empty = np.zeros(0, dtype=np.int64)
-        return _Located(forms, empty, empty, empty, empty)
+        return _Located(forms, empty, empty, empty, empty, empty)
     automaton.make_automaton()
     matches = np.fromiter(itertools.chain.from_iterable(automaton.iter(corpus.text)), dtype=np.int64).reshape(
         -1, 2
@@ -547,7 +607,7 @@ def occurrences(forms: Sequence[str], corpus: _Corpus) -> _Located:
                     keep[row] = False
         form, segment, start, end = form[keep], segment[keep], start[keep], end[keep]
     base = corpus.starts[segment]
-    return _Located(forms, form, segment, start - base, end - base)
+    return _Located(forms, form, segment, start - base, end - base, start)
 
 
 # --------------------------------------------------------------------------- the stage
@@ -590,16 +650,16 @@ def extract(
         candidate.forms.update(forms)
         candidate.rule_seen += sum(forms.values())
     for line in user_phrases:
-        surface = line.strip()
+        surface = line.strip().strip(_QUOTES)  # “两个确立” is the phrase 两个确立, wherever it is quoted
         if surface:
             candidate = candidates.setdefault(phrase_key(surface), _Candidate("user", Counter()))
             candidate.kind = "user"
             candidate.forms[surface] += 0  # listed even when the corpus never says it
 
     surface_forms = {key: _forms_to_search(c.kind, c.forms) for key, c in candidates.items()}
-    located = occurrences(
+    located, in_word = occurrences(
         sorted({form for forms in surface_forms.values() for form in forms if form}), corpus
-    )
+    ).split(corpus)
     form_count = dict(zip(located.forms, located.counts().tolist(), strict=True))
     forms_by_key: dict[str, list[str]] = {}
     kinds: dict[str, str] = {}
@@ -618,11 +678,13 @@ def extract(
         cohesion[key] = candidate.cohesion
 
     table = _hit_table(forms_by_key, located, corpus, segments, sentences)
-    phrases = _summarise(table, forms_by_key, kinds, cohesion, segments, spread_by_region)
+    rejected = _hit_table(forms_by_key, in_word, corpus, segments, sentences)
+    phrases = _summarise(table, rejected, corpus, forms_by_key, kinds, cohesion, segments, spread_by_region)
     return PhraseResult(
         tuple(phrases),
         _ranked_hits(table, phrases),
         {"min_count": statistical_min, "rule_min_count": rule_min},
+        _ranked_hits(rejected, phrases),
     )
 
 
@@ -637,7 +699,7 @@ class _Candidate:
 def _kept_kind(candidate: _Candidate, total: int, settings: Settings, rule_min: int) -> str | None:
     """The kind a candidate is kept as, or None. Each family has its own bar (module docstring)."""
     statistical_ok = candidate.cohesion is not None and candidate.cohesion >= settings.min_cohesion
-    if candidate.kind in ("quoted", "numbered", "enumeration") and total < rule_min:
+    if candidate.kind in ("quoted", "numbered", "enumeration", "item") and total < rule_min:
         return "statistical" if statistical_ok else None
     if candidate.kind == "quoted" and candidate.rule_seen < settings.quoted_min_share * total:
         # Quoted once, said unquoted thousands of times (“发展”): a word in quotes, not a slogan.
@@ -688,15 +750,33 @@ def _hit_table(
     sentence_global = corpus.starts[sentence_segment] + sentence_start
     last = np.searchsorted(sentence_global, corpus.starts[segment] + start, side="right") - 1
     first_of_segment = np.searchsorted(sentence_segment, segment, side="left")
+    phrase, end = np.repeat(np.asarray(phrase_ids, dtype=np.int64), sizes), located.end[rows]
+    # One place, one hit: where two forms of a phrase overlap (the quoted “两个确立” and the bare
+    # 两个确立 inside it), the earlier, longer one counts.
+    order, previous_reach = _reach_before(phrase * len(segments) + segment, start, end)
+    keep = np.zeros(len(order), dtype=bool)
+    keep[order[start[order] >= previous_reach]] = True
     return HitTable(
         names=tuple(forms[0] for forms in forms_by_key.values()),
         segment_ids=tuple(segment.segment_id for segment in segments),
-        phrase=np.repeat(np.asarray(phrase_ids, dtype=np.int64), sizes),
-        segment=segment,
-        sentence=np.maximum(last - first_of_segment, 0),
-        start=start,
-        end=located.end[rows],
+        phrase=phrase[keep],
+        segment=segment[keep],
+        sentence=np.maximum(last - first_of_segment, 0)[keep],
+        start=start[keep],
+        end=end[keep],
     )
+
+
+def _reach_before(group: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hits ordered by group, start and longest first, and for each (in that order) the furthest end
+    of the hits before it in its group (-1 for the first of a group)."""
+    order = np.lexsort((-end, start, group))
+    group, end = group[order], end[order]
+    rank = np.cumsum(np.diff(group, prepend=group[:1]) != 0)  # dense: groups never mix in the keys
+    span = int(end.max(initial=0)) + 1
+    reach = np.maximum.accumulate(rank * span + end)
+    previous = np.concatenate([[-1], reach[:-1]]) - rank * span
+    return order, np.maximum(previous, -1)
 
 
 def _free_counts(table: HitTable) -> np.ndarray:
@@ -707,19 +787,18 @@ def _free_counts(table: HitTable) -> np.ndarray:
     A hit is free when it reaches beyond every hit starting before it in its segment and no longer
     hit starts where it starts.
     """
-    order = np.lexsort((-table.end, table.start, table.segment))
+    order, previous_reach = _reach_before(table.segment, table.start, table.end)
     segment, start, end = table.segment[order], table.start[order], table.end[order]
-    span = int(end.max(initial=0)) + 1
-    reach = np.maximum.accumulate(segment * span + end)  # per segment: segments never mix
-    previous_reach = np.concatenate([[-1], reach[:-1]])
     same_start_longer = np.zeros(len(order), dtype=bool)
     same_start_longer[1:] = (segment[1:] == segment[:-1]) & (start[1:] == start[:-1])
-    free = (segment * span + end > previous_reach) & ~same_start_longer
+    free = (end > previous_reach) & ~same_start_longer
     return np.bincount(table.phrase[order][free], minlength=len(table.names))
 
 
 def _summarise(
     table: HitTable,
+    in_word: HitTable,
+    corpus: _Corpus,
     forms_by_key: dict[str, list[str]],
     kinds: dict[str, str],
     cohesion: dict[str, float | None],
@@ -728,6 +807,7 @@ def _summarise(
 ) -> list[Phrase]:
     n_phrases = len(table.names)
     count = np.bincount(table.phrase, minlength=n_phrases)
+    in_word_count = np.bincount(in_word.phrase, minlength=n_phrases)
     segment_phrase, _ = _distinct(table.phrase, table.segment)
     segments_n = np.bincount(segment_phrase, minlength=n_phrases)
     region_names, segment_region = _segment_regions(segments)
@@ -738,6 +818,8 @@ def _summarise(
     region_names_of = [region_names[index] for index in region_of.tolist()]
     change = _change(table, segments, segment_region)
     free = _free_counts(table)
+    evidence = _Evidence.of(table, corpus, count)
+    roles = evidence.roles(segments_n / max(len(segments), 1), change, dated=_has_years(segments))
 
     kept_names = ahocorasick.Automaton()
     for name in table.names:
@@ -749,29 +831,33 @@ def _summarise(
         count.tolist(),
         segments_n.tolist(),
         free.tolist(),
+        evidence.contexts.tolist(),
+        roles,
+        in_word_count.tolist(),
         change.tolist(),
         region_bounds[:-1].tolist(),
         region_bounds[1:].tolist(),
         strict=True,
     )
-    for (key, forms), used, segments_used, free_used, moved, low, high in columns:
+    for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, low, high in columns:
         name = forms[0]
         regions = tuple(region_names_of[low:high])
         score = _score(
             count=used,
             spread=len(regions) if spread_by_region else segments_used,
             free_share=free_used / used if used else 1.0,
+            contexts=contexts,
             bits=cohesion[key] if kinds[key] == "statistical" else None,
-            length=len(key),
+            length=len(key) if kinds[key] in ("statistical", "item") else None,
             change=moved,
+            role=role,
         )
         items: tuple[str, ...] = ()
-        contains: tuple[str, ...] = ()
         if kinds[key] == "enumeration":
             items = tuple(item for item in re.split("[、，]", name) if item)
-            contains = tuple(
-                sorted({other for form in forms for _, other in kept_names.iter(form) if other != name})
-            )
+        contains = tuple(
+            sorted({other for form in forms for _, other in kept_names.iter(form) if other != name})
+        )
         phrases.append(
             Phrase(
                 phrase=name,
@@ -784,6 +870,8 @@ def _summarise(
                 items=items,
                 contains=contains,
                 cohesion=None if cohesion[key] is None else round(cohesion[key], 3),
+                in_word=inside_words,
+                role=role,
             )
         )
     phrases.sort(key=lambda p: (-p.score, -p.count, -len(p.phrase), p.phrase))
@@ -834,21 +922,118 @@ def _change(table: HitTable, segments: Sequence[Segment], segment_region: np.nda
     return shares.max(axis=1) - shares.min(axis=1)
 
 
+ROLE_WEIGHT = {"formula": 1.0, "label": 0.2, "boilerplate": 0.3, "fragment": 0.2}
+LABEL_SHARE = 0.5  # uses next to a number, at least: a statistics label (居民消费价格涨幅 3%)
+BOILERPLATE_COVERAGE, BOILERPLATE_CHANGE = 0.8, 0.25  # in most documents, every year alike
+FRAGMENT_SHARE = 0.5  # a list (、 inside) that continues past its end this often is cut short
+CONTEXTS_FULL = 8.0  # distinct neighbours (perplexity) on its tighter side at which a phrase is a unit
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """What the places a phrase is used in say about it, per phrase (arrays by phrase number).
+
+    ``contexts``: the number of distinct neighbouring characters on its tighter side, as the
+    perplexity of their distribution (punctuation and text edges count as distinct each time: free).
+    A core said inside many different longer phrases (坚持新发展理念, 贯彻新发展理念, 树立新发展理念)
+    has many; a fragment of one fixed phrase (同志为总书记的党中央, always after 习近平 or 胡锦涛) few.
+    """
+
+    contexts: np.ndarray
+    next_to_number: np.ndarray  # share of uses with a number right before or within 4 characters after
+    cut_list: np.ndarray  # a list (、 inside) whose uses mostly continue with 、 on one side
+
+    @classmethod
+    def of(cls, table: HitTable, corpus: _Corpus, count: np.ndarray) -> _Evidence:
+        raw = np.frombuffer(corpus.text.encode("utf-32-le"), dtype=np.uint32)
+        dunhao = raw == ord("、")
+        start = corpus.starts[table.segment] + table.start
+        end = corpus.starts[table.segment] + table.end  # the separator after each text bounds it
+        uses = np.maximum(count, 1)
+        n_phrases = len(count)
+
+        def neighbour(at: np.ndarray) -> np.ndarray:  # a word character or 、, else -1 (free)
+            return np.where((corpus.codes[at] != 0) | dunhao[at], raw[at].astype(np.int64), -1)
+
+        perplexity = [_perplexity(table.phrase, neighbour(side), uses) for side in (start - 1, end)]
+        contexts = np.minimum(*perplexity)
+        digit = (raw >= ord("0")) & (raw <= ord("9"))
+        numbered = digit[start - 1].copy()
+        blocked = np.zeros(len(end), dtype=bool)  # a number after punctuation belongs to the next clause
+        for step in range(4):
+            at = np.minimum(end + step, len(raw) - 1)
+            numbered |= ~blocked & digit[at]
+            blocked |= (corpus.codes[at] == 0) & ~digit[at] & (raw[at] != ord("."))
+        has_list = np.fromiter(("、" in name for name in table.names), dtype=bool, count=n_phrases)
+        continues = [np.bincount(table.phrase, weights=dunhao[side], minlength=n_phrases) / uses for side in (start - 1, end)]
+        return cls(
+            contexts=contexts,
+            next_to_number=np.bincount(table.phrase, weights=numbered, minlength=n_phrases) / uses,
+            cut_list=has_list & (np.maximum(*continues) >= FRAGMENT_SHARE),
+        )
+
+    def roles(self, coverage: np.ndarray, change: np.ndarray, *, dated: bool) -> list[str]:
+        """formula, or what else a phrase is: a statistics label, boilerplate or a fragment."""
+        boilerplate = dated & (coverage >= BOILERPLATE_COVERAGE) & (change <= BOILERPLATE_CHANGE)
+        role = np.full(len(coverage), "formula", dtype=object)
+        role[self.cut_list] = "fragment"
+        role[boilerplate] = "boilerplate"
+        role[self.next_to_number >= LABEL_SHARE] = "label"
+        return role.tolist()
+
+
+def _perplexity(phrase: np.ndarray, neighbour: np.ndarray, uses: np.ndarray) -> np.ndarray:
+    """Per phrase, 2 ** entropy of its neighbours; each free neighbour (-1) counts as a new one."""
+    entropy = np.zeros(len(uses))
+    real = neighbour >= 0
+    pairs = _sorted_unique_counts(phrase[real].astype(np.int64) << 21 | neighbour[real])
+    keys, times = pairs
+    share = times / uses[keys >> 21]
+    np.add.at(entropy, keys >> 21, -share * np.log2(share))
+    free = np.bincount(phrase[~real], minlength=len(uses))
+    entropy += free / uses * np.log2(uses)
+    return 2.0**entropy
+
+
+def _sorted_unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ordered = np.sort(values)
+    first = np.flatnonzero(np.diff(ordered, prepend=ordered[:1] - 1) != 0) if len(ordered) else ordered
+    return ordered[first], np.diff(np.append(first, len(ordered)))
+
+
+def _has_years(segments: Sequence[Segment]) -> bool:
+    return len({segment.year for segment in segments if segment.year}) >= 2
+
+
 def _score(
-    *, count: int, spread: int, free_share: float, bits: float | None, length: int, change: float
+    *,
+    count: int,
+    spread: int,
+    free_share: float,
+    contexts: float,
+    bits: float | None,
+    length: int | None,
+    change: float,
+    role: str,
 ) -> float:
-    """Rank of a phrase: wide spread and frequent use of a fixed, whole expression whose use changes.
+    """Rank of a phrase: how formulaic it is, how widely and often it is used, how its use moves.
 
     * ``spread × log2(1 + count)``: adopted by many regions (segments when there are no regions), often;
-    * ``0.5 + 0.5 × free_share``: said on its own rather than only inside a longer phrase;
-    * for statistical phrases, fixedness ``cohesion / 12 bits`` (capped at 1) and length ``chars / 8``
-      (at least 0.5, at most 1): two common words that meet often (高速公路, 加快推进) rank below a
-      long fixed formula (供给侧结构性改革); rule-found forms are fixed by their form;
-    * ``1 + change``: where documents have years, a phrase whose adoption moves (absent, then
-      everywhere) ranks above one used evenly throughout — the signal diffusion studies look for.
+    * ``0.5 + 0.5 × unit``: a unit of its own rather than a piece of one longer phrase — said on its
+      own (its free share), or, when mostly said inside longer phrases, inside many different ones
+      (``contexts / 8``, the nested-core evidence of term extraction);
+    * for statistical phrases, fixedness ``cohesion / 12 bits`` (capped at 1), and for them and list
+      items length ``chars / 8`` (at least 0.5, at most 1): two common words that meet often (高速公路,
+      加快推进) rank below a long fixed formula (供给侧结构性改革); quoted, numbered and listed forms
+      are fixed by their form;
+    * ``(1 + change)²``: where documents have years, a phrase whose adoption moves (absent, then
+      everywhere) ranks above one used evenly throughout — the signal diffusion studies look for;
+    * the role: statistics labels × 0.2, boilerplate × 0.3, cut lists × 0.2 (``ROLE_WEIGHT``).
     """
-    score = spread * math.log2(1 + count) * (0.5 + 0.5 * free_share) * (1 + change)
+    unit = max(free_share, min(max(contexts - 1.0, 0.0) / CONTEXTS_FULL, 1.0))
+    score = spread * math.log2(1 + count) * (0.5 + 0.5 * unit) * (1 + change) ** 2 * ROLE_WEIGHT[role]
     if bits is not None:
         score *= min(max(bits, 0.0), COHESION_FULL) / COHESION_FULL
+    if length is not None:
         score *= min(max(length / 8, 0.5), 1.0)
     return round(score, 6)

@@ -61,6 +61,8 @@ class Phrase:
     items: tuple[str, ...] = ()
     contains: tuple[str, ...] = ()
     cohesion: float | None = None  # statistical phrases: PMI in bits of the weakest word split
+    in_word: int = 0  # matches inside a longer word (新发展理念 in 创新发展理念): not in ``count``
+    role: str = "formula"  # or label (statistics), boilerplate (ceremony), fragment (a cut list)
 
     @property
     def regions_n(self) -> int:

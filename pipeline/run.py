@@ -191,6 +191,7 @@ def _run_stages(
     def write_stage() -> None:
         outputs.write_phrases(staging / "phrases.csv", found.phrases)
         outputs.write_hits(staging / "hits.csv", found.hit_table, segments)
+        outputs.write_hits(staging / "in_word_hits.csv", found.in_word, segments)  # not counted: for audit
 
     with parallel.Stages(settings.resolved_workers()) as stages:
         stages.start("reuse", reuse_stage)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import shared_path
 
 from pipeline.config import Settings
+from pipeline.lexicon import general_frequencies
 from pipeline.nlp import analyse
 from pipeline.phrases import count_grams, extract, phrase_key
 from pipeline.records import Segment
@@ -161,15 +163,105 @@ def test_hits_point_at_their_text(nlp, seed_segments) -> None:
         assert sentence.start <= hit.start < sentence.end
 
 
-def test_count_equals_plain_substring_search(nlp, seed_segments) -> None:
+def _word_bounds(sentences, segment_id: str, text: str) -> set[int]:
+    """Offsets where a word of the segmenter starts or ends, or a non-word character stands."""
+    bounds = {0, len(text)}
+    for sentence in sentences:
+        if sentence.segment_id == segment_id:
+            position = sentence.start
+            for token in sentence.tokens:
+                bounds.update((position, position + len(token)))
+                position += len(token)
+    bounds.update(i for i, char in enumerate(text) if not char.isalnum())
+    bounds.update(i + 1 for i, char in enumerate(text) if not char.isalnum())
+    return bounds
+
+
+def _cut_word(text: str, bounds: set[int], offset: int) -> str | None:
+    """The word ``offset`` falls inside, or None on a boundary."""
+    if offset in bounds:
+        return None
+    before = max(b for b in bounds if b < offset)
+    return text[before : min(b for b in bounds if b > offset)]
+
+
+def _substring_uses(text: str, forms, bounds: set[int], known) -> tuple[int, int]:
+    """(uses, in-word matches) of a phrase, by plain substring search: a match is in a word when
+    it cuts a word the general lexicon knows; overlapping matches of one phrase count once."""
+    spans = []
+    for form in forms:
+        position = text.find(form)
+        while position >= 0:
+            spans.append((position, position + len(form)))
+            position = text.find(form, position + len(form))
+    uses = in_word = 0
+    reach = -1
+    for start, end in sorted(spans, key=lambda span: (span[0], -span[1])):
+        if start < reach:
+            continue
+        reach = end
+        cut = [word for word in (_cut_word(text, bounds, start), _cut_word(text, bounds, end)) if word]
+        if any(word in known for word in cut):
+            in_word += 1
+        else:
+            uses += 1
+    return uses, in_word
+
+
+def _check_counts(segments, analysed, result) -> None:
+    known = general_frequencies()
+    bounds = {s.segment_id: _word_bounds(analysed.sentences, s.segment_id, s.text) for s in segments}
+    for phrase in result.phrases:
+        uses = in_word = 0
+        for segment in segments:
+            found = _substring_uses(segment.text, phrase.variants, bounds[segment.segment_id], known)
+            uses, in_word = uses + found[0], in_word + found[1]
+        assert (phrase.count, phrase.in_word) == (uses, in_word), phrase.phrase
+
+
+def test_count_equals_word_aligned_substring_search(nlp, seed_segments) -> None:
     analysed = analyse(seed_segments, nlp)
     result = extract(seed_segments, analysed.sentences, analysed.spans)
-    texts = [segment.text for segment in seed_segments]
     assert result.phrases
-    for phrase in result.phrases:
-        assert phrase.count == sum(text.count(form) for form in phrase.variants for text in texts), (
-            phrase.phrase
-        )
+    _check_counts(seed_segments, analysed, result)
+
+
+def test_count_equals_word_aligned_substring_search_on_the_reports(nlp) -> None:
+    """A sample of the 183 reports: longer texts, many in-word matches."""
+    folder = shared_path("corpora", "gov_work_reports")
+    files = sorted(folder.glob("*.txt"))[::30]
+    segments = [
+        Segment(f"r{i}", path.name, REGIONS[i % len(REGIONS)], "", "", None, normalize(path.read_text("utf-8")))
+        for i, path in enumerate(files)
+    ]
+    analysed = analyse(segments, nlp)
+    result = extract(segments, analysed.sentences, analysed.spans)
+    assert sum(phrase.in_word for phrase in result.phrases) > 0
+    _check_counts(segments, analysed, result)
+
+
+def test_a_match_inside_a_longer_word_is_no_use(nlp) -> None:
+    # 创新发展理念 holds the letters of 新发展理念 but cuts the word 创新: no use of the phrase.
+    texts = [
+        "我们坚持新发展理念，贯彻新发展理念。",
+        "坚持创新发展理念，全面贯彻新发展理念。",
+        "必须更新发展理念，树立新发展理念。",
+    ]
+    segments, phrases, result = _run(nlp, texts, user_phrases=("新发展理念",))
+    phrase = phrases["新发展理念"]
+    assert (phrase.count, phrase.in_word) == (4, 2)
+    rejected = [segments[i].text[s:e] for i, s, e in zip(
+        result.in_word.segment.tolist(), result.in_word.start.tolist(), result.in_word.end.tolist(), strict=True
+    )]
+    assert rejected == ["新发展理念", "新发展理念"]
+    assert {hit.segment_id for hit in result.hits if hit.phrase == "新发展理念"} == {"doc#0", "doc#1", "doc#2"}
+
+
+def test_a_quoted_user_phrase_is_counted_once(nlp) -> None:
+    texts = ["坚定拥护“两个确立”，坚决做到“两个维护”。", "深刻领悟“两个确立”的决定性意义，两个确立。"]
+    _, phrases, result = _run(nlp, texts, user_phrases=("“两个确立”",))
+    assert phrases["两个确立"].count == 3
+    assert sum(hit.phrase == "两个确立" for hit in result.hits) == 3
 
 
 def test_seed_phrases_by_family(nlp, seed_segments) -> None:
