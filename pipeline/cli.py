@@ -289,7 +289,7 @@ def _add_lookup_commands(commands: argparse._SubParsersAction) -> None:
     phrases.add_argument("--out", type=Path, default=Path("out"), help=out_help)
     phrases.add_argument(
         "--kind",
-        choices=["quoted", "quotation", "numbered", "enumeration", "statistical", "user"],
+        choices=["quoted", "quotation", "numbered", "enumeration", "item", "statistical", "user"],
         help="only phrases of this family",
     )
     phrases.add_argument(
