@@ -14,6 +14,7 @@ from pathlib import Path
 from pipeline import __version__
 from pipeline.config import load_settings
 from pipeline.errors import Errors, TifaError
+from pipeline.records import Segment
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -383,7 +384,12 @@ def _kwic(args: argparse.Namespace) -> int:
 
 
 def _kwic_hints(
-    args: argparse.Namespace, segments: list, region: str, query: str, listed: bool, phrase_csv: Path
+    args: argparse.Namespace,
+    segments: list[Segment],
+    region: str,
+    query: str,
+    listed: bool,
+    phrase_csv: Path,
 ) -> list[str]:
     """Why a look-up found nothing: a region or year without text, or a phrase the run did not list."""
     from pipeline import kwic
