@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline import __version__
 from pipeline.config import load_settings
-from pipeline.errors import TifaError
+from pipeline.errors import Errors, TifaError
+from pipeline.records import Segment
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,10 +66,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_csv_flag_alone(sys.argv[1:] if argv is None else argv))
+    args.said = threading.Lock()  # "interrupted" is said once
+    before = _run_key(args.out) if args.command == "run" else None
     try:
         if args.command == "run":
-            return _run(args)
+            with _exit_soon_after_ctrl_c(args, before):
+                return _run(args)
         if args.command in _LOOKUPS:
             return _LOOKUPS[args.command](args)
     except BrokenPipeError:  # `tifa kwic … | head`: the reader has gone, nothing is wrong
@@ -74,9 +82,102 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tifa: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("tifa: interrupted — out/ still holds the previous complete run", file=sys.stderr)
+        _say_interrupted(args, before)
         return 130
     return 1
+
+
+GRACE_SECONDS = 0.5  # Ctrl-C: how long the main thread has to stop by itself before the watcher ends it
+
+
+def _say_interrupted(args: argparse.Namespace, before: str | None) -> None:
+    """Say once (from the main thread or the watcher, whichever comes first) what --out holds."""
+    if args.said.acquire(blocking=False):
+        print(f"tifa: interrupted{_left_behind(args, before)}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _exit_soon_after_ctrl_c(args: argparse.Namespace, before: str | None) -> Iterator[None]:
+    """Make ``tifa run`` end within about a second of Ctrl-C.
+
+    Python raises KeyboardInterrupt only between bytecodes, and the main process can spend seconds
+    inside one NumPy call while the workers segment. The C-level signal handler writes the signal
+    to a pipe at once (``signal.set_wakeup_fd``); a watcher thread reading it gives the main thread
+    ``GRACE_SECONDS`` to stop by itself, then stops the child processes, removes the staging folder
+    and lock, says what ``--out`` holds and exits with 130.
+    """
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    try:
+        previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread: Ctrl-C is not this call's to handle
+        os.close(read)
+        os.close(write)
+        yield
+        return
+    watcher = threading.Thread(target=_watch, args=(read, args, before), name="tifa-ctrl-c", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(write)  # the watcher reads the end of the pipe and stops, unless Ctrl-C came first
+
+
+def _watch(read: int, args: argparse.Namespace, before: str | None) -> None:
+    import multiprocessing
+    import time
+
+    from pipeline import io_utils
+
+    with os.fdopen(read, "rb", buffering=0) as pipe:
+        while (byte := pipe.read(1)) and byte[0] != signal.SIGINT:
+            pass
+    if not byte:
+        return
+    time.sleep(GRACE_SECONDS)
+    for child in multiprocessing.active_children():  # stage processes and segmentation workers
+        child.kill()
+    io_utils.abandon_staging(io_utils.staging_folder(args.out), args.out)
+    _say_interrupted(args, before)
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def _csv_flag_alone(argv: list[str]) -> list[str]:
+    """``tifa kwic --csv 一带一路``: a ``--csv`` followed by a word that is not a .csv file name means
+    CSV on standard output, and the word is the phrase (argparse would take it as the file)."""
+    if argv[:1] != ["kwic"]:
+        return argv
+    argv = list(argv)
+    for i, arg in enumerate(argv[:-1]):
+        following = argv[i + 1]
+        if arg == "--csv" and not following.startswith("-") and not following.lower().endswith(".csv"):
+            argv[i] = "--csv=-"
+    return argv
+
+
+def _run_key(out: Path) -> str | None:
+    """The run key of the complete run in ``out`` (its manifest), None when there is none."""
+    import json
+
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return str(manifest.get("run_key", "")) if isinstance(manifest, dict) else None
+
+
+def _left_behind(args: argparse.Namespace, before: str | None) -> str:
+    """What an interrupted ``tifa run`` left in ``--out``, as it is now (the partial files are gone)."""
+    if args.command != "run":
+        return ""
+    now = _run_key(args.out)
+    if now is None:
+        return f" — nothing was written: {args.out}/ holds no run"
+    if now == before:
+        return f" — {args.out}/ still holds the previous complete run"
+    return f" — {args.out}/ holds this run, complete (it finished as you interrupted)"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -101,9 +202,7 @@ def _run(args: argparse.Namespace) -> int:
                 line.strip() for line in args.phrases.read_text(encoding="utf-8-sig").splitlines()
             ]
         except (OSError, UnicodeDecodeError) as exc:
-            raise TifaError(
-                "E022", f"cannot read the phrase list {args.phrases} ({exc}) — give a UTF-8 text file"
-            ) from exc
+            raise Errors.E022(path=args.phrases, reason=exc) from exc
         # Cleaned like the corpus (full-width forms, traditional characters) so that they can match it.
         from pipeline.text import normalize, simplify_if_traditional
 
@@ -178,7 +277,8 @@ def _add_lookup_commands(commands: argparse._SubParsersAction) -> None:
         nargs="?",
         const="-",
         metavar="FILE",
-        help="write CSV instead of a table: to FILE, or to stdout when FILE is left out",
+        help="write CSV instead of a table: to FILE (a name ending in .csv), or to stdout when FILE "
+        "is left out",
     )
     kwic.add_argument("--exact", action="store_true", help="search PHRASE as typed, not its variants")
 
@@ -186,15 +286,24 @@ def _add_lookup_commands(commands: argparse._SubParsersAction) -> None:
         "phrases",
         help="top phrases of the last run",
         description="The best phrases of the last run as a table, optionally of one family (--kind) "
-        "or used in one region (--region, ordered by their use there).",
+        "or used in one region (--region, the most distinctive there first).",
     )
     phrases.add_argument("--out", type=Path, default=Path("out"), help=out_help)
     phrases.add_argument(
         "--kind",
-        choices=["quoted", "quotation", "numbered", "enumeration", "statistical", "user"],
+        choices=["quoted", "quotation", "numbered", "enumeration", "item", "statistical", "user"],
         help="only phrases of this family",
     )
-    phrases.add_argument("--region", help="only phrases used in this region, most used there first")
+    phrases.add_argument(
+        "--region", help="only phrases used in this region, the most distinctive there first (see --sort)"
+    )
+    phrases.add_argument(
+        "--sort",
+        choices=("keyness", "rank"),
+        default="keyness",
+        help="with --region: keyness (most distinctive of the region first, keyness.csv; default) "
+        "or rank (the run's ranking)",
+    )
     phrases.add_argument("--limit", type=_count, default=30, help="rows to show (default: 30; 0: all)")
 
     regions = commands.add_parser(
@@ -225,59 +334,102 @@ def _kwic(args: argparse.Namespace) -> int:
 
     query = normalize(args.phrase).strip()
     if not query:
-        raise TifaError("E043", "give a phrase to look for, e.g. tifa kwic 四个意识")
+        raise Errors.E064()
     phrase_csv = args.out / "phrases.csv"
     if args.inputs:
         from pipeline.ingest import ingest
+
+        if not Path(args.inputs[0]).exists() and not any(c in args.inputs[0] for c in "/.\\"):
+            raise Errors.E066(word=args.inputs[0], phrase=args.phrase)  # tifa kwic 大众创业 万众创新
 
         segments = list(ingest(args.inputs).segments)
         where = ", ".join(args.inputs)
     else:
         texts = args.out / "texts.jsonl"
         if not texts.is_file() and (args.out / "manifest.json").is_file():
-            raise TifaError(
-                "E041",
-                f"the run in {args.out} did not save its texts (write_texts = false) — "
-                "give the INPUT files to search, or run again with --set write_texts=true",
-            )
+            raise Errors.E061(path=args.out)
         if not texts.is_file():
             raise kwic.missing_run(args.out, "texts.jsonl")
         segments = kwic.load_texts(texts)
         where = str(texts)
-    canonical, forms = query, (query,)
-    if not args.exact and phrase_csv.is_file():
-        canonical, forms = kwic.phrase_forms(query, kwic.read_rows(phrase_csv))
+    rows = list(kwic.read_rows(phrase_csv)) if not args.exact and phrase_csv.is_file() else []
+    canonical, forms = kwic.phrase_forms(query, rows) if rows else (query, (query,))
+    listed = canonical != query or forms != (query,) or any(row["phrase"] == query for row in rows)
     region = kwic.resolve_region(args.region) if args.region else ""
-    lines = kwic.kwic(segments, forms, width=args.width, region=region, year=args.year, limit=args.limit)
+    lines = kwic.kwic(
+        segments,
+        forms,
+        width=args.width,
+        region=region,
+        year=args.year,
+        limit=args.limit,
+        loose=not args.exact and not listed,  # a phrase the run did not list: punctuation ignored
+    )
     if args.csv is None:
         if lines:
-            sys.stdout.write(kwic.format_kwic(lines, args.width))
+            sys.stdout.write(kwic.format_kwic(lines, args.width, kwic.terminal_width()))
     elif args.csv == "-":
         sys.stdout.write(kwic.kwic_csv(lines))
     else:
         from pipeline.io_utils import atomic_write
 
         atomic_write(Path(args.csv), "\ufeff" + kwic.kwic_csv(lines))
-    shown = f" (forms: {'、'.join(forms)})" if len(forms) > 1 else ""
+    # Forms are listed with | between them: 、 and ， occur inside the forms themselves.
+    shown = f" (forms: {' | '.join(forms)})" if len(forms) > 1 else ""
     limit = " (--limit reached)" if args.limit and len(lines) >= args.limit else ""
     print(f"{len(lines)} line(s) for {canonical}{shown} in {where}{limit}", file=sys.stderr)
+    if not lines:
+        for hint in _kwic_hints(args, segments, region, query, listed, phrase_csv):
+            print(f"tifa: hint: {hint}", file=sys.stderr)
     return 0
+
+
+def _kwic_hints(
+    args: argparse.Namespace,
+    segments: list[Segment],
+    region: str,
+    query: str,
+    listed: bool,
+    phrase_csv: Path,
+) -> list[str]:
+    """Why a look-up found nothing: a region or year without text, or a phrase the run did not list."""
+    from pipeline import kwic
+
+    hints = []
+    in_region = [s for s in segments if not region or s.region == region]
+    if region and not in_region:
+        regions = sorted({s.region for s in segments if s.region})
+        hints.append(f"no text from {region}; regions with text: {'、'.join(regions) or 'none'}")
+    years = {s.year for s in in_region if s.year is not None}
+    if args.year is not None and in_region and args.year not in years:
+        where = f" from {region}" if region else ""
+        hints.append(f"no text{where} in {args.year}; years with text: {kwic.year_runs(years) or 'none'}")
+    if not listed and not args.exact and phrase_csv.is_file():
+        near = kwic.near_phrases(query, kwic.read_rows(phrase_csv))
+        found = f"; near phrases: {' | '.join(near)}" if near else ""
+        hints.append(f"{query} is not a phrase of the run in {args.out}{found}")
+    return hints
 
 
 def _phrases(args: argparse.Namespace) -> int:
     from pipeline import kwic
 
     region = kwic.resolve_region(args.region) if args.region else ""
-    rows, total = kwic.top_phrases(args.out, kind=args.kind or "", region=region, limit=args.limit)
+    rows, total = kwic.top_phrases(
+        args.out, kind=args.kind or "", region=region, limit=args.limit, sort=args.sort
+    )
     header = ["rank", "phrase", "family", "count", "segments", "regions"]
-    if region:
-        header += [f"in {region}", "per 10k"]
-    table = [
-        [r.rank, r.phrase, r.kind, r.count, r.segments, r.regions_n]
-        + ([r.region_count, f"{r.region_per_10k:.2f}"] if region else [])
-        for r in rows
-    ]
-    sys.stdout.write(kwic.format_table(header, table, align="><<>>>>>", max_width={1: 40}))
+    table = [[r.rank, r.phrase, r.kind, r.count, r.segments, r.regions_n] for r in rows]
+    if region:  # the region's own figures take the place of the segment count
+        order = "most distinctive first (z: keyness z-score)" if args.sort == "keyness" else "in rank order"
+        print(f"phrases used in {region}, {order}")
+        header[4:] = ["regions", f"in {region}", "per 10k", "z"]
+        for line, r in zip(table, rows, strict=True):
+            z = "" if r.region_score is None else f"{r.region_score:.1f}"
+            line[4:] = [r.regions_n, r.region_count, f"{r.region_per_10k:.2f}", z]
+    sys.stdout.write(
+        kwic.format_table(header, table, align="><<>>>>>>", columns=kwic.terminal_width(), fit=1)
+    )
     print(f"{len(rows)} of {total} phrase(s) — all in {args.out / 'phrases.csv'}", file=sys.stderr)
     return 0
 
@@ -288,18 +440,26 @@ def _regions(args: argparse.Namespace) -> int:
     region = kwic.resolve_region(args.region) if args.region else ""
     top = args.top if args.top is not None else (20 if region else 5)
     rows = kwic.region_overview(args.out, top=top, region=region)
+    columns = kwic.terminal_width()
     if region and not rows:
-        raise TifaError("E044", f"no text from {region} in the last run ({args.out})")
+        others = [r.region for r in kwic.region_overview(args.out, top=0)]
+        hint = f"; regions with text: {'、'.join(others)}" if others else ""
+        raise Errors.E065(region=region, path=args.out, hint=hint)
     if region:
         row = rows[0]
         print(
-            f"{row.region}: cluster {row.cluster or '-'}, {row.segments} segment(s), {row.chars:,} characters,"
-            f" years {row.years or '-'}; most similar: {row.nearest or '-'}"
+            f"{row.region}: cluster {row.cluster or '-'}, {row.segments} segment(s), {row.chars:,} characters;"
+            f" most similar: {row.nearest or '-'}"
         )
+        print(f"years with text: {row.years or '-'}" + (f" — gaps: {row.gaps}" if row.gaps else ""))
         table = [
             [i, phrase, count, f"{score:.1f}"] for i, (phrase, count, score) in enumerate(row.distinctive, 1)
         ]
-        sys.stdout.write(kwic.format_table(["#", "distinctive phrase", "count", "z"], table, align="><>>"))
+        sys.stdout.write(
+            kwic.format_table(
+                ["#", "distinctive phrase", "count", "z"], table, align="><>>", columns=columns, fit=1
+            )
+        )
         return 0
     table = [
         [
@@ -309,12 +469,12 @@ def _regions(args: argparse.Namespace) -> int:
             f"{r.chars:,}",
             r.years,
             r.nearest,
-            " · ".join(kwic.clip(p, 24) for p, _, _ in r.distinctive),
+            [p for p, _, _ in r.distinctive],
         ]
         for r in rows
     ]
     header = ["region", "cluster", "segments", "chars", "years", "most similar", "distinctive phrases"]
-    sys.stdout.write(kwic.format_table(header, table, align="<>>><<<", max_width={6: 100}))
+    sys.stdout.write(kwic.format_table(header, table, align="<>>><<<", columns=columns, wrap=6))
     return 0
 
 

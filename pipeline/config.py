@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import TifaError, bad_config
+from pipeline.errors import Errors, TifaError
 
 
 @dataclass(frozen=True)
@@ -118,24 +118,28 @@ def _coerce(source: str, key: str, value: Any, kind: type) -> Any:
         if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
             value = _BOOLEANS[value.strip().lower()]
         if not isinstance(value, bool):
-            raise bad_config(source, key, f"must be {expected}, got {value!r}")
+            raise _bad(source, key, f"must be {expected}, got {value!r}")
         return value
     if isinstance(value, str) and kind is not str:
         try:
             value = kind(value)
         except ValueError:
-            raise bad_config(source, key, f"must be {expected}, got '{value}'") from None
+            raise _bad(source, key, f"must be {expected}, got '{value}'") from None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise bad_config(source, key, f"must be {expected}, got {value!r}")
+        raise _bad(source, key, f"must be {expected}, got {value!r}")
     if key in _BOUNDS:
         low, high = _BOUNDS[key]
         if not low <= value <= high:
-            raise bad_config(source, key, f"must be between {low:g} and {high:g}, got {value}")
+            raise _bad(source, key, f"must be between {low:g} and {high:g}, got {value}")
     if key in _CHOICES and value not in _CHOICES[key]:
-        raise bad_config(source, key, f"must be one of {', '.join(sorted(_CHOICES[key]))}, got '{value}'")
+        raise _bad(source, key, f"must be one of {', '.join(sorted(_CHOICES[key]))}, got '{value}'")
     return value
+
+
+def _bad(source: str, key: str, problem: str) -> TifaError:
+    return Errors.E030(source=source, key=key, problem=problem)
 
 
 def _unknown(key: str, known: Iterable[str]) -> str:
@@ -153,32 +157,26 @@ def load_settings(path: Path | None = None, overrides: list[str] | None = None) 
         try:
             raw = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
         except FileNotFoundError:
-            raise TifaError(
-                "E030", f"settings file {source} not found — check the path given to --config"
-            ) from None
+            raise Errors.E031(path=source) from None
         except OSError as exc:
-            raise TifaError("E030", f"cannot read settings file {source} ({exc.strerror})") from None
+            raise Errors.E032(path=source, reason=exc.strerror) from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise TifaError(
-                "E030", f"{source}: not valid TOML ({exc}) — see tifa.toml for the format"
-            ) from None
+            raise Errors.E033(path=source, reason=exc) from None
         for key, value in raw.items():
             if isinstance(value, dict):
-                raise bad_config(
-                    source, key, "is a [table]; settings are plain top-level keys (see tifa.toml)"
-                )
+                raise _bad(source, key, "is a [table]; settings are plain top-level keys (see tifa.toml)")
             if key not in types:
-                raise bad_config(source, key, _unknown(key, types))
+                raise _bad(source, key, _unknown(key, types))
             values[key] = _coerce(source, key, value, types[key])
     for item in overrides or []:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep:
-            raise bad_config("--set", item, "is not key=value (e.g. --set min_count=3)")
+            raise _bad("--set", item, "is not key=value (e.g. --set min_count=3)")
         if key not in types:
-            raise bad_config("--set", key, _unknown(key, types))
+            raise _bad("--set", key, _unknown(key, types))
         values[key] = _coerce("--set", key, value.strip(), types[key])
     settings = replace(Settings(), **values)
     if settings.min_chars > settings.max_chars:
-        raise bad_config(str(path or "--set"), "min_chars", "must not exceed max_chars")
+        raise _bad(str(path or "--set"), "min_chars", "must not exceed max_chars")
     return settings

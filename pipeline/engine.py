@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline import nlp as nlp_stage
-from pipeline.errors import TifaError
+from pipeline.errors import Errors
 from pipeline.nlp import Analysis, NlpResult
 from pipeline.parallel import die_with_parent
 from pipeline.records import Segment
@@ -126,7 +126,7 @@ def open_executor(
 ) -> Iterator[Executor]:
     """The executor for ``engine``, shut down on exit."""
     if engine not in ENGINES:
-        raise TifaError("E040", f"unknown engine '{engine}' — use one of {', '.join(ENGINES)}")
+        raise Errors.E050(engine=engine, choices=", ".join(ENGINES))
     if engine == "dask":
         with _dask_client(workers, scheduler) as client:
             yield Dask(model_dir, client)
@@ -144,10 +144,12 @@ def open_executor(
     )
     try:
         yield Pool(model_dir, executor, workers)
+    except KeyboardInterrupt:  # Ctrl-C: stop the workers now, not after the tasks in flight
+        for process in list((executor._processes or {}).values()):  # no public way before 3.14
+            process.kill()
+        raise
     except BrokenProcessPool as exc:
-        raise TifaError(
-            "E041", f"a segmentation worker died ({exc}) — out of memory? try fewer --workers"
-        ) from exc
+        raise Errors.E051(reason=exc) from exc
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
 
@@ -157,16 +159,12 @@ def _dask_client(workers: int, scheduler: str) -> Iterator[Any]:
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:  # pragma: no cover - dask is a dependency
-        raise TifaError(
-            "E042", "--engine dask needs dask.distributed: pip install 'dask[distributed]'"
-        ) from exc
+        raise Errors.E052() from exc
     if scheduler:
         try:
             client = Client(scheduler, timeout="30s")
         except (OSError, TimeoutError) as exc:
-            raise TifaError(
-                "E043", f"cannot reach the Dask scheduler at {scheduler} ({exc}) — is it running?"
-            ) from exc
+            raise Errors.E053(address=scheduler, reason=exc) from exc
         with client:
             yield client
         return

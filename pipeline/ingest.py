@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline import regions
-from pipeline.errors import input_not_found
+from pipeline.errors import Errors
 from pipeline.records import Segment
 from pipeline.text import clean_field, normalize, simplify_if_traditional, to_simplified
 
@@ -578,7 +578,7 @@ def ingest(paths: Iterable[str | Path]) -> IngestResult:
     for raw in paths:
         root = Path(raw)
         if not root.exists() and not root.is_symlink():
-            raise input_not_found(str(raw))
+            raise Errors.E021(path=raw)
         sidecars: dict[Path, tuple[dict[str, dict[str, str]], InputReport | None]] = {}
         for met in _walk(root):
             path = met.path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import ctypes
 import errno
@@ -107,26 +108,23 @@ def output_folder(out_dir: Path) -> Path:
 
 def check_out_dir(out_dir: Path) -> None:
     """Refuse an ``--out`` that a run must not replace: a file, or a folder holding files tifa did not
-    write (``--out ~/Documents`` must never move a user's files away). Raises ``TifaError`` (E040)."""
-    from pipeline.errors import TifaError
+    write (``--out ~/Documents`` must never move a user's files away). Raises ``TifaError`` (E040,
+    E041, E043)."""
+    from pipeline.errors import Errors
 
     folder = output_folder(out_dir)
     if not folder.exists():
         return
     if not folder.is_dir():
-        raise TifaError("E040", f"--out {out_dir} is a file, not a folder — give a folder for the outputs")
+        raise Errors.E040(path=out_dir)
     try:
         entries = sorted(os.listdir(folder))
     except OSError as exc:
-        raise TifaError("E040", f"--out {out_dir} cannot be read ({exc.strerror}) — choose another") from exc
+        raise Errors.E043(path=out_dir, reason=exc.strerror) from exc
     if not entries or _is_tifa_output(folder):
         return
     shown = ", ".join(entries[:3]) + (" …" if len(entries) > 3 else "")
-    raise TifaError(
-        "E041",
-        f"--out {out_dir} holds files tifa did not write ({shown}); a run replaces its output folder "
-        "whole — give a new or empty folder",
-    )
+    raise Errors.E041(path=out_dir, shown=shown)
 
 
 def _is_tifa_output(folder: Path) -> bool:
@@ -148,10 +146,15 @@ def prepare_staging(out_dir: Path) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     _lock(folder)
     recover_folder(folder)
-    staging = _sibling(folder, "partial")
+    staging = staging_folder(folder)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     return staging
+
+
+def staging_folder(out_dir: Path) -> Path:
+    """Where a run builds its outputs before the swap: ``.NAME.partial`` beside ``out_dir``."""
+    return _sibling(output_folder(out_dir), "partial")
 
 
 def recover_folder(folder: Path) -> None:
@@ -202,26 +205,45 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def _lock(folder: Path) -> None:
-    from pipeline.errors import TifaError
+    from pipeline.errors import Errors
 
     _unlock(folder)  # a run in this process that failed before its swap left it held
     if fcntl is None:
         return
-    fd = os.open(_sibling(folder, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
+    path = _sibling(folder, "lock")
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            raise Errors.E042(path=folder) from exc
+        try:  # the lock file is removed when a run ends: a lock on a removed file locks nothing
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
         os.close(fd)
-        raise TifaError(
-            "E042", f"another tifa run is writing {folder} — wait for it or give another --out"
-        ) from exc
     _held_locks[folder] = fd
 
 
 def _unlock(folder: Path) -> None:
+    """Release the lock on ``folder`` and remove its lock file (while still holding it)."""
     fd = _held_locks.pop(folder, None)
     if fd is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(_sibling(folder, "lock"))
         os.close(fd)
+
+
+def abandon_staging(staging: Path, out_dir: Path) -> None:
+    """Remove the staging folder of a run that stopped before its swap and release its lock: a
+    failed or interrupted run leaves nothing beside ``out_dir``. Only the process holding the lock
+    does so (another run may be writing there)."""
+    folder = output_folder(out_dir)
+    if fcntl is None or folder in _held_locks:
+        shutil.rmtree(staging, ignore_errors=True)
+        _unlock(folder)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -164,13 +164,8 @@ def classify(state: Snapshot | None, previous: Snapshot, new: Snapshot) -> str:
 
 
 def leftovers(out: Path) -> tuple[str, ...]:
-    return tuple(
-        sorted(
-            path.name
-            for path in out.parent.iterdir()
-            if path.name.startswith(f".{out.name}.") and path.name != f".{out.name}.lock"
-        )
-    )
+    """What runs left beside ``out`` (staging, previous, lock): nothing once a run has finished."""
+    return tuple(sorted(path.name for path in out.parent.iterdir() if path.name.startswith(f".{out.name}.")))
 
 
 def kill_test(

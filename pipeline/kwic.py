@@ -15,7 +15,11 @@ from __future__ import annotations
 import csv
 import heapq
 import json
+import math
+import os
 import re
+import shutil
+import sys
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from pipeline.errors import TifaError
+from pipeline.errors import Errors, TifaError
 from pipeline.records import Segment
 from pipeline.regions import lookup
 
@@ -66,10 +70,7 @@ class KwicLine(NamedTuple):
 
 
 def missing_run(out_dir: Path, name: str) -> TifaError:
-    return TifaError(
-        "E040",
-        f"no {name} in {out_dir} — run `tifa run INPUT... --out {out_dir}` first (or pass --out DIR)",
-    )
+    return Errors.E060(name=name, path=out_dir)
 
 
 def read_rows(path: Path) -> Iterator[dict[str, str]]:
@@ -125,9 +126,7 @@ def load_texts(path: Path) -> list[Segment]:
                     )
                 )
             except (ValueError, KeyError, TypeError) as exc:
-                raise TifaError(
-                    "E041", f"{path}: line {number} is not a segment record ({exc}) — rerun `tifa run`"
-                ) from None
+                raise Errors.E062(path=path, line=number, reason=exc) from None
     return segments
 
 
@@ -144,20 +143,69 @@ def phrase_forms(query: str, phrase_rows: Iterable[dict[str, str]]) -> tuple[str
     """The canonical phrase a query names and every surface form to search, longest first.
 
     A query that is a phrase of the last run, or one of its variants, gives that phrase's canonical
-    form and all its variants; any other query is searched as it is.
+    form and all its variants; any other query is searched as it is. Punctuation and spaces are
+    ignored as when variants merge (大众创业 万众创新 names 大众创业、万众创新).
 
     >>> rows = [{"phrase": "落地生根、开花结果", "variants": "落地生根、开花结果;落地生根开花结果"}]
     >>> phrase_forms("落地生根开花结果", rows)
     ('落地生根、开花结果', ('落地生根、开花结果', '落地生根开花结果'))
+    >>> phrase_forms("落地生根，开花结果", rows)[0]
+    '落地生根、开花结果'
     >>> phrase_forms("新发展理念", rows)
     ('新发展理念', ('新发展理念',))
     """
+    from pipeline.phrases import phrase_key
+
+    key = phrase_key(query)
     for row in phrase_rows:
         variants = [v for v in row.get("variants", "").split(";") if v]
-        if query == row["phrase"] or query in variants:
+        if query == row["phrase"] or query in variants or (key and key == phrase_key(row["phrase"])):
             forms = {row["phrase"], *variants}
             return row["phrase"], tuple(sorted(forms, key=lambda f: (-len(f), f)))
     return query, (query,)
+
+
+def near_phrases(query: str, phrase_rows: Iterable[dict[str, str]], n: int = 5) -> list[str]:
+    """Up to ``n`` phrases of the last run close to a query that names none: those containing it or
+    contained in it (best ranked first), then those spelled alike.
+
+    >>> rows = [{"phrase": "新发展理念"}, {"phrase": "创新驱动发展战略"}, {"phrase": "一带一路"}]
+    >>> near_phrases("贯彻新发展理念", rows), near_phrases("创新驱动发展", rows)
+    (['新发展理念'], ['创新驱动发展战略'])
+    """
+    import difflib
+
+    from pipeline.phrases import phrase_key
+
+    key = phrase_key(query)
+    phrases = [row["phrase"] for row in phrase_rows]  # best first
+    if not key:
+        return []
+    keys = {phrase: phrase_key(phrase) for phrase in phrases}
+    found = [p for p in phrases if keys[p] and (key in keys[p] or keys[p] in key)][:n]
+    by_key = {k: p for p, k in reversed(keys.items())}  # the best-ranked phrase of each key
+    for close in difflib.get_close_matches(key, list(by_key), n=n, cutoff=0.6):
+        if len(found) < n and by_key[close] not in found:
+            found.append(by_key[close])
+    return found
+
+
+# Punctuation a query may leave out or write differently: searched as "any of these, or none".
+_LOOSE_GAP = "[\\s、，,。；;：:“”‘’\"'「」『』《》·—…]*"
+
+
+def loose_pattern(query: str) -> str:
+    """A regular expression finding ``query`` however it is punctuated (、，or spaces between its
+    characters, or none), for a phrase the last run did not list.
+
+    >>> import re
+    >>> bool(re.search(loose_pattern("大众创业,万众创新"), "推进大众创业、万众创新。"))
+    True
+    """
+    from pipeline.phrases import phrase_key
+
+    key = phrase_key(query) or query
+    return _LOOSE_GAP.join(re.escape(char) for char in key)
 
 
 def _flat(text: str) -> str:
@@ -172,10 +220,12 @@ def kwic(
     region: str = "",
     year: int | None = None,
     limit: int = 0,
+    loose: bool = False,
 ) -> list[KwicLine]:
     """Every occurrence of any of ``forms`` in ``segments`` (corpus order, then position).
 
-    Forms are matched left to right without overlap, the longest first where two start together.
+    Forms are matched left to right without overlap, the longest first where two start together;
+    with ``loose``, however they are punctuated (:func:`loose_pattern`).
     ``width`` characters of context are kept on each side (line breaks shown as spaces).
     ``region``/``year`` keep only those segments; ``limit`` > 0 stops after that many lines.
 
@@ -186,7 +236,7 @@ def kwic(
     forms = sorted({f for f in forms if f}, key=lambda f: (-len(f), f))
     if not forms:
         return []
-    pattern = re.compile("|".join(re.escape(f) for f in forms))
+    pattern = re.compile("|".join(loose_pattern(f) if loose else re.escape(f) for f in forms))
     lines: list[KwicLine] = []
     for segment in segments:
         if region and segment.region != region:
@@ -240,18 +290,73 @@ def _pad(text: str, width: int, align: str) -> str:
     return gap + text if align == ">" else text + gap
 
 
-def clip(text: str, width: int) -> str:
-    """``text`` cut to at most ``width`` columns, with … when cut."""
-    if display_width(text) <= width:
-        return text
+def terminal_width() -> int | None:
+    """Columns the tables must fit: ``$COLUMNS`` when set, else the terminal's width when standard
+    output is one; None (no limit) when the output goes to a file or a pipe."""
+    value = os.environ.get("COLUMNS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
+
+
+def _take(chars: Iterable[str], width: int) -> str:
     out, used = [], 0
-    for char in text:
-        w = display_width(char)
-        if used + w > width - 1:
+    for char in chars:
+        used += display_width(char)
+        if used > width:
             break
         out.append(char)
-        used += w
-    return "".join(out) + "…"
+    return "".join(out)
+
+
+def clip(text: str, width: int, keep: str = "start") -> str:
+    """``text`` cut to at most ``width`` columns, with … where it was cut.
+
+    ``keep`` says which part survives: the ``start`` (… at the end), the ``end`` (… first: a left
+    context keeps the characters next to the phrase) or both ends (``middle`` is cut).
+
+    >>> clip("完整准确全面贯彻新发展理念", 11), clip("完整准确全面贯彻新发展理念", 11, "end")
+    ('完整准确全…', '…新发展理念')
+    >>> clip("完整准确全面贯彻新发展理念", 11, "middle")
+    '完整…展理念'
+    """
+    if display_width(text) <= width:
+        return text
+    head = {"start": width - 1, "end": 0}.get(keep, (width - 1) // 2)
+    return _cut(text, width, head)
+
+
+def _cut(text: str, width: int, head: int) -> str:
+    """``text`` in ``width`` columns: at most ``head`` columns of its start, …, then its end."""
+    if width <= 1:
+        return "…"[:width]
+    start = _take(text, head)
+    return start + "…" + _take(reversed(text), width - 1 - display_width(start))[::-1]
+
+
+def clip_distinct(texts: Iterable[str], width: int) -> dict[str, str]:
+    """Each of ``texts`` cut to ``width`` columns so that no two different texts look the same.
+
+    All are cut at the same place, the middle if that keeps them apart (both ends shown), else the
+    nearest place that does; texts that no cut in ``width`` columns tells apart are left whole.
+
+    >>> clip_distinct(["落地生根、开花结果", "落地生根开花结果"], 12)
+    {'落地生根、开花结果': '…、开花结果', '落地生根开花结果': '…根开花结果'}
+    """
+    distinct = sorted(set(texts))
+    if all(display_width(text) <= width for text in distinct):
+        return {text: text for text in distinct}
+    middle = (width - 1) // 2
+    for head in sorted(range(width), key=lambda h: (abs(h - middle), -h)):
+        shown = {
+            text: clip(text, width) if display_width(text) <= width else _cut(text, width, head)
+            for text in distinct
+        }
+        if len(set(shown.values())) == len(distinct):
+            return shown
+    return {text: text for text in distinct}
 
 
 def format_table(
@@ -260,36 +365,110 @@ def format_table(
     *,
     align: str = "",
     max_width: dict[int, int] | None = None,
+    columns: int | None = None,
+    fit: int | None = None,
+    wrap: int | None = None,
 ) -> str:
     """An aligned plain-text table; ``align`` has one ``<`` or ``>`` per column (default ``<``).
 
     Widths count CJK characters as two columns, so Chinese lines up on a terminal.
     ``max_width`` clips chosen columns (by index) to that many columns, with an ellipsis.
+    ``fit`` names a column (of phrases) cut to make the table fit ``columns``, its values kept
+    distinguishable (:func:`clip_distinct`). ``wrap`` names the last column when its values are lists (of phrases): the items are joined
+    with `` · `` and wrapped onto further lines to fit ``columns`` — beside the row when the column
+    keeps at least 20 columns, else on indented lines under it. Cut items stay distinguishable.
     """
     limits = max_width or {}
-    cells = [
-        [clip("" if value is None else str(value), limits.get(i, 10**6)) for i, value in enumerate(row)]
-        for row in rows
-    ]
+    lists: list[list[str]] = []
+    cells = []
+    for row in rows:
+        values = list(row)
+        if wrap is not None:
+            lists.append([str(item) for item in values[wrap]])
+            values[wrap] = ""
+        cells.append([clip("" if v is None else str(v), limits.get(i, 10**6)) for i, v in enumerate(values)])
     table = [list(header), *cells]
     widths = [max(display_width(row[i]) for row in table) for i in range(len(header))]
+    if columns and fit is not None:
+        room = max(8, columns - sum(widths) + widths[fit] - 2 * (len(header) - 1))
+        shown = clip_distinct((row[fit] for row in cells), room)
+        for row in cells:
+            row[fit] = shown[row[fit]]
+        widths[fit] = max(display_width(row[fit]) for row in table)
     aligns = (align or "").ljust(len(header), "<")
+    under, indent = False, "    "
+    if wrap is not None:
+        items = [item for items in lists for item in items]
+        natural = max([display_width(header[wrap])] + [display_width(" · ".join(x)) for x in lists])
+        room = columns - sum(widths[:wrap]) - 2 * wrap if columns else natural
+        under = room < 20
+        room = max(8, columns - len(indent)) if under and columns else max(room, 8)
+        shown = clip_distinct(items, room)
+        lists = [[shown[item] for item in items] for items in lists]
+        widths[wrap] = 0 if under else min(natural, room)
     out = []
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(_pad(cell, widths[i], aligns[i]) for i, cell in enumerate(row)).rstrip()
+
     for number, row in enumerate(table):
-        out.append("  ".join(_pad(cell, widths[i], aligns[i]) for i, cell in enumerate(row)).rstrip())
+        if number == 0 and under:  # the list's title goes under the header when the line is full
+            title = line(row)
+            fits = columns is None or display_width(title) <= columns
+            out.extend([title] if fits else [line(row[:wrap]), indent + row[wrap]])
+        elif number == 0 or wrap is None:
+            out.append(line(row))
+        else:
+            parts = _wrap(lists[number - 1], widths[wrap] if not under else room)
+            first, rest = (parts[:1], parts[1:]) if not under else ([], parts)
+            out.append(line(row[:wrap] + first + row[wrap + 1 :]))
+            lead = indent if under else " " * (sum(widths[:wrap]) + 2 * wrap)
+            out.extend(lead + part for part in rest)
         if number == 0:
-            out.append("  ".join("-" * w for w in widths))
+            out.append("  ".join("-" * w for w in widths).rstrip())
     return "\n".join(out) + "\n"
 
 
-def format_kwic(lines: Sequence[KwicLine], width: int) -> str:
-    """KWIC lines as an aligned table: the phrase column lines up, left context right-aligned."""
-    return format_table(
-        ("left", "phrase", "right", "region", "year", "source"),
-        ([line.left, line.phrase, line.right, line.region, line.year, line.source] for line in lines),
-        align=">",
-        max_width={0: 2 * width, 2: 2 * width, 5: 48},
-    )
+def _wrap(items: Sequence[str], width: int) -> list[str]:
+    """``items`` joined with `` · ``, broken between items into lines of at most ``width`` columns."""
+    lines: list[str] = []
+    for item in items:
+        if lines and display_width(lines[-1] + " · " + item) <= width:
+            lines[-1] += " · " + item
+        else:
+            lines.append(item)
+    return lines
+
+
+def format_kwic(lines: Sequence[KwicLine], width: int, columns: int | None = None) -> str:
+    """KWIC lines as an aligned table: the phrase column lines up, left context right-aligned.
+
+    With ``columns``, rows fit that many terminal columns: the contexts and the source shrink first
+    (the left context keeps the characters next to the phrase, the source its end), a long phrase
+    is cut in the middle only when the contexts would get fewer than 4 characters a side, and cut
+    forms stay distinguishable.
+    """
+    header = ("left", "phrase", "right", "region", "year", "source")
+    rows = [
+        [ln.left, ln.phrase, ln.right, ln.region, "" if ln.year is None else str(ln.year), ln.source]
+        for ln in lines
+    ]
+
+    def natural(i: int) -> int:
+        return max(display_width(x) for x in [header[i], *(row[i] for row in rows)])
+
+    context, phrase, source = max(natural(0), natural(2)), natural(1), min(natural(5), 48)
+    if columns:
+        rest = columns - 2 * (len(header) - 1) - natural(3) - natural(4)
+        least_source = min(source, 16)
+        phrase = min(phrase, max(8, rest - 2 * 8 - least_source))
+        context = max(2, min(context, (rest - phrase - least_source) // 2))
+        source = max(least_source, min(source, rest - phrase - 2 * context))
+    forms = clip_distinct((row[1] for row in rows), phrase)
+    for row in rows:
+        row[0], row[1], row[2] = clip(row[0], context, "end"), forms[row[1]], clip(row[2], context)
+        row[5] = clip(row[5], source, "end")
+    return format_table(header, rows, align=">")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,9 +477,16 @@ def format_kwic(lines: Sequence[KwicLine], width: int) -> str:
 
 def resolve_region(name: str) -> str:
     """A region name in any form (上海市, 沪, Shanghai, 310000) as its short name; error when unknown."""
+    import difflib
+
+    from pipeline.regions import gazetteer
+
     region = lookup(name)
     if region is None:
-        raise TifaError("E042", f"unknown region '{name}' — use a province-level name such as 上海 or 内蒙古")
+        names = {n: r.short for r in gazetteer() for n in (r.short, r.full, r.english) if n}
+        close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.5)
+        hint = f" (did you mean {names[close[0]]}?)" if close else ""
+        raise Errors.E063(name=name, hint=hint)
     return region.short
 
 
@@ -314,15 +500,21 @@ class PhraseRow:
     regions_n: int
     region_count: int | None = None  # hits in the chosen region
     region_per_10k: float | None = None
+    region_score: float | None = None  # its keyness z-score in the chosen region (keyness.csv)
+
+
+SORTS = ("keyness", "rank")  # orders of `tifa phrases --region`
 
 
 def top_phrases(
-    out_dir: Path, *, kind: str = "", region: str = "", limit: int = 30
+    out_dir: Path, *, kind: str = "", region: str = "", limit: int = 30, sort: str = "keyness"
 ) -> tuple[list[PhraseRow], int]:
     """Best phrases of the last run (by rank), optionally of one kind and used in one region.
 
-    With ``region``, phrases are ordered by their hits in that region (then rank) and carry that
-    region's count and rate per 10,000 characters. Returns the rows and how many matched in all.
+    With ``region``, phrases carry that region's count, rate per 10,000 characters and keyness
+    z-score, and ``sort`` orders them: ``keyness`` — most distinctive of the region first (z-score
+    of ``keyness.csv``, then rank), or ``rank`` — the run's ranking. Raw uses would put the words
+    every region says (体制改革, 基础设施) first. Returns the rows and how many matched in all.
     """
     rows = load_phrase_table(out_dir)
     if kind:
@@ -331,6 +523,7 @@ def top_phrases(
     if region:
         rows = [row for row in rows if region in row["regions"].split(";")]
         per_region = _region_adoption(Path(out_dir), region)
+        scores = _region_keyness(Path(out_dir), region)
     phrases = [
         PhraseRow(
             rank=int(row["rank"]),
@@ -341,11 +534,12 @@ def top_phrases(
             regions_n=int(row["regions_n"]),
             region_count=per_region.get(row["phrase"], (0, 0.0))[0] if region else None,
             region_per_10k=per_region.get(row["phrase"], (0, 0.0))[1] if region else None,
+            region_score=scores.get(row["phrase"]) if region else None,
         )
         for row in rows
     ]
-    if region:
-        phrases.sort(key=lambda p: (-(p.region_count or 0), p.rank))
+    if region and sort == "keyness":
+        phrases.sort(key=lambda p: (-(p.region_score if p.region_score is not None else -math.inf), p.rank))
     return phrases[:limit] if limit else phrases, len(phrases)
 
 
@@ -362,22 +556,47 @@ def _region_adoption(out_dir: Path, region: str) -> dict[str, tuple[int, float]]
     return found
 
 
+def _region_keyness(out_dir: Path, region: str) -> dict[str, float]:
+    """``phrase -> z-score`` of one region in ``keyness.csv`` (empty when the run has none)."""
+    path = out_dir / "keyness.csv"
+    if not path.is_file():
+        return {}
+    prefix = f"{region},"
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader([handle.readline()]))
+        lines = (line for line in handle if line.startswith(prefix) or line.startswith(f'"{region}"'))
+        return {
+            row["phrase"]: float(row["score"])
+            for row in csv.DictReader(lines, fieldnames=header)
+            if row["region"] == region
+        }
+
+
 @dataclass(frozen=True)
 class RegionRow:
     region: str
     cluster: str
     segments: int
     chars: int
-    years: str
+    years: str  # years with text, as runs: "2012, 2016–2017"
     nearest: str
     distinctive: tuple[tuple[str, int, float], ...]  # (phrase, count, score), best first
+    gaps: str = ""  # years with text in the run but none from this region, as runs
 
 
-def _years(years: set[int]) -> str:
-    if not years:
-        return ""
-    low, high = min(years), max(years)
-    return str(low) if low == high else f"{low}–{high}"
+def year_runs(years: Iterable[int]) -> str:
+    """Years as runs of consecutive years.
+
+    >>> year_runs([2017, 2012, 2016]), year_runs([2013, 2014, 2015]), year_runs([])
+    ('2012, 2016–2017', '2013–2015', '')
+    """
+    runs: list[list[int]] = []
+    for year in sorted(set(years)):
+        if runs and year == runs[-1][1] + 1:
+            runs[-1][1] = year
+        else:
+            runs.append([year, year])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
 
 
 def top_keyness(
@@ -459,13 +678,15 @@ def region_overview(out_dir: Path, *, top: int = 5, region: str = "") -> list[Re
     wanted = {region} if region else None
     distinctive = top_keyness(out_dir, top, wanted)
     names = sorted(sizes, key=lambda r: (_cluster_key(clusters.get(r, "")), r))
+    run_years = set().union(*years.values()) if years else set()
     return [
         RegionRow(
             region=name,
             cluster=clusters.get(name, ""),
             segments=sizes[name][0],
             chars=sizes[name][1],
-            years=_years(years[name]),
+            years=year_runs(years[name]),
+            gaps=year_runs(run_years - years[name] if years[name] else ()),
             nearest=nearest.get(name, ""),
             distinctive=tuple(distinctive.get(name, ())),
         )

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipeline import rules
-from pipeline.errors import TifaError, model_missing
+from pipeline.errors import Errors
 from pipeline.records import Segment, Sentence
 from pipeline.text import split_sentences
 
@@ -239,7 +239,7 @@ def check_model(model_dir: Path | str | None = None) -> Path:
     """The model folder, or ``TifaError`` (E010) naming the fix when it has not been built."""
     path = model_path(model_dir)
     if not (path / "config.cfg").is_file() or not (path / "tokenizer").exists():
-        raise model_missing(str(path))
+        raise Errors.E010(path=path)
     return path
 
 
@@ -255,9 +255,7 @@ def load_nlp(model_dir: Path | str | None = None) -> Language:
     try:
         nlp = spacy.load(path)
     except (OSError, ValueError, TypeError) as exc:  # pkuseg raises TypeError on a half-built model
-        raise TifaError(
-            "E011", f"the model at {path} cannot be loaded ({exc}) — rebuild it with `make models`"
-        ) from exc
+        raise Errors.E011(path=path, reason=exc) from exc
     nlp.add_pipe("tifa_sentencizer")
     nlp.add_pipe("tifa_formulas")
     nlp.meta["tifa_model_dir"] = str(path.resolve())

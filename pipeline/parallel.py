@@ -23,7 +23,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from pipeline.errors import TifaError
+from pipeline.errors import Errors
 
 Stage = tuple[str, Callable[[], Any]]  # a name and what to run; the result must pickle
 _PR_SET_PDEATHSIG = 1
@@ -104,11 +104,7 @@ class Stages:
             except EOFError:
                 process.join()
                 self._stop()
-                raise TifaError(
-                    "E045",
-                    f"the {name} stage process died (exit code {process.exitcode}) — out of memory? "
-                    "try --workers 1",
-                ) from None
+                raise Errors.E054(stage=name, exit_code=process.exitcode) from None
             finally:
                 connection.close()
             process.join()

@@ -28,7 +28,7 @@ from pipeline import (
     reuse,
 )
 from pipeline.config import Settings
-from pipeline.errors import no_inputs
+from pipeline.errors import Errors
 
 
 @dataclass
@@ -103,14 +103,35 @@ def run(
     with timings.stage("ingest"):
         ingested = ingest.ingest(inputs)
     if not ingested.segments:
-        raise no_inputs(list(inputs))
-    segments = ingested.segments
+        raise Errors.E020(paths=", ".join(map(str, inputs)))
     key = run_key(ingested, settings, user_phrases, model_dir)
-    if settings.cache and (summary := _unchanged(out_dir, key, ingested)) is not None:
+    if settings.cache and (summary := _unchanged(out_dir, key, ingested, settings)) is not None:
         return summary
     # Locked before the long stages (a second run into out/ stops at once), after ingest (whose
     # input may be the folder that holds out/: the lock and staging files are not inputs).
     staging = io_utils.prepare_staging(out_dir)
+    try:
+        return _run_stages(
+            ingested, staging, out_dir, settings, key, timings, model_dir, user_phrases, progress
+        )
+    except BaseException:  # an error or Ctrl-C: no .partial folder or lock file is left behind
+        io_utils.abandon_staging(staging, out_dir)
+        raise
+
+
+def _run_stages(
+    ingested: ingest.IngestResult,
+    staging: Path,
+    out_dir: Path,
+    settings: Settings,
+    key: str,
+    timings: Timings,
+    model_dir: Path | None,
+    user_phrases: Sequence[str],
+    progress: bool,
+) -> RunSummary:
+    """Every stage after ingest, writing into ``staging``, swapped into ``out_dir`` at the end."""
+    segments = ingested.segments
     grams: list[phrases.GramCounts] = []
 
     def while_segmenting() -> None:
@@ -204,7 +225,7 @@ def run(
     timings.seconds.update({name: seconds for name, (_, seconds) in done.items()})
     n_clusters_found = done["cluster"][0]
     graph_nodes, graph_edges = done["graph"][0]
-    problems = _problems(ingested)
+    problems = _problems(ingested, settings)
     manifest = {
         "inputs": [asdict(report) for report in ingested.inputs],
         "counts": {
@@ -271,7 +292,9 @@ def run_key(
     return digest.hexdigest()
 
 
-def _unchanged(out_dir: Path, key: str, ingested: ingest.IngestResult) -> RunSummary | None:
+def _unchanged(
+    out_dir: Path, key: str, ingested: ingest.IngestResult, settings: Settings
+) -> RunSummary | None:
     """The summary of the run already in ``out_dir`` when it was made from exactly this input, else None.
 
     Outputs are a deterministic function of what ``run_key`` digests, so a rerun with nothing
@@ -291,19 +314,32 @@ def _unchanged(out_dir: Path, key: str, ingested: ingest.IngestResult) -> RunSum
         sentences=counts.get("sentences", 0),
         phrases=counts.get("phrases", 0),
         skipped=counts.get("skipped", 0),
-        problems=_problems(ingested),
+        problems=_problems(ingested, settings),
         unchanged=True,
     )
 
 
-def _problems(ingested: ingest.IngestResult) -> tuple[str, ...]:
-    return tuple(
-        f"{report.source}: {problem}" for report in ingested.inputs for problem in report.problems
-    ) + tuple(
-        f"{report.source}: skipped — {report.reason}"
-        for report in ingested.inputs
-        if report.status != "processed"
+def _problems(ingested: ingest.IngestResult, settings: Settings) -> tuple[str, ...]:
+    return (
+        _setting_warnings(ingested, settings)
+        + tuple(f"{report.source}: {problem}" for report in ingested.inputs for problem in report.problems)
+        + tuple(
+            f"{report.source}: skipped — {report.reason}"
+            for report in ingested.inputs
+            if report.status != "processed"
+        )
     )
+
+
+def _setting_warnings(ingested: ingest.IngestResult, settings: Settings) -> tuple[str, ...]:
+    """Settings the corpus cannot honour, said rather than silently changed."""
+    regions = len({segment.region for segment in ingested.segments if segment.region})
+    if regions and settings.n_clusters > regions:
+        return (
+            f"n_clusters={settings.n_clusters} but only {regions} region(s) have text: capped at "
+            f"{regions} clusters (in clusters_by_year.csv, at the regions with text that year)",
+        )
+    return ()
 
 
 def _progress_bar(total: int, enabled: bool):  # returns a callback or None

@@ -170,3 +170,114 @@ def test_rerun_with_nothing_changed_keeps_outputs(tmp_path: Path, capsys) -> Non
     assert main(["run", str(corpus), "--out", str(out), "--workers", "1"]) == 0
     assert "nothing changed" not in capsys.readouterr().err
     assert "广西" in (out / "segments.csv").read_text(encoding="utf-8-sig")
+
+
+def _big_corpus(folder: Path, files: int = 60, chars: int = 30_000) -> Path:
+    """Distinct texts (the seed's sentences shuffled), long enough that segmenting takes seconds."""
+    import random
+
+    folder.mkdir()
+    sentences = [s + "。" for s in next(SEEDS.glob("*.txt")).read_text(encoding="utf-8").split("。") if s]
+    for number in range(files):
+        rng = random.Random(number)
+        text = ""
+        while len(text) < chars:
+            text += rng.choice(sentences)
+        (folder / f"{2012 + number % 6}_{number:03d}.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+def _interrupt(corpus: Path, out: Path) -> tuple[subprocess.CompletedProcess, float]:
+    """Start `tifa run`, press Ctrl-C (SIGINT to its process group, as a terminal does) while it
+    segments, and return what it printed and how long it took to exit."""
+    import os
+    import signal
+    import time
+
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "run",
+            str(corpus),
+            "--out",
+            str(out),
+            "--workers=2",
+            "--no-cache",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    partial = out.with_name(f".{out.name}.partial")
+    deadline = time.monotonic() + 120
+    while not partial.exists():  # ingest is done, the staging folder made: segmentation starts
+        assert run.poll() is None and time.monotonic() < deadline, run.communicate()
+        time.sleep(0.02)
+    time.sleep(1.0)
+    assert run.poll() is None, "the run ended before it could be interrupted"
+    pressed = time.monotonic()
+    os.killpg(run.pid, signal.SIGINT)
+    stdout, stderr = run.communicate(timeout=60)
+    return subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr), time.monotonic() - pressed
+
+
+def test_ctrl_c_says_what_out_holds_and_leaves_nothing_beside_it(tmp_path: Path) -> None:
+    corpus = _big_corpus(tmp_path / "big")
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "2016_广东.txt").write_text("坚持稳中求进工作总基调，推动高质量发展。", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", str(small), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big", "out", "small"]  # no .out.lock
+    previous = (out / "manifest.json").read_bytes()
+
+    for target, says in (
+        (out, f"interrupted — {out}/ still holds the previous complete run"),
+        (tmp_path / "new", f"interrupted — nothing was written: {tmp_path / 'new'}/ holds no run"),
+    ):
+        interrupted, seconds = _interrupt(corpus, target)
+        print(f"exit {seconds:.2f} s after Ctrl-C")  # the figure; the bound below allows a loaded machine
+        assert interrupted.returncode == 130, interrupted.stderr
+        assert interrupted.stderr.strip().splitlines()[-1] == f"tifa: {says}", interrupted.stderr
+        assert "Traceback" not in interrupted.stderr
+        assert seconds < 3
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["big", "out", "small"]  # no .partial, .lock
+    assert (out / "manifest.json").read_bytes() == previous
+
+
+def test_a_failed_run_leaves_no_lock_or_partial_folder(tmp_path: Path, monkeypatch, capsys) -> None:
+    import pipeline.run
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "2016_广东.txt").write_text("推动高质量发展。", encoding="utf-8")
+
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt  # as Ctrl-C during segmentation
+
+    monkeypatch.setattr(pipeline.run.nlp, "analyse_corpus", broken)
+    out = tmp_path / "out"
+    assert main(["run", str(corpus), "--out", str(out), "--workers", "1"]) == 130
+    assert capsys.readouterr().err.strip() == f"tifa: interrupted — nothing was written: {out}/ holds no run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]
+
+
+def test_n_clusters_above_the_regions_is_said_to_be_capped(tmp_path: Path, capsys) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for region in ("广东", "广西", "上海", "山东"):
+        (corpus / f"2016_{region}.txt").write_text(
+            f"{region}坚持稳中求进工作总基调，推动高质量发展。", encoding="utf-8"
+        )
+    out = tmp_path / "out"
+    assert main(["run", str(corpus), "--out", str(out), "--workers", "1", "--set", "n_clusters=100"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning: n_clusters" in line]
+    assert warnings == [
+        "tifa: warning: n_clusters=100 but only 4 region(s) have text: capped at 4 clusters "
+        "(in clusters_by_year.csv, at the regions with text that year)"
+    ]
+    assert len({row["cluster"] for row in _csv(out / "clusters.csv")}) <= 4

@@ -54,7 +54,7 @@ BAD_FILES = [
     ("max_neighbour_share = 1.5\n", ["bad.toml", "max_neighbour_share", "between 0 and 1"]),
     ('graph_window = "paragraph"\n', ["bad.toml", "graph_window", "sentence"]),
     ('write_report = "maybe"\n', ["bad.toml", "write_report", "true or false"]),
-    ("min_count = = 3\n", ["bad.toml", "not valid TOML", "line 1"]),
+    ("min_count = = 3\n", ["E033", "bad.toml", "not valid TOML", "line 1"]),
     ("[graph]\ntop_edges = 3\n", ["bad.toml", "graph", "table"]),
     ("min_chars = 30\nmax_chars = 20\n", ["bad.toml", "min_chars", "max_chars"]),
 ]
@@ -80,7 +80,8 @@ def _fails_cleanly(capsys, argv: list[str], out: Path, words: list[str]) -> None
     lines = err.strip().splitlines()
     assert code != 0
     assert len(lines) == 1, err
-    assert lines[0].startswith("tifa: error: E030")
+    code = next((word for word in words if word.startswith("E0")), "E030")  # E030: a setting's value
+    assert lines[0].startswith(f"tifa: error: {code} ")
     for word in words:
         assert word in lines[0], (word, lines[0])
     assert not out.exists() and not out.with_name(f".{out.name}.partial").exists()
@@ -97,7 +98,7 @@ def test_bad_settings_file(corpus: Path, tmp_path: Path, capsys, content: str, w
 def test_missing_settings_file(corpus: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     argv = ["run", str(corpus), "--out", str(out), "--config", str(tmp_path / "absent.toml")]
-    _fails_cleanly(capsys, argv, out, ["absent.toml", "not found"])
+    _fails_cleanly(capsys, argv, out, ["E031", "absent.toml", "not found"])
 
 
 @pytest.mark.parametrize(

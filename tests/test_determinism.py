@@ -144,7 +144,7 @@ _SWAP_SCRIPT = textwrap.dedent(
         return call
 
     io_utils.os = type("os", (), {"replace": staticmethod(dying(os.replace)), **{
-        name: getattr(os, name) for name in ("open", "close", "fsync", "O_RDONLY", "path", "fsencode")}})
+        name: getattr(os, name) for name in ("open", "close", "fsync", "O_RDONLY", "path", "fsencode", "unlink")}})
     io_utils.shutil = type("shutil", (), {"rmtree": staticmethod(dying(shutil.rmtree))})
     io_utils._exchange = dying(io_utils._exchange) if exchange else (lambda a, b: False)
     io_utils.replace_folder(staging, out)

@@ -192,7 +192,7 @@ def test_work_while_waiting_runs_once_with_the_window_in_flight(n_tasks: int) ->
 def test_unknown_engine_is_an_error(nlp) -> None:
     from pipeline.errors import TifaError
 
-    with pytest.raises(TifaError, match="E040"):
+    with pytest.raises(TifaError, match="E050"):
         analyse([_segment("一句。", "a")], nlp, engine="spark")
 
 

@@ -191,12 +191,12 @@ def test_kwic_reads_inputs_without_a_run(tmp_path: Path, capsys) -> None:
 def test_kwic_without_a_run_is_one_clear_line(tmp_path: Path, capsys) -> None:
     code, stdout, err = _run(capsys, "kwic", "新发展理念", "--out", str(tmp_path / "nothing"))
     assert code == 2 and stdout == ""
-    assert len(err.strip().splitlines()) == 1 and "E040" in err and "texts.jsonl" in err
+    assert len(err.strip().splitlines()) == 1 and "E060" in err and "texts.jsonl" in err
 
 
 def test_unknown_region_is_an_error(out: Path, capsys) -> None:
     code, _, err = _run(capsys, "kwic", "新发展理念", "--out", str(out), "--region", "火星")
-    assert code == 2 and "E042" in err and "火星" in err
+    assert code == 2 and "E063" in err and "火星" in err
 
 
 def test_phrases_table(out: Path, capsys) -> None:
@@ -208,10 +208,20 @@ def test_phrases_table(out: Path, capsys) -> None:
     assert "3 of 3" in err
     _, stdout, _ = _run(capsys, "phrases", "--out", str(out), "--kind", "quoted")
     assert [line.split()[1] for line in stdout.splitlines()[2:]] == ["二十大精神"]
+
+
+def test_phrases_of_a_region_most_distinctive_first_and_said_so(out: Path, capsys) -> None:
     _, stdout, _ = _run(capsys, "phrases", "--out", str(out), "--region", "山东省", "--limit", "2")
-    lines = stdout.splitlines()
-    assert "in 山东" in lines[0]
-    assert [line.split()[1] for line in lines[2:]] == ["落地生根、开花结果", "新发展理念"]
+    title, header, _, *rows = stdout.splitlines()
+    assert title.startswith("phrases used in 山东, most distinctive first") and "keyness" in title
+    assert header.split()[-5:] == ["in", "山东", "per", "10k", "z"]
+    # by the keyness z-score (二十大精神 1.2, 落地生根 0.3), not by uses (one each) or rank
+    assert [row.split()[1] for row in rows] == ["二十大精神", "落地生根、开花结果"]
+    assert rows[0].split()[-1] == "1.2"
+    _, stdout, _ = _run(capsys, "phrases", "--out", str(out), "--region", "山东", "--sort", "rank")
+    title, _, _, *rows = stdout.splitlines()
+    assert "rank order" in title
+    assert [row.split()[1] for row in rows] == ["落地生根、开花结果", "新发展理念", "二十大精神"]
 
 
 def test_regions_table(out: Path, capsys) -> None:
@@ -241,7 +251,7 @@ def test_doctests() -> None:
 def test_kwic_on_a_run_without_texts_says_why(tmp_path: Path, capsys) -> None:
     (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")
     code, _, err = _run(capsys, "kwic", "新发展理念", "--out", str(tmp_path))
-    assert code == 2 and "E041" in err and "write_texts" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "E061" in err and "write_texts" in err and len(err.strip().splitlines()) == 1
 
 
 def _quote_all(path: Path) -> None:
@@ -298,3 +308,161 @@ def test_top_keyness_reads_only_the_best_rows_alike(tmp_path: Path) -> None:
         assert top_keyness(folder, 3) == expected
         assert top_keyness(folder, 1, {"山东", "广东"}) == {"山东": [("黄河流域", 6, 3.0)]}
         assert top_keyness(folder, 10)["上海"][-1] == ("四个意识", 2, 1.5)
+
+
+@pytest.fixture(autouse=True)
+def _no_terminal(monkeypatch) -> None:
+    """Tables at their natural width unless a test sets COLUMNS (as a terminal of that width would)."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
+@pytest.mark.parametrize(
+    "query", ["落地生根，开花结果", "落地生根,开花结果", "落地生根 开花结果", "落地生根开花结果"]
+)
+def test_kwic_ignores_the_punctuation_of_the_query(out: Path, capsys, query: str) -> None:
+    code, stdout, err = _run(capsys, "kwic", query, "--out", str(out), "--csv")
+    assert code == 0 and len(_csv_rows(stdout)) == 3
+    assert "3 line(s) for 落地生根、开花结果" in err
+
+
+def test_kwic_of_a_phrase_with_an_unquoted_space_says_to_quote_it(out: Path, capsys) -> None:
+    code, _, err = _run(capsys, "kwic", "落地生根", "开花结果", "--out", str(out))
+    assert code == 2 and "E066" in err and 'tifa kwic "落地生根 开花结果"' in err
+
+
+def test_kwic_of_an_unlisted_phrase_ignores_punctuation_too(out: Path, capsys) -> None:
+    # 精神落地生根 is no phrase of the run: searched however punctuated, in the text as written
+    code, stdout, _ = _run(capsys, "kwic", "精神，落地生根", "--out", str(out), "--csv")
+    assert code == 0 and [(r["phrase"], r["region"]) for r in _csv_rows(stdout)] == [("精神落地生根", "上海")]
+
+
+def test_kwic_csv_before_the_phrase(out: Path, tmp_path: Path, capsys) -> None:
+    code, stdout, err = _run(capsys, "kwic", "--csv", "新发展理念", "--out", str(out))
+    assert code == 0, err
+    assert [row["phrase"] for row in _csv_rows(stdout)] == ["新发展理念", "新发展理念"]
+    target = tmp_path / "lines.csv"
+    code, stdout, _ = _run(capsys, "kwic", "--csv", str(target), "新发展理念", "--out", str(out))
+    assert code == 0 and stdout == "" and len(_csv_rows(target.read_text(encoding="utf-8"))) == 2
+
+
+def test_kwic_forms_are_listed_with_a_separator_not_found_in_them(out: Path, capsys) -> None:
+    _, _, err = _run(capsys, "kwic", "落地生根开花结果", "--out", str(out), "--csv")
+    assert "(forms: 落地生根、开花结果 | 落地生根开花结果)" in err
+
+
+def test_kwic_finding_nothing_says_why(out: Path, capsys) -> None:
+    code, stdout, err = _run(capsys, "kwic", "新发展理论", "--out", str(out))
+    assert code == 0 and stdout == "" and "0 line(s)" in err
+    assert "tifa: hint: 新发展理论 is not a phrase of the run" in err and "near phrases: 新发展理念" in err
+    _, _, err = _run(capsys, "kwic", "新发展理念", "--out", str(out), "--year", "2020")
+    assert "no text in 2020; years with text: 2015–2016" in err
+    _, _, err = _run(capsys, "kwic", "新发展理念", "--out", str(out), "--region", "上海", "--year", "2016")
+    assert "no text from 上海 in 2016; years with text: 2015" in err
+    _, _, err = _run(capsys, "kwic", "新发展理念", "--out", str(out), "--region", "广东")
+    assert "no text from 广东; regions with text: 上海、山东" in err
+    _, _, err = _run(capsys, "kwic", "落地生根、开花结果", "--out", str(out), "--region", "广西")
+    assert "hint" in err and "is not a phrase" not in err  # a listed phrase: only the region is wrong
+
+
+LONG = "各地区各部门要坚持以习近平新时代中国特色社会主义思想为指导，完整、准确、全面贯彻新发展理念，加快构建新发展格局，着力推动高质量发展。"
+
+
+@pytest.fixture(scope="module")
+def long_out(tmp_path_factory) -> Path:
+    """A run of long texts with long source names: rows that need more than 120 columns."""
+    out = tmp_path_factory.mktemp("long") / "out"
+    out.mkdir()
+    names = ["福建", "内蒙古", "黑龙江", "新疆", "广西", "上海"]
+    segments = [
+        Segment(
+            f"s{i}",
+            f"corpora/gov_work_reports/{2012 + i}_{name}_政府工作报告全文.txt",
+            name,
+            "",
+            "",
+            2012 + i,
+            LONG,
+        )
+        for i, name in enumerate(names)
+    ]
+    write_texts(out / "texts.jsonl", segments)
+    write_csv(
+        out / "segments.csv",
+        ["segment_id", "source", "region", "speaker", "title", "year", "date", "chars", "sentences"],
+        [[s.segment_id, s.source, s.region, "", "", s.year, "", 123456, 1] for s in segments]
+        + [
+            ["f2", "x.txt", "福建", "", "", 2016, "", 1000, 1],
+            ["f3", "y.txt", "福建", "", "", 2017, "", 1000, 1],
+        ],
+    )
+    phrases = [
+        "完整、准确、全面贯彻新发展理念",
+        "以习近平新时代中国特色社会主义思想为指导",
+        "加快构建新发展格局",
+        "着力推动高质量发展",
+        "各地区各部门",
+        "新时代中国特色社会主义思想",
+    ]
+    write_csv(
+        out / "keyness.csv",
+        ["region", "phrase", "count", "score"],
+        [[name, phrase, 3, 9.0 - j] for name in sorted(names) for j, phrase in enumerate(phrases)],
+    )
+    write_csv(
+        out / "clusters.csv", ["region", "cluster"], [[name, 1 + i % 2] for i, name in enumerate(names)]
+    )
+    return out
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_kwic_fits_the_terminal(long_out: Path, capsys, monkeypatch, columns: int) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code, stdout, _ = _run(capsys, "kwic", "新发展理念", "--out", str(long_out), "--width", "30")
+    rows = stdout.splitlines()
+    assert code == 0 and len(rows) == 2 + 6  # one use in each of six texts
+    assert max(display_width(row) for row in rows) <= columns
+    assert len({display_width(row[: row.index("新发展理念")]) for row in rows[2:]}) == 1  # aligned
+    # the left context keeps the characters next to the phrase; the source keeps its end (the file)
+    assert all(row.split()[0].endswith(("全面贯彻", "加快构建")) for row in rows[2:])
+    assert all(row.endswith("全文.txt") for row in rows[2:])
+    monkeypatch.delenv("COLUMNS")
+    _, natural, _ = _run(capsys, "kwic", "新发展理念", "--out", str(long_out), "--width", "30")
+    assert max(display_width(row) for row in natural.splitlines()) > 120  # piped: not cut
+
+
+def test_cut_phrases_stay_distinguishable() -> None:
+    forms = ["完整、准确、全面贯彻新发展理念", "完整准确全面贯彻新发展理念"]
+    lines = [
+        kwic_module.KwicLine("左边的上下文", form, "右边的上下文", "上海", 2016, "a.txt", "a", 0, 1)
+        for form in forms
+    ]
+    table = kwic_module.format_kwic(lines, 10, columns=50).splitlines()
+    assert max(display_width(row) for row in table) <= 50
+    shown = [row.split()[1] for row in table[2:]]
+    assert "…" in shown[0] and shown[0] != shown[1]
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_regions_fit_the_terminal_and_wrap_the_phrase_lists(
+    long_out: Path, capsys, monkeypatch, columns: int
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code, stdout, _ = _run(capsys, "regions", "--out", str(long_out), "--top", "6")
+    rows = stdout.splitlines()
+    assert code == 0 and max(display_width(row) for row in rows) <= columns
+    text = "".join(rows)
+    assert text.count("着力推动高质量发展") == 6 and text.count("各地区各部门") == 6  # nothing lost
+    code, stdout, _ = _run(capsys, "regions", "--out", str(long_out), "--region", "内蒙古")
+    assert code == 0 and max(display_width(row) for row in stdout.splitlines()) <= columns
+
+
+def test_regions_list_the_years_with_text_and_the_gaps(long_out: Path, capsys) -> None:
+    _, stdout, _ = _run(capsys, "regions", "--out", str(long_out), "--region", "福建")
+    assert "years with text: 2012, 2016–2017 — gaps: 2013–2015" in stdout.splitlines()[1]
+    _, stdout, _ = _run(capsys, "regions", "--out", str(long_out))
+    assert "2012, 2016–2017" in next(row for row in stdout.splitlines() if row.startswith("福建"))
+
+
+def test_regions_of_a_region_without_text_names_those_with_text(long_out: Path, capsys) -> None:
+    code, _, err = _run(capsys, "regions", "--out", str(long_out), "--region", "西藏")
+    assert code == 2 and "E065" in err and "regions with text:" in err and "福建" in err

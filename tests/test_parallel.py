@@ -72,7 +72,7 @@ def test_an_exception_that_cannot_be_pickled_arrives_as_its_text() -> None:
 def test_a_stage_process_that_dies_is_reported_not_waited_for() -> None:
     with pytest.raises(TifaError, match="the dies stage process died") as caught:
         _run([("ok", lambda: 1), ("dies", lambda: os._exit(9))], 2)
-    assert caught.value.code == "E045"
+    assert caught.value.code == "E054"
 
 
 def test_stages_run_while_this_process_works(tmp_path: Path) -> None:
