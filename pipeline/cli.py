@@ -54,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="phrases of interest, one per line: always counted, marked kind=user",
     )
+    run.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="DIR_OR_FILE",
+        help="the centre's texts (with years): searched for every phrase and used for discovery, never a "
+        "region; writes echo.csv, echo_regions.csv, local_first.csv (default: the reference setting)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     _add_lookup_commands(commands)
     return parser
@@ -118,6 +126,7 @@ def _run(args: argparse.Namespace) -> int:
         model_dir=args.model,
         user_phrases=user_phrases,
         progress=not args.quiet,
+        reference=args.reference,
     )
     for problem in summary.problems:
         print(f"tifa: warning: {problem}", file=sys.stderr)
@@ -190,7 +199,7 @@ def _add_lookup_commands(commands: argparse._SubParsersAction) -> None:
     phrases.add_argument("--out", type=Path, default=Path("out"), help=out_help)
     phrases.add_argument(
         "--kind",
-        choices=["quoted", "quotation", "numbered", "enumeration", "statistical", "user"],
+        choices=["quoted", "quotation", "numbered", "enumeration", "statistical", "user", "reference"],
         help="only phrases of this family",
     )
     phrases.add_argument("--region", help="only phrases used in this region, most used there first")
@@ -289,12 +298,17 @@ def _regions(args: argparse.Namespace) -> int:
     rows = kwic.region_overview(args.out, top=top, region=region)
     if region and not rows:
         raise TifaError("E044", f"no text from {region} in the last run ({args.out})")
+    from pipeline.echo import describe_echo, read_echo_regions
+
+    echoes = read_echo_regions(args.out)  # runs with --reference only
     if region:
         row = rows[0]
         print(
             f"{row.region}: cluster {row.cluster or '-'}, {row.segments} segment(s), {row.chars:,} characters,"
             f" years {row.years or '-'}; most similar: {row.nearest or '-'}"
         )
+        if row.region in echoes:
+            print(describe_echo(echoes[row.region], len(echoes)))
         table = [
             [i, phrase, count, f"{score:.1f}"] for i, (phrase, count, score) in enumerate(row.distinctive, 1)
         ]
@@ -313,7 +327,19 @@ def _regions(args: argparse.Namespace) -> int:
         for r in rows
     ]
     header = ["region", "cluster", "segments", "chars", "years", "most similar", "distinctive phrases"]
-    sys.stdout.write(kwic.format_table(header, table, align="<>>><<<", max_width={6: 100}))
+    align = "<>>><<<"
+    if echoes:  # the region's echo of the centre: rank, rate, median lag (echo_regions.csv)
+        header[6:6] = ["echo rank", "echo rate", "median lag"]
+        align = "<>>><<>>><"
+        for line, r in zip(table, rows, strict=True):
+            figures = echoes.get(r.region, {})
+            rate = figures.get("echo_rate", "")
+            line[6:6] = [
+                figures.get("rank", ""),
+                f"{float(rate) * 100:.0f}%" if rate else "",
+                figures.get("median_lag", ""),
+            ]
+    sys.stdout.write(kwic.format_table(header, table, align=align, max_width={len(header) - 1: 100}))
     return 0
 
 

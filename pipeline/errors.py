@@ -30,3 +30,18 @@ def input_not_found(path: str) -> TifaError:
 
 def bad_config(source: str, key: str, problem: str) -> TifaError:
     return TifaError("E030", f"{source}: setting '{key}' {problem}")
+
+
+def reference_empty(paths: list[str]) -> TifaError:
+    return TifaError(
+        "E050",
+        f"no readable text in the reference {', '.join(paths)} — give a folder of .txt/.md/.jsonl/.csv "
+        "files (with a metadata.csv giving each file's year)",
+    )
+
+
+def reference_overlaps(what: str) -> TifaError:
+    return TifaError(
+        "E051",
+        f"the reference and the corpus overlap: {what} — give the centre's texts apart from the corpus",
+    )

@@ -561,11 +561,14 @@ def extract(
     *,
     user_phrases: Sequence[str] = (),
     grams: GramCounts | None = None,
+    reference_phrases: Sequence[str] = (),
 ) -> PhraseResult:
     """Find the formulaic phrases of a corpus and every occurrence of each.
 
     ``grams``: :func:`count_grams` of the same segments and settings, when it was computed already
-    (while the segmenter ran).
+    (while the segmenter ran). ``reference_phrases``: surface forms a reference corpus's own extraction
+    kept (``pipeline.echo``); each is a phrase here when this corpus says it at least once (kind
+    ``reference`` unless this corpus's own evidence keeps it as another kind).
 
     >>> result = extract(segments, analysed.sentences, analysed.spans)  # doctest: +SKIP
     >>> result.phrases[0].phrase, result.phrases[0].kind  # doctest: +SKIP
@@ -595,6 +598,9 @@ def extract(
             candidate = candidates.setdefault(phrase_key(surface), _Candidate("user", Counter()))
             candidate.kind = "user"
             candidate.forms[surface] += 0  # listed even when the corpus never says it
+    reference_keys = {phrase_key(surface) for surface in reference_phrases}
+    for surface in reference_phrases:  # established by the reference: kept if said here at all
+        candidates.setdefault(phrase_key(surface), _Candidate("reference", Counter())).forms[surface] += 0
 
     surface_forms = {key: _forms_to_search(c.kind, c.forms) for key, c in candidates.items()}
     located = occurrences(
@@ -608,6 +614,8 @@ def extract(
         counts = {form: form_count.get(form, 0) for form in surface_forms[key]}
         total = sum(counts.values())
         kind = _kept_kind(candidate, total, settings, rule_min)
+        if kind is None and key in reference_keys:
+            kind = "reference"
         present = [form for form in counts if counts[form] > 0] or (list(counts) if kind == "user" else [])
         if kind is None or not present:
             continue

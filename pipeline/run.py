@@ -18,6 +18,7 @@ from pipeline import (
     cache,
     cluster,
     compare,
+    echo,
     graph,
     ingest,
     io_utils,
@@ -87,11 +88,13 @@ def run(
     model_dir: Path | None = None,
     user_phrases: Sequence[str] = (),
     progress: bool = True,
+    reference: Sequence[str] = (),
 ) -> RunSummary:
     """Run every stage on ``inputs`` and write the results into ``out_dir``.
 
     Files are built in a staging folder beside ``out_dir`` and swapped in at the end, so
-    ``out_dir`` always holds one complete run.
+    ``out_dir`` always holds one complete run. ``reference``: the centre's texts (``pipeline.echo``;
+    default: the ``reference`` setting), never a region.
     """
     timings = Timings()
     io_utils.check_out_dir(out_dir)  # before any work: never replace a folder tifa did not write
@@ -100,8 +103,10 @@ def run(
     if not ingested.segments:
         raise no_inputs(list(inputs))
     segments = ingested.segments
-    key = run_key(ingested, settings, user_phrases, model_dir)
-    if settings.cache and (summary := _unchanged(out_dir, key, ingested)) is not None:
+    reference = list(reference) or ([settings.reference] if settings.reference else [])
+    referenced = echo.read_reference(reference, inputs, ingested) if reference else None
+    key = run_key(ingested, settings, user_phrases, model_dir, referenced)
+    if settings.cache and (summary := _unchanged(out_dir, key, ingested, referenced)) is not None:
         return summary
     # Locked before the long stages (a second run into out/ stops at once), after ingest (whose
     # input may be the folder that holds out/: the lock and staging files are not inputs).
@@ -120,6 +125,16 @@ def run(
             progress=_progress_bar(sum(len(s.text) for s in segments), progress),
             while_waiting=while_segmenting,  # in this process while the workers segment (timed on its own)
         )
+
+    centre = None
+    if referenced is not None:
+        with timings.stage("reference"):  # segmented through the same cache, then its own phrases
+            centre = echo.analyse_reference(
+                referenced,
+                settings,
+                model_dir=model_dir,
+                progress=_progress_bar(sum(len(s.text) for s in referenced.segments), progress),
+            )
 
     # The stages after segmentation write files of their own from what is in memory; they run side by
     # side in forked processes (parallel.Stages). Shared passages and the text tables need no phrases:
@@ -141,7 +156,9 @@ def run(
             staging, compare.keyness(segments, found.hit_table, found.phrases, min_count=1, counts=counts)
         )
         compare.write_diffusion(
-            staging, compare.diffusion(segments, found.hit_table, found.phrases, counts=counts)
+            staging,
+            compare.diffusion(segments, found.hit_table, found.phrases, counts=counts),
+            centre_first_year=echoes.centre_first_years() if echoes else None,
         )
 
     def cluster_stage() -> int:
@@ -182,8 +199,15 @@ def run(
                 settings,
                 user_phrases=user_phrases,
                 grams=grams[0] if grams else None,
+                reference_phrases=centre.surfaces if centre else (),
             )
         counts = compare.count_hits(segments, found.hit_table, found.phrases)  # once, for both
+        echoes = None
+        if centre is not None:
+            with timings.stage("echo"):
+                echoes = echo.echo_tables(centre, found.phrases, counts)
+                if echoes is not None:
+                    echo.write_echo(staging, echoes)
         for name, stage in (  # longest first: the last to start are the shortest
             ("cluster", cluster_stage),
             ("adoption", adoption_stage),
@@ -196,7 +220,7 @@ def run(
     timings.seconds.update({name: seconds for name, (_, seconds) in done.items()})
     n_clusters_found = done["cluster"][0]
     graph_nodes, graph_edges = done["graph"][0]
-    problems = _problems(ingested)
+    problems = _problems(ingested, referenced)
     manifest = {
         "inputs": [asdict(report) for report in ingested.inputs],
         "counts": {
@@ -215,11 +239,13 @@ def run(
             "clusters": n_clusters_found,
             "phrase_thresholds": found.thresholds,
         },
-        "settings": asdict(settings),
+        "settings": {name: value for name, value in asdict(settings).items() if name != "reference"},
         "user_phrases": list(user_phrases),
         "run_key": key,
         "versions": _versions(model_dir),
     }
+    if centre is not None:  # listed apart from the corpus's inputs
+        manifest["reference"] = echo.manifest_entry(reference, centre, echoes)
     outputs.write_manifest(staging / "manifest.json", manifest, timings.seconds)
     if settings.write_report:  # last: the report is built from the files above, manifest included
         from pipeline.report import ReportLimits, write_report
@@ -242,7 +268,11 @@ _EXECUTION_ONLY = frozenset({"workers", "batch_size", "engine", "scheduler", "ca
 
 
 def run_key(
-    ingested: ingest.IngestResult, settings: Settings, user_phrases: Sequence[str], model_dir: Path | None
+    ingested: ingest.IngestResult,
+    settings: Settings,
+    user_phrases: Sequence[str],
+    model_dir: Path | None,
+    reference: ingest.IngestResult | None = None,
 ) -> str:
     """A digest of everything the outputs depend on: inputs, settings, phrase list, code, model."""
     digest = hashlib.blake2b(digest_size=20)
@@ -250,20 +280,43 @@ def run_key(
     package = Path(__file__).parent
     for path in sorted([*package.glob("*.py"), *package.glob("data/*")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
+
+    def described(result: ingest.IngestResult) -> dict[str, list]:
+        return {
+            "inputs": [asdict(report) for report in result.inputs],
+            "segments": [
+                [
+                    s.segment_id,
+                    s.source,
+                    s.region,
+                    s.speaker,
+                    s.title,
+                    s.year,
+                    s.date,
+                    result.original_text(s),
+                ]
+                for s in result.segments
+            ],
+        }
+
     record = {
-        "inputs": [asdict(report) for report in ingested.inputs],
-        "segments": [
-            [s.segment_id, s.source, s.region, s.speaker, s.title, s.year, s.date, ingested.original_text(s)]
-            for s in ingested.segments
-        ],
-        "settings": {name: value for name, value in asdict(settings).items() if name not in _EXECUTION_ONLY},
+        **described(ingested),
+        "settings": {
+            name: value
+            for name, value in asdict(settings).items()
+            if name not in _EXECUTION_ONLY and name != "reference"  # the texts are in the record
+        },
         "user_phrases": list(user_phrases),
     }
+    if reference is not None:
+        record["reference"] = described(reference)
     digest.update(json.dumps(record, ensure_ascii=False, sort_keys=True).encode())
     return digest.hexdigest()
 
 
-def _unchanged(out_dir: Path, key: str, ingested: ingest.IngestResult) -> RunSummary | None:
+def _unchanged(
+    out_dir: Path, key: str, ingested: ingest.IngestResult, reference: ingest.IngestResult | None = None
+) -> RunSummary | None:
     """The summary of the run already in ``out_dir`` when it was made from exactly this input, else None.
 
     Outputs are a deterministic function of what ``run_key`` digests, so a rerun with nothing
@@ -283,12 +336,18 @@ def _unchanged(out_dir: Path, key: str, ingested: ingest.IngestResult) -> RunSum
         sentences=counts.get("sentences", 0),
         phrases=counts.get("phrases", 0),
         skipped=counts.get("skipped", 0),
-        problems=_problems(ingested),
+        problems=_problems(ingested, reference),
         unchanged=True,
     )
 
 
-def _problems(ingested: ingest.IngestResult) -> tuple[str, ...]:
+def _problems(ingested: ingest.IngestResult, reference: ingest.IngestResult | None = None) -> tuple[str, ...]:
+    if reference is not None:  # the reference's files, then what it lacks, after the corpus's
+        return (
+            _problems(ingested)
+            + tuple(f"reference {p}" for p in _problems(reference))
+            + echo.warnings(reference)
+        )
     return tuple(
         f"{report.source}: {problem}" for report in ingested.inputs for problem in report.problems
     ) + tuple(
