@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import SEEDS
 
-from pipeline import echo
+from pipeline import echo, echo_check
 from pipeline.cli import main
 from pipeline.compare import count_hits
 from pipeline.config import Settings
@@ -212,6 +212,7 @@ def test_run_with_a_reference(tmp_path: Path, capsys) -> None:
         ("河长制", "江苏", "-1"),
     }
     assert "河长制" in [r["phrase"] for r in _csv(out / "local_first.csv")]
+    assert echo_check.check(out, [str(corpus)], [str(centre)]) == []  # every row, by str.count
     assert _csv(out / "echo_regions.csv")[0]["region"] == "浙江"
     diffusion = _csv(out / "diffusion.csv")
     assert {r["centre_first_year"] for r in diffusion if r["phrase"] == "一带一路"} == {"2015"}
