@@ -42,6 +42,7 @@ class Settings:
     quotation_min_count: int = 2  # long quotations are kept only when they recur
     # Reference: the centre's texts (pipeline/echo.py); --reference on the command line wins
     reference: str = ""  # "" = none; else a folder or file of reference texts (relative to the cwd)
+    reference_min_chars: int = 3  # the reference's own statistical phrases: shortest (新征程, 新常态)
     # Compare
     reuse_min_chars: int = 15  # shortest passage reported as shared between regions
     # Cluster
@@ -77,6 +78,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "rule_min_count": (0, 10**9),
     "min_spread": (1, 10**6),
     "min_chars": (2, 40),
+    "reference_min_chars": (2, 40),
     "max_chars": (2, 60),
     "max_neighbour_share": (0.0, 1.0),
     "min_token_alignment": (0.0, 1.0),

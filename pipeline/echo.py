@@ -39,6 +39,7 @@ from pipeline.config import Settings
 from pipeline.errors import reference_empty, reference_overlaps
 from pipeline.ingest import IngestResult, ingest
 from pipeline.io_utils import write_csv
+from pipeline.nlp import NlpResult
 from pipeline.records import Phrase, Segment
 
 ECHO_YEARS = 3  # shares by the end of Y, Y+1, Y+2
@@ -254,10 +255,14 @@ class LocalFirstRow(NamedTuple):
     lead: int  # years between the regions' first use and the centre's
     regions_before: int  # regions that used it before the centre did
     regions_using: int  # regions that used it at all (dated text)
+    rank: int  # the phrase's rank in phrases.csv (0: not ranked)
 
 
-def local_first(rows: Sequence[EchoRow], reference_years: Sequence[int]) -> list[LocalFirstRow]:
-    """Phrases of ``echo.csv`` some region used before the centre, most regions ahead first.
+def local_first(
+    rows: Sequence[EchoRow], reference_years: Sequence[int], ranks: Mapping[str, int] | None = None
+) -> list[LocalFirstRow]:
+    """Phrases of ``echo.csv`` some region used before the centre, in the order of ``ranks`` (phrases.csv's
+    ranking: fixed formulas before common words that the centre merely said late), then by name.
 
     Only phrases whose first central use comes after the reference's first year: before that, the
     reference cannot say when the centre first used a phrase.
@@ -286,9 +291,10 @@ def local_first(rows: Sequence[EchoRow], reference_years: Sequence[int]) -> list
                 centre_first - first,
                 len(before),
                 len(users),
+                (ranks or {}).get(phrase, 0),
             )
         )
-    found.sort(key=lambda row: (-row.regions_before, -row.lead, row.phrase))
+    found.sort(key=lambda row: (row.rank or float("inf"), row.phrase))
     return found
 
 
@@ -438,15 +444,13 @@ class Centre:
         return reference_phrases(self.phrases)
 
 
-def analyse_reference(
-    ingested: IngestResult, settings: Settings, *, model_dir: Path | None = None, progress=None
-) -> Centre:
-    """Segment the reference (through the same cache as the corpus) and run the phrase stage on it alone."""
-    from pipeline import nlp
-
+def centre_of(ingested: IngestResult, analysed: NlpResult, settings: Settings) -> Centre:
+    """The reference with the phrases the phrase stage finds in it alone (``analysed``: its segmentation,
+    by ``nlp.analyse_corpus`` through the same cache as the corpus)."""
     segments = ingested.segments
-    analysed = nlp.analyse_corpus(segments, settings, model_dir=model_dir, progress=progress)
-    found = phrase_stage.extract(segments, analysed.sentences, analysed.spans, settings)
+    # The centre's short formulations (新征程) are words of three characters: below the corpus's min_chars.
+    own = dataclasses.replace(settings, min_chars=min(settings.reference_min_chars, settings.max_chars))
+    found = phrase_stage.extract(segments, analysed.sentences, analysed.spans, own)
     return Centre(ingested, len(analysed.sentences), found.phrases)
 
 
@@ -477,7 +481,7 @@ def echo_tables(centre: Centre, found: Sequence[Phrase], counts: HitCounts) -> E
     return EchoTables(
         tuple(rows),
         tuple(echo_regions(counts, centre_count, centre_names, rows)),
-        tuple(local_first(rows, centre_count.years)),
+        tuple(local_first(rows, centre_count.years, {p.phrase: n for n, p in enumerate(found, 1)})),
     )
 
 

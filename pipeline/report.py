@@ -979,7 +979,7 @@ def _echo_sections(out_dir: Path, links: _Links, limits: ReportLimits) -> list[t
             note="Lags: the centre's new phrases the region used, by lag. " + key,
         )
         + "<h3>Local first</h3><p>Phrases regions used before the centre's first use (bottom-up "
-        "diffusion), most regions ahead first. All are in local_first.csv; every shared phrase in echo.csv.</p>"
+        "diffusion), in the order of the phrase ranking. All are in local_first.csv; every shared phrase in echo.csv.</p>"
         + (
             _table(
                 "t-local-first",

@@ -128,13 +128,15 @@ def run(
 
     centre = None
     if referenced is not None:
-        with timings.stage("reference"):  # segmented through the same cache, then its own phrases
-            centre = echo.analyse_reference(
-                referenced,
+        with timings.stage("reference_nlp"):  # through the same cache: segmented once
+            analysed_reference = nlp.analyse_corpus(
+                referenced.segments,
                 settings,
                 model_dir=model_dir,
                 progress=_progress_bar(sum(len(s.text) for s in referenced.segments), progress),
             )
+        with timings.stage("reference_phrases"):  # the phrase stage on the reference alone
+            centre = echo.centre_of(referenced, analysed_reference, settings)
 
     # The stages after segmentation write files of their own from what is in memory; they run side by
     # side in forked processes (parallel.Stages). Shared passages and the text tables need no phrases:

@@ -96,7 +96,7 @@ def test_echo_rows_agree_with_plain_substring_counts_by_year() -> None:
 def test_local_first_lists_phrases_regions_said_before_the_centre() -> None:
     tables, _, _ = _tables()
     assert [tuple(row) for row in tables.local_first] == [
-        ("河长制", "statistical", 2017, 2014, ("浙江",), 3, 2, 2),
+        ("河长制", "statistical", 2017, 2014, ("浙江",), 3, 2, 2, 1),
     ]
     # 全面深化改革: the centre says it in its first year, so whether a region was first is unknown
     assert all(row.phrase != "全面深化改革" for row in tables.local_first)
