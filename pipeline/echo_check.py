@@ -1,11 +1,11 @@
 """Check a run's ``echo.csv`` against a plain substring count of the texts, year by year.
 
-    python -m pipeline.echo_check OUT CORPUS REFERENCE [--phrase 河长制 --phrase 一带一路 ...]
+    python -m pipeline.echo_check OUT CORPUS REFERENCE --phrase 河长制 --phrase 一带一路 [--all]
 
 Reads the corpus and the reference with the same ingest as ``tifa run`` (so the texts are normalised as
 tifa counts them), then, for every phrase of ``echo.csv``, counts each of its surface forms
 (``phrases.csv`` ``variants``) with ``str.count`` in the reference's texts of each year and in each region's
-texts of each year, and compares: the centre's uses per year and first year, each region's uses per year,
+texts of each year (the named phrases, or with ``--all`` every phrase: minutes on a large corpus), and compares: the centre's uses per year and first year, each region's uses per year,
 first year and lag, and that no phrase the reference says and no region that used one is missing.
 Prints the named phrases in full (the centre's first year, each region's first year) and whether each is
 local-first. Exits 1 on any disagreement.
@@ -47,17 +47,22 @@ def _uses(counts: dict[int, int]) -> str:
     return ";".join(f"{year}:{n}" for year, n in sorted(counts.items()))
 
 
-def check(out_dir: Path, corpus: Sequence[str], reference: Sequence[str]) -> list[str]:
-    """Every disagreement between ``echo.csv`` and plain counting (empty: all agree)."""
+def check(
+    out_dir: Path, corpus: Sequence[str], reference: Sequence[str], phrases: Sequence[str] = ()
+) -> list[str]:
+    """Every disagreement between ``echo.csv`` and plain counting (empty: all agree) for ``phrases``
+    (default: every phrase of ``phrases.csv``)."""
     forms = {row["phrase"]: row["variants"].split(";") for row in _rows(out_dir / "phrases.csv")}
+    if phrases:
+        forms = {phrase: forms.get(phrase, [phrase]) for phrase in phrases}
     corpus_segments = [s for s in ingest(corpus).segments if s.region]
     centre = _by_year(ingest(reference).segments)
     regions = sorted({s.region for s in corpus_segments})
     region_texts = {r: _by_year(s for s in corpus_segments if s.region == r) for r in regions}
-    rows = _rows(out_dir / "echo.csv")
     by_phrase: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for row in rows:
-        by_phrase[row["phrase"]].append(row)
+    for row in _rows(out_dir / "echo.csv"):
+        if row["phrase"] in forms:
+            by_phrase[row["phrase"]].append(row)
     problems = []
     for phrase, surfaces in forms.items():
         centre_counts = _counts(surfaces, centre)
@@ -113,13 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="the output folder of `tifa run ... --reference ...`")
     parser.add_argument("corpus", help="the corpus given to that run")
     parser.add_argument("reference", help="the reference given to that run")
-    parser.add_argument("--phrase", action="append", default=[], help="a phrase to print in full")
+    parser.add_argument("--phrase", action="append", default=[], help="a phrase to check and print in full")
+    parser.add_argument("--all", action="store_true", help="check every phrase (slow on a large corpus)")
     args = parser.parse_args(argv)
-    problems = check(args.out, [args.corpus], [args.reference])
-    rows = _rows(args.out / "echo.csv")
+    if not args.phrase and not args.all:
+        parser.error("give --phrase PHRASE (one or more) or --all")
+    problems = check(args.out, [args.corpus], [args.reference], () if args.all else args.phrase)
+    rows = [r for r in _rows(args.out / "echo.csv") if args.all or r["phrase"] in args.phrase]
     print(
-        f"echo.csv: {len({r['phrase'] for r in rows})} phrases, {len(rows)} rows checked against str.count "
-        f"by year: {len(problems)} disagreement(s)"
+        f"echo.csv: {len({r['phrase'] for r in rows})} phrase(s), {len(rows)} row(s) checked against "
+        f"str.count by year: {len(problems)} disagreement(s)"
     )
     for problem in problems[:50]:
         print("  " + problem)
