@@ -43,6 +43,9 @@ from pipeline.nlp import NlpResult
 from pipeline.records import Phrase, Segment
 
 ECHO_YEARS = 3  # shares by the end of Y, Y+1, Y+2
+# Settings only a run with a reference uses: manifest.json lists them under "reference", not "settings",
+# so a run without a reference records exactly what it did before there was one.
+REFERENCE_SETTINGS = ("reference", "reference_min_chars")
 
 
 # --------------------------------------------------------------------------- reading the reference
@@ -485,11 +488,14 @@ def echo_tables(centre: Centre, found: Sequence[Phrase], counts: HitCounts) -> E
     )
 
 
-def manifest_entry(paths: Sequence[str], centre: Centre, tables: EchoTables | None) -> dict[str, object]:
-    """``manifest.json``'s ``reference``: its files apart from the corpus's, with counts."""
+def manifest_entry(
+    paths: Sequence[str], centre: Centre, tables: EchoTables | None, settings: Settings
+) -> dict[str, object]:
+    """``manifest.json``'s ``reference``: its files apart from the corpus's, with counts and settings."""
     segments = centre.ingested.segments
     return {
         "paths": list(paths),
+        "settings": {name: getattr(settings, name) for name in REFERENCE_SETTINGS[1:]},
         "inputs": [dataclasses.asdict(report) for report in centre.ingested.inputs],
         "counts": {
             "segments": len(segments),

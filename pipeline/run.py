@@ -241,13 +241,13 @@ def run(
             "clusters": n_clusters_found,
             "phrase_thresholds": found.thresholds,
         },
-        "settings": {name: value for name, value in asdict(settings).items() if name != "reference"},
+        "settings": {k: v for k, v in asdict(settings).items() if k not in echo.REFERENCE_SETTINGS},
         "user_phrases": list(user_phrases),
         "run_key": key,
         "versions": _versions(model_dir),
     }
     if centre is not None:  # listed apart from the corpus's inputs
-        manifest["reference"] = echo.manifest_entry(reference, centre, echoes)
+        manifest["reference"] = echo.manifest_entry(reference, centre, echoes, settings)
     outputs.write_manifest(staging / "manifest.json", manifest, timings.seconds)
     if settings.write_report:  # last: the report is built from the files above, manifest included
         from pipeline.report import ReportLimits, write_report
@@ -306,12 +306,15 @@ def run_key(
         "settings": {
             name: value
             for name, value in asdict(settings).items()
-            if name not in _EXECUTION_ONLY and name != "reference"  # the texts are in the record
+            if name not in _EXECUTION_ONLY and name not in echo.REFERENCE_SETTINGS
         },
         "user_phrases": list(user_phrases),
     }
-    if reference is not None:
-        record["reference"] = described(reference)
+    if reference is not None:  # its texts, not its path, and the settings only it uses
+        record["reference"] = {
+            **described(reference),
+            "settings": {name: getattr(settings, name) for name in echo.REFERENCE_SETTINGS[1:]},
+        }
     digest.update(json.dumps(record, ensure_ascii=False, sort_keys=True).encode())
     return digest.hexdigest()
 

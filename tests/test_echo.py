@@ -224,7 +224,8 @@ def test_run_with_a_reference(tmp_path: Path, capsys) -> None:
     # without the reference: no echo files, no reference column, no reference in the manifest
     assert main(args) == 0
     assert not (out / "echo.csv").exists() and "centre_first_year" not in _csv(out / "diffusion.csv")[0]
-    assert "reference" not in json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert "reference" not in manifest and not set(echo.REFERENCE_SETTINGS) & set(manifest["settings"])
 
 
 def test_reference_without_years_warns_and_loses_nothing(tmp_path: Path, capsys) -> None:
