@@ -15,7 +15,7 @@ from pipeline.compare import count_hits
 from pipeline.config import Settings
 from pipeline.errors import TifaError
 from pipeline.ingest import IngestResult, ingest
-from pipeline.nlp import analyse
+from pipeline.nlp import analyse, analyse_corpus
 from pipeline.phrases import extract
 from pipeline.records import Hit, Phrase, Segment
 from pipeline.text import normalize
@@ -196,8 +196,9 @@ def test_run_with_a_reference(tmp_path: Path, capsys) -> None:
     centre = _folder(tmp_path / "centre", {f"{year}_报告.txt": text for year, text in CENTRE.items()})
     (tmp_path / "phrases.txt").write_text("河长制\n", encoding="utf-8")  # 3 characters: never statistical
     out = tmp_path / "out"
-    args = ["run", str(corpus), "--out", str(out), "--workers", "1", "--quiet", "--phrases"]
-    args.append(str(tmp_path / "phrases.txt"))
+    cache = tmp_path / "cache"
+    args = ["run", str(corpus), "--out", str(out), "--workers", "1", "--quiet", "--set", f"cache_dir={cache}"]
+    args += ["--phrases", str(tmp_path / "phrases.txt")]
     assert main([*args, "--reference", str(centre)]) == 0
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert [entry["source"] for entry in manifest["reference"]["inputs"]] == [
@@ -216,6 +217,9 @@ def test_run_with_a_reference(tmp_path: Path, capsys) -> None:
     assert _csv(out / "echo_regions.csv")[0]["region"] == "浙江"
     diffusion = _csv(out / "diffusion.csv")
     assert {r["centre_first_year"] for r in diffusion if r["phrase"] == "一带一路"} == {"2015"}
+    # the reference went through the same segmentation cache: a run with another corpus reads it from there
+    reference = echo.read_reference([str(centre)], [str(SEEDS)], ingest([SEEDS])).segments
+    assert analyse_corpus(reference, Settings(workers=1, cache_dir=str(cache))).cached == len(CENTRE)
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Echoes of the centre" in html and "河长制" in html
     capsys.readouterr()
