@@ -912,6 +912,12 @@ def _echo_sections(out_dir: Path, links: _Links, limits: ReportLimits) -> list[t
     regions = list(_rows(out_dir / "echo_regions.csv"))
     if not (out_dir / "echo_regions.csv").is_file():
         return []
+    if not regions:
+        note = (
+            '<p class="empty">Echo rates and lags need corpus texts with a region and a year (echo.csv still '
+            "lists the centre's first year of every shared phrase).</p>"
+        )
+        return [("echo", "Echoes of the centre", note)]
     lags: dict[str, list[int]] = defaultdict(list)
     for row in _rows(out_dir / "echo.csv"):
         if row["region"] and row["lag"] and row["centre_new"] == "True" and row["reference_phrase"] == "True":
