@@ -68,7 +68,7 @@ def read_reference(paths: Sequence[str], corpus_paths: Sequence[str], corpus: In
                 raise reference_overlaps(f"{raw} overlaps the corpus input {corpus_raw}")
     result = ingest(paths)
     if not result.segments:
-        raise reference_empty(list(paths))
+        raise reference_empty(list(paths), [f"{r.source}: {r.reason}" for r in result.inputs if r.reason])
     corpus_texts = {_digest(s.text): s.source for s in corpus.segments}
     for segment in result.segments:
         if (source := corpus_texts.get(_digest(segment.text))) is not None:

@@ -32,10 +32,11 @@ def bad_config(source: str, key: str, problem: str) -> TifaError:
     return TifaError("E030", f"{source}: setting '{key}' {problem}")
 
 
-def reference_empty(paths: list[str]) -> TifaError:
+def reference_empty(paths: list[str], skipped: list[str]) -> TifaError:
+    why = f" ({'; '.join(skipped[:3])}{' …' if len(skipped) > 3 else ''})" if skipped else ""
     return TifaError(
         "E050",
-        f"no readable text in the reference {', '.join(paths)} — give a folder of .txt/.md/.jsonl/.csv "
+        f"no readable text in the reference {', '.join(paths)}{why} — give a folder of .txt/.md/.jsonl/.csv "
         "files (with a metadata.csv giving each file's year)",
     )
 

@@ -145,6 +145,10 @@ def test_reference_bad_input_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TifaError) as error:
         echo.read_reference([str(empty)], [str(corpus)], ingested)
     assert error.value.code == "E050"
+    (empty / "a.txt").write_bytes(b"")
+    with pytest.raises(TifaError) as error:
+        echo.read_reference([str(empty)], [str(corpus)], ingested)
+    assert error.value.code == "E050" and "a.txt: empty file" in error.value.message
     with pytest.raises(TifaError) as error:
         echo.read_reference([str(corpus / "2016_广东.txt")], [str(corpus)], ingested)
     assert error.value.code == "E051" and "overlaps" in error.value.message
