@@ -59,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="phrases of interest, one per line: always counted, marked kind=user",
     )
+    run.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="DIR_OR_FILE",
+        help="the centre's texts (with years): searched for every phrase and used for discovery, never a "
+        "region; writes echo.csv, echo_regions.csv, local_first.csv (default: the reference setting)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     _add_lookup_commands(commands)
     _add_map_command(commands)
@@ -218,6 +226,7 @@ def _run(args: argparse.Namespace) -> int:
         model_dir=args.model,
         user_phrases=user_phrases,
         progress=not args.quiet,
+        reference=args.reference,
     )
     for problem in summary.problems:
         print(f"tifa: warning: {problem}", file=sys.stderr)
@@ -291,7 +300,7 @@ def _add_lookup_commands(commands: argparse._SubParsersAction) -> None:
     phrases.add_argument("--out", type=Path, default=Path("out"), help=out_help)
     phrases.add_argument(
         "--kind",
-        choices=["quoted", "quotation", "numbered", "enumeration", "item", "statistical", "user"],
+        choices=["quoted", "quotation", "numbered", "enumeration", "item", "statistical", "user", "reference"],
         help="only phrases of this family",
     )
     phrases.add_argument(
@@ -445,6 +454,9 @@ def _regions(args: argparse.Namespace) -> int:
         others = [r.region for r in kwic.region_overview(args.out, top=0)]
         hint = f"; regions with text: {'、'.join(others)}" if others else ""
         raise Errors.E065(region=region, path=args.out, hint=hint)
+    from pipeline.echo import describe_echo, read_echo_regions
+
+    echoes = read_echo_regions(args.out)  # runs with --reference only
     if region:
         row = rows[0]
         print(
@@ -452,6 +464,8 @@ def _regions(args: argparse.Namespace) -> int:
             f" most similar: {row.nearest or '-'}"
         )
         print(f"years with text: {row.years or '-'}" + (f" — gaps: {row.gaps}" if row.gaps else ""))
+        if row.region in echoes:
+            print(describe_echo(echoes[row.region], len(echoes)))
         table = [
             [i, phrase, count, f"{score:.1f}"] for i, (phrase, count, score) in enumerate(row.distinctive, 1)
         ]
@@ -474,7 +488,19 @@ def _regions(args: argparse.Namespace) -> int:
         for r in rows
     ]
     header = ["region", "cluster", "segments", "chars", "years", "most similar", "distinctive phrases"]
-    sys.stdout.write(kwic.format_table(header, table, align="<>>><<<", columns=columns, wrap=6))
+    align = "<>>><<<"
+    if echoes:  # the region's echo of the centre: rank, rate, median lag (echo_regions.csv)
+        header[6:6] = ["echo rank", "echo rate", "median lag"]
+        align = "<>>><<>>><"
+        for line, r in zip(table, rows, strict=True):
+            figures = echoes.get(r.region, {})
+            rate = figures.get("echo_rate", "")
+            line[6:6] = [
+                figures.get("rank", ""),
+                f"{float(rate) * 100:.0f}%" if rate else "",
+                figures.get("median_lag", ""),
+            ]
+    sys.stdout.write(kwic.format_table(header, table, align=align, columns=columns, wrap=6))
     return 0
 
 
@@ -534,18 +560,14 @@ def _map(args: argparse.Namespace) -> int:
     level = level if level in maps.LEVELS else "province"
     if args.kind in ("rate", "first-year"):
         if not args.phrase.strip():
-            raise TifaError(
-                "E065", f"give a phrase for --kind {args.kind}, e.g. tifa map 一带一路 --kind {args.kind}"
-            )
+            raise Errors.E087(kind=args.kind)
         data = maps.phrase_map(args.out, args.phrase, kind=args.kind, level=level, year=args.year)
     elif args.kind == "clusters":
         data = maps.cluster_map(args.out, level=level)
     else:
         found = maps.echo_map(args.out, level=level, column=args.column or maps.ECHO_COLUMN)
         if found is None:
-            raise TifaError(
-                "E064", f"no {maps.ECHO_FILE} in {args.out} — it is written by a run with a reference corpus"
-            )
+            raise Errors.E086(name=maps.ECHO_FILE, path=args.out)
         data = found
     fmt = "svg" if args.svg else "png"
     path = args.svg or args.png or Path(maps.file_name(args.phrase, args.kind, level, args.year, fmt))

@@ -24,7 +24,7 @@ counts once and passes the :class:`HitCounts` as ``counts=``.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -555,13 +555,23 @@ def write_keyness(out_dir: Path, rows: Iterable[KeynessRow]) -> None:
     write_csv(Path(out_dir) / "keyness.csv", KeynessRow._fields, rows)
 
 
-def write_diffusion(out_dir: Path, rows: Iterable[DiffusionRow]) -> None:
-    """Write ``diffusion.csv``; region lists are joined with ``;``."""
+def write_diffusion(
+    out_dir: Path, rows: Iterable[DiffusionRow], *, centre_first_year: Mapping[str, int | None] | None = None
+) -> None:
+    """Write ``diffusion.csv``; region lists are joined with ``;``.
+
+    ``centre_first_year`` (runs with a reference, ``pipeline.echo``): each phrase's first year in the
+    centre's texts, written as a last column ``centre_first_year`` (empty where the centre never says it).
+    """
     # Plain tuples, not NamedTuple._replace: a Python-level call per row costs more than the writing.
+    plain = ((*r[:9], _joined(r.first_regions), _joined(r.using)) for r in rows)
+    if centre_first_year is None:
+        write_csv(Path(out_dir) / "diffusion.csv", DiffusionRow._fields, plain)
+        return
     write_csv(
         Path(out_dir) / "diffusion.csv",
-        DiffusionRow._fields,
-        ((*r[:9], _joined(r.first_regions), _joined(r.using)) for r in rows),
+        (*DiffusionRow._fields, "centre_first_year"),
+        ((*row, centre_first_year.get(row[0])) for row in plain),
     )
 
 

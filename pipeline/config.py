@@ -40,6 +40,8 @@ class Settings:
     min_cohesion: float = 3.0  # statistical phrases: PMI (bits) of the weakest word split, at least
     quoted_min_share: float = 0.1  # a quoted slogan is quoted in at least this share of its occurrences
     quotation_min_count: int = 2  # long quotations are kept only when they recur
+    # Reference: the centre's texts (pipeline/echo.py); --reference on the command line wins
+    reference: str = ""  # "" = none; else a folder or file of reference texts (relative to the cwd)
     # Compare
     reuse_min_chars: int = 15  # shortest passage reported as shared between regions
     # Cluster

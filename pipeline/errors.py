@@ -6,7 +6,8 @@ message template; a raise site fills the template in::
     raise Errors.E021(path=path)  # TifaError: "E021 input corpus/ does not exist — check the path"
 
 Codes are grouped by tens: E01x the model, E02x inputs, E03x settings, E04x the output folder,
-E05x the processes doing the work, E06x the look-ups on a finished run (``tifa kwic`` …).
+E05x the processes doing the work, E06x the look-ups on a finished run (``tifa kwic`` …), E07x
+the reference corpus, E08x maps.
 ``tests/test_errors.py`` keeps the codes unique and every code used in ``pipeline/`` defined here.
 """
 
@@ -70,6 +71,28 @@ class Errors(Enum):
         "{word} is neither a file nor a folder to search — a phrase with a space goes in quotes: "
         'tifa kwic "{phrase} {word}"'
     )
+
+    # the reference corpus (--reference)
+    E070 = (
+        "no readable text in the reference {paths}{why} — give a folder of .txt/.md/.jsonl/.csv "
+        "files (with a metadata.csv giving each file's year)"
+    )
+    E071 = "the reference and the corpus overlap: {what} — give the centre's texts apart from the corpus"
+    # maps (tifa map, the report's maps)
+    E080 = "no maps: {reason}"
+    E081 = (
+        "'{phrase}' is not a phrase of the run in {path} — `tifa phrases` lists them "
+        "(`tifa run --phrases FILE` counts your own)"
+    )
+    E082 = (
+        "{path} has no city_code column — the run was not made at city level; "
+        "use --level province (or run again with the city gazetteer, --level city)"
+    )
+    E083 = "no texts of {year} in {path} (years: {have}) — pick one of the run's years"
+    E084 = "the texts of {path} have no years — a first-year map needs them"
+    E085 = "{path} has no column '{column}' (it has: {have}) — pick one with --column"
+    E086 = "no {name} in {path} — it is written by a run with a reference corpus"
+    E087 = "give a phrase for --kind {kind}, e.g. tifa map 一带一路 --kind {kind}"
 
     def __call__(self, **fields: object) -> TifaError:
         """The error with this code, its template filled with ``fields``."""

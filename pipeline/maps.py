@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import TifaError
+from pipeline.errors import Errors, TifaError
 from pipeline.kwic import plain_csv, read_rows
 from pipeline.regions import lookup
 
@@ -94,9 +94,8 @@ def unavailable() -> str:
 
 
 def _require() -> None:
-    reason = unavailable()
-    if reason:
-        raise TifaError("E060", reason)
+    if reason := unavailable():
+        raise Errors.E080(reason=reason)
 
 
 @dataclass(frozen=True)
@@ -433,11 +432,7 @@ def _units(out_dir: Path, level: str) -> _Units:
     for row in read_rows(path):
         if level == "city":
             if "city_code" not in row:
-                raise TifaError(
-                    "E062",
-                    f"{path} has no city_code column — the run was not made at city level; "
-                    "use --level province (or run again with the city gazetteer, --level city)",
-                )
+                raise Errors.E082(path=path)
             code, name = row["city_code"].strip(), row.get("city", "").strip()
         else:
             name = row.get("region", "").strip()
@@ -493,11 +488,7 @@ def _canonical(out_dir: Path, phrase: str) -> str:
     rows = load_phrase_table(Path(out_dir))
     canonical, _ = phrase_forms(query, rows)
     if canonical not in {row["phrase"] for row in rows}:
-        raise TifaError(
-            "E061",
-            f"'{phrase}' is not a phrase of the run in {out_dir} — `tifa phrases` lists them "
-            "(`tifa run --phrases FILE` counts your own)",
-        )
+        raise Errors.E081(phrase=phrase, path=out_dir)
     return canonical
 
 
@@ -514,9 +505,7 @@ def phrase_maps(
     years = sorted({y for _, y in units.year_chars})
     if year is not None and year not in years:
         have = f"{years[0]}–{years[-1]}" if years else "none"
-        raise TifaError(
-            "E063", f"no texts of {year} in {out_dir} (years: {have}) — pick one of the run's years"
-        )
+        raise Errors.E083(year=year, path=out_dir, have=have)
     counts = _phrase_counts(out_dir, set(phrases), level, units)
     maps = {}
     for phrase in phrases:
@@ -534,7 +523,7 @@ def phrase_maps(
             legend = "每万字次数"
         elif kind == "first-year":
             if not units.year_chars:
-                raise TifaError("E063", f"the texts of {out_dir} have no years — a first-year map needs them")
+                raise Errors.E084(path=out_dir)
             first: dict[str, int] = {}
             for (code, y), n in sorted(by_year.items()):
                 if n and (year is None or y <= year):
@@ -556,8 +545,8 @@ def phrase_map(
     """A phrase's rate per 10,000 characters (``kind="rate"``, of ``year`` or all years) or its first
     year (``"first-year"``, up to ``year``) by region, from the run in ``out_dir``.
 
-    Raises ``TifaError`` (E061) when the phrase is not one of the run's, E062 for ``level="city"`` on
-    a run without cities, E063 for a first-year map of texts without years.
+    Raises ``TifaError`` (E081) when the phrase is not one of the run's, E082 for ``level="city"`` on
+    a run without cities, E083/E084 for a year the texts lack or texts without years.
     """
     canonical = _canonical(out_dir, phrase)
     return phrase_maps(out_dir, [canonical], kind=kind, level=level, year=year)[canonical]
@@ -597,15 +586,13 @@ def cluster_map(out_dir: Path, *, level: str = "province") -> MapData:
 
 def echo_map(out_dir: Path, *, level: str = "province", column: str = ECHO_COLUMN) -> MapData | None:
     """Each region's echo of the centre: ``column`` of ``echo_regions.csv``; None when the run has no
-    such file (it is written when a reference corpus is given). E064 when the column is missing."""
+    such file (it is written when a reference corpus is given). E085 when the column is missing."""
     path = Path(out_dir) / ECHO_FILE
     if not path.is_file():
         return None
     rows = list(read_rows(path))
     if rows and column not in rows[0]:
-        raise TifaError(
-            "E064", f"{path} has no column '{column}' (it has: {', '.join(rows[0])}) — pick one with --column"
-        )
+        raise Errors.E085(path=path, column=column, have=", ".join(rows[0]))
     units = _units(out_dir, level)
     values = {}
     for row in rows:

@@ -51,7 +51,7 @@ from pipeline.records import Hit, HitTable, Phrase, Segment, Sentence
 from pipeline.rules import parallel_items
 
 COHESION_FULL = 12.0  # bits of cohesion at which a statistical phrase counts as fully fixed in ranking
-KIND_PRIORITY = ("user", "numbered", "quoted", "enumeration", "quotation", "item", "statistical")
+KIND_PRIORITY = ("user", "numbered", "quoted", "enumeration", "quotation", "item", "statistical", "reference")
 _KEY_DROP = re.compile(r"[\s、，,。；;：:“”‘’\"'「」『』《》〈〉（）()·—…!！?？]")
 _CHINESE_DIGITS = "零一二三四五六七八九"
 _ARABIC_BEFORE_CLASSIFIER = re.compile(r"(?<![\d.])(\d{1,2})(?=[个项条种化位类批张大])")
@@ -620,11 +620,14 @@ def extract(
     *,
     user_phrases: Sequence[str] = (),
     grams: GramCounts | None = None,
+    reference_phrases: Sequence[str] = (),
 ) -> PhraseResult:
     """Find the formulaic phrases of a corpus and every occurrence of each.
 
     ``grams``: :func:`count_grams` of the same segments and settings, when it was computed already
-    (while the segmenter ran).
+    (while the segmenter ran). ``reference_phrases``: surface forms a reference corpus's own extraction
+    kept (``pipeline.echo``); each is a phrase here when this corpus says it at least once (kind
+    ``reference`` unless this corpus's own evidence keeps it as another kind).
 
     >>> result = extract(segments, analysed.sentences, analysed.spans)  # doctest: +SKIP
     >>> result.phrases[0].phrase, result.phrases[0].kind  # doctest: +SKIP
@@ -652,6 +655,10 @@ def extract(
             candidate = candidates.setdefault(phrase_key(surface), _Candidate(Counter()))
             candidate.seen["user"] += 1
             candidate.forms[surface] += 0  # listed even when the corpus never says it
+    for surface in reference_phrases:  # established by the reference: kept if said here at all
+        candidate = candidates.setdefault(phrase_key(surface), _Candidate(Counter()))
+        candidate.seen["reference"] += 1
+        candidate.forms[surface] += 0
 
     surface_forms = {key: _forms_to_search(c.seen, c.forms) for key, c in candidates.items()}
     located, in_word = occurrences(
@@ -705,6 +712,7 @@ def _kept_kind(candidate: _Candidate, total: int, settings: Settings, rule_min: 
         "quotation": "quotation" in seen and total >= settings.quotation_min_count,
         "item": "item" in seen and total >= rule_min,
         "statistical": candidate.cohesion is not None and candidate.cohesion >= settings.min_cohesion,
+        "reference": "reference" in seen and total >= 1,  # established by the reference corpus
     }
     return next((kind for kind in KIND_PRIORITY if passes[kind]), None)
 
@@ -841,7 +849,7 @@ def _summarise(
     tags = lexicon.parts_of_speech()
     for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, in_years, low, high in columns:
         name = forms[0]
-        if role == "formula" and kinds[key] == "statistical" and _governs_a_phrase(name, kept_names, tags):
+        if role == "formula" and kinds[key] in _FORM_FREE and _governs_a_phrase(name, kept_names, tags):
             role = "frame"
         regions = tuple(region_names_of[low:high])
         score = _score(
@@ -850,8 +858,8 @@ def _summarise(
             spread=len(regions) if spread_by_region else segments_used,
             free_share=free_used / used if used else 1.0,
             contexts=contexts,
-            bits=cohesion[key] if kinds[key] in ("statistical", "item") else None,
-            length=len(key) if kinds[key] in ("statistical", "item") else None,
+            bits=cohesion[key] if kinds[key] in _FORM_FREE else None,
+            length=len(key) if kinds[key] in _FORM_FREE else None,
             change=moved,
             role=role,
         )
@@ -881,6 +889,7 @@ def _summarise(
     return phrases
 
 
+_FORM_FREE = frozenset({"statistical", "item", "reference"})  # kinds no form rule vouches for whole
 _GOVERNING = frozenset({"v", "p"})  # verbs and prepositions (jieba's tags)
 
 

@@ -60,6 +60,7 @@ KIND_NOTES = {
     "enumeration": "、-lists and chains of four-character words (高端化、智能化、绿色化)",
     "statistical": "recurring word sequences found by corpus statistics (cohesion, boundaries, spread)",
     "user": "phrases you listed with --phrases",
+    "reference": "phrases the reference (--reference) establishes, said here too",
 }
 
 OUTPUT_NOTES = [
@@ -73,6 +74,15 @@ OUTPUT_NOTES = [
     ("keyness.csv", "distinctive phrases per region (log-odds z-score, Monroe et al. 2008)"),
     ("diffusion.csv", "per phrase and year: regions using it, share of regions adopted so far"),
     ("reuse.csv", "passages shared verbatim between regions"),
+    (
+        "echo.csv",
+        "per phrase shared with the reference: the centre's first year, each region's first year and lag",
+    ),
+    (
+        "echo_regions.csv",
+        "per region: share of the centre's new phrases used by Y, Y+1, Y+2; median lag; rank",
+    ),
+    ("local_first.csv", "phrases regions used before the centre's first use"),
     ("similarity.csv", "region × region cosine similarity of their language"),
     ("clusters.csv", "region → cluster"),
     ("clusters_by_year.csv", "region → cluster, year by year"),
@@ -263,6 +273,7 @@ def build_report(out_dir: Path, limits: ReportLimits | None = None) -> str:
         ("keyness", "Distinctive phrases", _keyness_section(keyness, clusters, segments, links)),
         ("diffusion", "Diffusion", _diffusion_section(diffusion, links, limits)),
         ("maps", "Maps", _maps_section(out_dir, manifest, diffusion, limits)),
+        *_echo_sections(out_dir, links, limits),
         ("reuse", "Shared passages", _reuse(out_dir / "reuse.csv", regions, limits)),
         ("similarity", "Similarity & clusters", _similarity(out_dir, clusters)),
         ("graph", "Co-occurrence graph", _graph(out_dir, links)),
@@ -912,6 +923,128 @@ def _maps_section(
         "rate or first year as PNG or SVG. South China Sea islands in the inset.</p>"
         f'<div class="figs">{"".join(figures)}</div>'
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# echoes of the centre (runs with --reference: pipeline/echo.py)
+
+_LAG_BUCKETS = (("before", "#238b45"), ("same year", "#08519c"), ("+1", "#4292c6"), ("+2", "#9ecae1"))
+
+
+def _lag_bar(lags: Sequence[int]) -> str:
+    """A stacked bar: the region's echoes of the centre's new phrases by lag (later ones in grey)."""
+    counts = [sum(lag < 0 for lag in lags), lags.count(0), lags.count(1), lags.count(2)]
+    counts.append(len(lags) - sum(counts))
+    width, x, parts = 160, 0.0, []
+    for n, (label, colour) in zip(counts, [*_LAG_BUCKETS, ("+3 or later", "#d9d9d9")], strict=True):
+        w = width * n / max(1, len(lags))
+        parts.append(
+            f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="12" fill="{colour}"><title>'
+            f"{_e(label)}: {n}</title></rect>"
+        )
+        x += w
+    return f'<svg viewBox="0 0 {width} 12" width="{width}" height="12" role="img">{"".join(parts)}</svg>'
+
+
+def _echo_sections(out_dir: Path, links: _Links, limits: ReportLimits) -> list[tuple[str, str, str]]:
+    """The section "Echoes of the centre", when the run had a reference with years (else none)."""
+    regions = list(_rows(out_dir / "echo_regions.csv"))
+    if not (out_dir / "echo_regions.csv").is_file():
+        return []
+    if not regions:
+        note = (
+            '<p class="empty">Echo rates and lags need corpus texts with a region and a year (echo.csv still '
+            "lists the centre's first year of every shared phrase).</p>"
+        )
+        return [("echo", "Echoes of the centre", note)]
+    lags: dict[str, list[int]] = defaultdict(list)
+    for row in _rows(out_dir / "echo.csv"):
+        if row["region"] and row["lag"] and row["centre_new"] == "True" and row["reference_phrase"] == "True":
+            lags[row["region"]].append(int(row["lag"]))
+
+    def share(value: str) -> str:
+        return f"{_float(value) * 100:.0f}%" if value else "–"
+
+    ranking = [
+        "<tr>"
+        + _td(row["rank"], sort=_int(row["rank"]), cls="num")
+        + _td(row["region"])
+        + _td(share(row["echo_rate"]), sort=_float(row["echo_rate"], -1), cls="num")
+        + "".join(
+            _td(
+                f"{share(row[f'share_{k}'])} of {row[f'introduced_{k}']}",
+                sort=_float(row[f"share_{k}"], -1),
+                cls="num",
+            )
+            for k in range(3)
+        )
+        + _td(row["median_lag"] or "–", sort=_float(row["median_lag"], 99), cls="num")
+        + _td(_lag_bar(lags.get(row["region"], [])), raw=True)
+        + _td(row["local_first"], sort=_int(row["local_first"]), cls="num")
+        + "</tr>"
+        for row in regions
+    ]
+    first = [
+        "<tr>"
+        + _td(links.phrase(row["phrase"]), sort=row["phrase"], raw=True)
+        + _td(row["first_year"], sort=_int(row["first_year"]))
+        + _td(_clip_list(row["first_regions"].split(";"), 12), cls="small")
+        + _td(row["centre_first_year"], sort=_int(row["centre_first_year"]))
+        + _td(row["lead"], sort=_int(row["lead"]), cls="num")
+        + _td(row["regions_before"], sort=_int(row["regions_before"]), cls="num")
+        + _td(row["regions_using"], sort=_int(row["regions_using"]), cls="num")
+        + "</tr>"
+        for row in list(_rows(out_dir / "local_first.csv"))[: limits.diffusion_rows]
+    ]
+    key = "".join(
+        f'<span class="small"><svg width="10" height="10"><rect width="10" height="10" fill="{c}"/></svg> '
+        f"{_e(label)}</span> "
+        for label, c in [*_LAG_BUCKETS, ("+3 or later", "#d9d9d9")]
+    )
+    content = (
+        "<p>How fast each region takes up the phrases the centre (the reference texts) introduced in a year Y "
+        "of the corpus's years: the share it had used by the end of Y, Y+1 and Y+2 (out of the phrases it "
+        "could be seen to use by then), ranked by their mean, the echo rate. Lag = the region's first year − "
+        "the centre's first year; negative: the region said it first. Measured against the reference given, "
+        "and only in the years each region has texts (see README).</p>"
+        + _table(
+            "t-echo",
+            [
+                ("rank", "num"),
+                ("region", ""),
+                ("echo rate", "num"),
+                ("by Y", "num"),
+                ("by Y+1", "num"),
+                ("by Y+2", "num"),
+                ("median lag", "num"),
+                ("lags", ""),
+                ("local first", "num"),
+            ],
+            ranking,
+            note="Lags: the centre's new phrases the region used, by lag. " + key,
+        )
+        + "<h3>Local first</h3><p>Phrases regions used before the centre's first use (bottom-up "
+        "diffusion), in the order of the phrase ranking. All are in local_first.csv; every shared phrase in echo.csv.</p>"
+        + (
+            _table(
+                "t-local-first",
+                [
+                    ("phrase", ""),
+                    ("first year", "num"),
+                    ("first regions", ""),
+                    ("centre's first year", "num"),
+                    ("years ahead", "num"),
+                    ("regions before the centre", "num"),
+                    ("regions using", "num"),
+                ],
+                first,
+                filter_label="filter phrases…",
+            )
+            if first
+            else '<p class="empty">No region used a phrase before the centre.</p>'
+        )
+    )
+    return [("echo", "Echoes of the centre", content)]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from pipeline import (
     cache,
     cluster,
     compare,
+    echo,
     graph,
     ingest,
     io_utils,
@@ -92,11 +93,13 @@ def run(
     model_dir: Path | None = None,
     user_phrases: Sequence[str] = (),
     progress: bool = True,
+    reference: Sequence[str] = (),
 ) -> RunSummary:
     """Run every stage on ``inputs`` and write the results into ``out_dir``.
 
     Files are built in a staging folder beside ``out_dir`` and swapped in at the end, so
-    ``out_dir`` always holds one complete run.
+    ``out_dir`` always holds one complete run. ``reference``: the centre's texts (``pipeline.echo``;
+    default: the ``reference`` setting), never a region.
     """
     timings = Timings()
     io_utils.check_out_dir(out_dir)  # before any work: never replace a folder tifa did not write
@@ -104,15 +107,18 @@ def run(
         ingested = ingest.ingest(inputs)
     if not ingested.segments:
         raise Errors.E020(paths=", ".join(map(str, inputs)))
-    key = run_key(ingested, settings, user_phrases, model_dir)
-    if settings.cache and (summary := _unchanged(out_dir, key, ingested, settings)) is not None:
+    reference = list(reference) or ([settings.reference] if settings.reference else [])
+    referenced = echo.read_reference(reference, inputs, ingested) if reference else None
+    key = run_key(ingested, settings, user_phrases, model_dir, referenced)
+    if settings.cache and (summary := _unchanged(out_dir, key, ingested, settings, referenced)) is not None:
         return summary
     # Locked before the long stages (a second run into out/ stops at once), after ingest (whose
     # input may be the folder that holds out/: the lock and staging files are not inputs).
     staging = io_utils.prepare_staging(out_dir)
     try:
         return _run_stages(
-            ingested, staging, out_dir, settings, key, timings, model_dir, user_phrases, progress
+            ingested, staging, out_dir, settings, key, timings, model_dir, user_phrases, progress,
+            reference, referenced,
         )
     except BaseException:  # an error or Ctrl-C: no .partial folder or lock file is left behind
         io_utils.abandon_staging(staging, out_dir)
@@ -129,8 +135,11 @@ def _run_stages(
     model_dir: Path | None,
     user_phrases: Sequence[str],
     progress: bool,
+    reference: Sequence[str],
+    referenced: ingest.IngestResult | None,
 ) -> RunSummary:
-    """Every stage after ingest, writing into ``staging``, swapped into ``out_dir`` at the end."""
+    """Every stage after ingest, writing into ``staging``, swapped into ``out_dir`` at the end.
+    ``reference``: the reference's paths; ``referenced``: its texts, ingested."""
     segments = ingested.segments
     grams: list[phrases.GramCounts] = []
 
@@ -146,6 +155,18 @@ def _run_stages(
             progress=_progress_bar(sum(len(s.text) for s in segments), progress),
             while_waiting=while_segmenting,  # in this process while the workers segment (timed on its own)
         )
+
+    centre = None
+    if referenced is not None:
+        with timings.stage("reference_nlp"):  # through the same cache: segmented once
+            analysed_reference = nlp.analyse_corpus(
+                referenced.segments,
+                settings,
+                model_dir=model_dir,
+                progress=_progress_bar(sum(len(s.text) for s in referenced.segments), progress),
+            )
+        with timings.stage("reference_phrases"):  # the phrase stage on the reference alone
+            centre = echo.centre_of(referenced, analysed_reference, settings)
 
     # The stages after segmentation write files of their own from what is in memory; they run side by
     # side in forked processes (parallel.Stages). Shared passages and the text tables need no phrases:
@@ -167,7 +188,9 @@ def _run_stages(
             staging, compare.keyness(segments, found.hit_table, found.phrases, min_count=1, counts=counts)
         )
         compare.write_diffusion(
-            staging, compare.diffusion(segments, found.hit_table, found.phrases, counts=counts)
+            staging,
+            compare.diffusion(segments, found.hit_table, found.phrases, counts=counts),
+            centre_first_year=echoes.centre_first_years() if echoes else None,
         )
 
     def cluster_stage() -> int:
@@ -211,8 +234,15 @@ def _run_stages(
                 settings,
                 user_phrases=user_phrases,
                 grams=grams[0] if grams else None,
+                reference_phrases=centre.surfaces if centre else (),
             )
         counts = compare.count_hits(segments, found.hit_table, found.phrases)  # once, for both
+        echoes = None
+        if centre is not None:
+            with timings.stage("echo"):
+                echoes = echo.echo_tables(centre, found.phrases, counts)
+                if echoes is not None:
+                    echo.write_echo(staging, echoes)
         for name, stage in (  # longest first: the last to start are the shortest
             ("cluster", cluster_stage),
             ("adoption", adoption_stage),
@@ -225,7 +255,7 @@ def _run_stages(
     timings.seconds.update({name: seconds for name, (_, seconds) in done.items()})
     n_clusters_found = done["cluster"][0]
     graph_nodes, graph_edges = done["graph"][0]
-    problems = _problems(ingested, settings)
+    problems = _problems(ingested, settings, referenced)
     manifest = {
         "inputs": [asdict(report) for report in ingested.inputs],
         "counts": {
@@ -244,11 +274,13 @@ def _run_stages(
             "clusters": n_clusters_found,
             "phrase_thresholds": found.thresholds,
         },
-        "settings": asdict(settings),
+        "settings": {k: v for k, v in asdict(settings).items() if k not in echo.REFERENCE_SETTINGS},
         "user_phrases": list(user_phrases),
         "run_key": key,
         "versions": _versions(model_dir),
     }
+    if centre is not None:  # listed apart from the corpus's inputs
+        manifest["reference"] = echo.manifest_entry(reference, centre, echoes, settings)
     outputs.write_manifest(staging / "manifest.json", manifest, timings.seconds)
     if settings.write_report:  # last: the report is built from the files above, manifest included
         from pipeline.report import ReportLimits, write_report
@@ -271,7 +303,11 @@ _EXECUTION_ONLY = frozenset({"workers", "batch_size", "engine", "scheduler", "ca
 
 
 def run_key(
-    ingested: ingest.IngestResult, settings: Settings, user_phrases: Sequence[str], model_dir: Path | None
+    ingested: ingest.IngestResult,
+    settings: Settings,
+    user_phrases: Sequence[str],
+    model_dir: Path | None,
+    reference: ingest.IngestResult | None = None,
 ) -> str:
     """A digest of everything the outputs depend on: inputs, settings, phrase list, code, model."""
     digest = hashlib.blake2b(digest_size=20)
@@ -279,21 +315,49 @@ def run_key(
     package = Path(__file__).parent
     for path in sorted([*package.glob("*.py"), *package.glob("data/*")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
+
+    def described(result: ingest.IngestResult) -> dict[str, list]:
+        return {
+            "inputs": [asdict(report) for report in result.inputs],
+            "segments": [
+                [
+                    s.segment_id,
+                    s.source,
+                    s.region,
+                    s.speaker,
+                    s.title,
+                    s.year,
+                    s.date,
+                    result.original_text(s),
+                ]
+                for s in result.segments
+            ],
+        }
+
     record = {
-        "inputs": [asdict(report) for report in ingested.inputs],
-        "segments": [
-            [s.segment_id, s.source, s.region, s.speaker, s.title, s.year, s.date, ingested.original_text(s)]
-            for s in ingested.segments
-        ],
-        "settings": {name: value for name, value in asdict(settings).items() if name not in _EXECUTION_ONLY},
+        **described(ingested),
+        "settings": {
+            name: value
+            for name, value in asdict(settings).items()
+            if name not in _EXECUTION_ONLY and name not in echo.REFERENCE_SETTINGS
+        },
         "user_phrases": list(user_phrases),
     }
+    if reference is not None:  # its texts, not its path, and the settings only it uses
+        record["reference"] = {
+            **described(reference),
+            "settings": {name: getattr(settings, name) for name in echo.REFERENCE_SETTINGS[1:]},
+        }
     digest.update(json.dumps(record, ensure_ascii=False, sort_keys=True).encode())
     return digest.hexdigest()
 
 
 def _unchanged(
-    out_dir: Path, key: str, ingested: ingest.IngestResult, settings: Settings
+    out_dir: Path,
+    key: str,
+    ingested: ingest.IngestResult,
+    settings: Settings,
+    reference: ingest.IngestResult | None = None,
 ) -> RunSummary | None:
     """The summary of the run already in ``out_dir`` when it was made from exactly this input, else None.
 
@@ -314,21 +378,30 @@ def _unchanged(
         sentences=counts.get("sentences", 0),
         phrases=counts.get("phrases", 0),
         skipped=counts.get("skipped", 0),
-        problems=_problems(ingested, settings),
+        problems=_problems(ingested, settings, reference),
         unchanged=True,
     )
 
 
-def _problems(ingested: ingest.IngestResult, settings: Settings) -> tuple[str, ...]:
-    return (
-        _setting_warnings(ingested, settings)
-        + tuple(f"{report.source}: {problem}" for report in ingested.inputs for problem in report.problems)
-        + tuple(
+def _problems(
+    ingested: ingest.IngestResult, settings: Settings, reference: ingest.IngestResult | None = None
+) -> tuple[str, ...]:
+    """The warnings of a run: settings it cannot honour, then each input's problems and skips, then
+    (with a reference) the reference's, prefixed, and what the reference lacks."""
+
+    def of_files(result: ingest.IngestResult) -> tuple[str, ...]:
+        return tuple(
+            f"{report.source}: {problem}" for report in result.inputs for problem in report.problems
+        ) + tuple(
             f"{report.source}: skipped — {report.reason}"
-            for report in ingested.inputs
+            for report in result.inputs
             if report.status != "processed"
         )
-    )
+
+    warnings = _setting_warnings(ingested, settings) + of_files(ingested)
+    if reference is not None:
+        warnings += tuple(f"reference {p}" for p in of_files(reference)) + echo.warnings(reference)
+    return warnings
 
 
 def _setting_warnings(ingested: ingest.IngestResult, settings: Settings) -> tuple[str, ...]:

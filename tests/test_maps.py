@@ -102,7 +102,7 @@ def test_rate_of_one_year(run_dir: Path) -> None:
     assert {data.names[c]: v for c, v in data.values.items()} == {"上海": 1.0, "江西": 6.0}
     assert data.grey == frozenset()  # 甘肃 and 河北 have no text in 2015: white, not grey
     assert "2015" in data.title
-    with pytest.raises(TifaError, match=r"E063 no texts of 2030 .*2014–2016"):
+    with pytest.raises(TifaError, match=r"E083 no texts of 2030 .*2014–2016"):
         maps.phrase_map(run_dir, "一带一路", year=2030)
 
 
@@ -133,7 +133,7 @@ def test_clusters_and_echo_read_their_tables(run_dir: Path) -> None:
         "上海": 0.8,
         "甘肃": 0.25,
     }
-    with pytest.raises(TifaError, match=r"E064 .*no column 'lag'.*median_lag"):
+    with pytest.raises(TifaError, match=r"E085 .*no column 'lag'.*median_lag"):
         maps.echo_map(run_dir, column="lag")
 
 
@@ -162,12 +162,12 @@ def test_city_values_come_from_hits_and_city_codes(tmp_path: Path) -> None:
     first = maps.phrase_map(out, "一带一路", kind="first-year", level="city")
     assert first.values == {"350400": 2015, "530100": 2016}
     (out / "segments.csv").write_text("segment_id,region,year,chars\ns1,福建,2015,10\n", encoding="utf-8")
-    with pytest.raises(TifaError, match="E062"):  # a province-level run has no city codes
+    with pytest.raises(TifaError, match="E082"):  # a province-level run has no city codes
         maps.phrase_map(out, "一带一路", level="city")
 
 
 def test_unknown_phrase_is_one_clear_error(run_dir: Path) -> None:
-    with pytest.raises(TifaError, match="E061 '不存在' is not a phrase of the run"):
+    with pytest.raises(TifaError, match="E081 '不存在' is not a phrase of the run"):
         maps.phrase_map(run_dir, "不存在")
 
 
@@ -271,7 +271,7 @@ def test_cli_errors_are_one_line(run_dir: Path, capsys) -> None:
     assert main(["map", "--kind", "echo", "--out", str(run_dir)]) == 2
     assert main(["map", "一带一路", "--out", str(run_dir / "missing")]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
-    assert [line.split()[2] for line in errors] == ["E065", "E064", "E040"]
+    assert [line.split()[2] for line in errors] == ["E087", "E086", "E060"]
 
 
 @needs_maps
