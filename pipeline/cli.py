@@ -365,6 +365,9 @@ def _kwic(args: argparse.Namespace) -> int:
     canonical, forms = kwic.phrase_forms(query, rows) if rows else (query, (query,))
     listed = canonical != query or forms != (query,) or any(row["phrase"] == query for row in rows)
     region = kwic.resolve_region(args.region) if args.region else ""
+    # In the run's own texts, a listed phrase shows its counted uses: not the matches inside a longer
+    # word (新发展理念 in 创新发展理念), which in_word_hits.csv keeps for audit.
+    in_word = kwic.in_word_matches(args.out, canonical) if listed and not args.inputs else set()
     lines = kwic.kwic(
         segments,
         forms,
@@ -373,6 +376,7 @@ def _kwic(args: argparse.Namespace) -> int:
         year=args.year,
         limit=args.limit,
         loose=not args.exact and not listed,  # a phrase the run did not list: punctuation ignored
+        skip=in_word,
     )
     if args.csv is None:
         if lines:
@@ -386,7 +390,8 @@ def _kwic(args: argparse.Namespace) -> int:
     # Forms are listed with | between them: 、 and ， occur inside the forms themselves.
     shown = f" (forms: {' | '.join(forms)})" if len(forms) > 1 else ""
     limit = " (--limit reached)" if args.limit and len(lines) >= args.limit else ""
-    print(f"{len(lines)} line(s) for {canonical}{shown} in {where}{limit}", file=sys.stderr)
+    hidden = f"; {len(in_word)} match(es) inside longer words not counted (in_word_hits.csv)" if in_word else ""
+    print(f"{len(lines)} line(s) for {canonical}{shown} in {where}{limit}{hidden}", file=sys.stderr)
     if not lines:
         for hint in _kwic_hints(args, segments, region, query, listed, phrase_csv):
             print(f"tifa: hint: {hint}", file=sys.stderr)

@@ -22,7 +22,7 @@ import shutil
 import sys
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -95,6 +95,14 @@ def plain_csv(path: Path) -> tuple[list[str], bytes] | None:
         data += b"\n"
     header = data[: data.find(b"\n")].decode("utf-8-sig").split(",")
     return header, data
+
+
+def in_word_matches(out_dir: Path, phrase: str) -> set[tuple[str, int]]:
+    """Where the run found ``phrase`` inside a longer word and did not count it (``in_word_hits.csv``)."""
+    path = out_dir / "in_word_hits.csv"
+    if not path.is_file():
+        return set()
+    return {(row["segment_id"], int(row["start"])) for row in read_rows(path) if row["phrase"] == phrase}
 
 
 def _need(out_dir: Path, name: str) -> Path:
@@ -221,8 +229,10 @@ def kwic(
     year: int | None = None,
     limit: int = 0,
     loose: bool = False,
+    skip: Collection[tuple[str, int]] = (),
 ) -> list[KwicLine]:
-    """Every occurrence of any of ``forms`` in ``segments`` (corpus order, then position).
+    """Every occurrence of any of ``forms`` in ``segments`` (corpus order, then position), but those
+    at ``skip`` (segment id, start: matches the run did not count, inside a longer word).
 
     Forms are matched left to right without overlap, the longest first where two start together;
     with ``loose``, however they are punctuated (:func:`loose_pattern`).
@@ -246,6 +256,8 @@ def kwic(
         text = segment.text
         for match in pattern.finditer(text):
             start, end = match.span()
+            if (segment.segment_id, start) in skip:
+                continue
             lines.append(
                 KwicLine(
                     left=_flat(text[max(0, start - width) : start]),

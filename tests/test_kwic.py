@@ -466,3 +466,19 @@ def test_regions_list_the_years_with_text_and_the_gaps(long_out: Path, capsys) -
 def test_regions_of_a_region_without_text_names_those_with_text(long_out: Path, capsys) -> None:
     code, _, err = _run(capsys, "regions", "--out", str(long_out), "--region", "西藏")
     assert code == 2 and "E065" in err and "regions with text:" in err and "福建" in err
+
+
+def test_kwic_leaves_out_the_matches_the_run_did_not_count(tmp_path) -> None:
+    from pipeline.kwic import in_word_matches, kwic
+    from pipeline.records import Segment
+
+    segment = Segment("a#0", "a.txt", "河北", "", "", 2012, "坚持创新发展理念，贯彻新发展理念。")
+    (tmp_path / "in_word_hits.csv").write_text(
+        "phrase,surface,segment_id,region,year,sentence_index,start,end\n新发展理念,新发展理念,a#0,河北,2012,0,3,8\n",
+        encoding="utf-8",
+    )
+    skip = in_word_matches(tmp_path, "新发展理念")
+    assert skip == {("a#0", 3)}
+    lines = kwic([segment], ["新发展理念"], width=2, skip=skip)
+    assert [(line.left, line.start) for line in lines] == [("贯彻", 11)]
+    assert len(kwic([segment], ["新发展理念"], width=2)) == 2
