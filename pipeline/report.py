@@ -58,6 +58,7 @@ KIND_NOTES = {
     "quotation": "longer quoted passages that recur",
     "numbered": "numbered formulas (两个确立, 四个全面, 3+6)",
     "enumeration": "、-lists and chains of four-character words (高端化、智能化、绿色化)",
+    "item": "items of 、-lists met in several lists (去产能 of 去产能、去库存、去杠杆)",
     "statistical": "recurring word sequences found by corpus statistics (cohesion, boundaries, spread)",
     "user": "phrases you listed with --phrases",
     "reference": "phrases the reference (--reference) establishes, said here too",
@@ -498,8 +499,10 @@ def _phrases(
         for kind in kinds
     ]
     parts = [
-        "<p>Phrases are ranked by how widely and how consistently they are used (spread over regions, "
-        "cohesion, length). <em>Families</em> say how a phrase was found.</p>",
+        "<p>Phrases are ranked by how formulaic they are and how widely they are used (regions, uses per "
+        "year of use, a unit of its own, fixed form, change over the years; see README, <em>Ranking</em>). "
+        "<em>Families</em> say how a phrase was found; the <em>role</em> marks what is not a formula "
+        "(statistics label, boilerplate, fragment, a verb frame around a formula), ranked lower.</p>",
         _table(
             "t-families",
             [
@@ -525,6 +528,7 @@ def _phrases(
             + _td(rank, sort=rank, cls="num")
             + _td(links.phrase(row["phrase"]), sort=row["phrase"], raw=True)
             + _td(row["kind"])
+            + _td(row.get("role", ""))
             + _td(_n(_int(row["count"])), sort=_int(row["count"]), cls="num")
             + _td(_n(_int(row["segments"])), sort=_int(row["segments"]), cls="num")
             + _td(f"{n} {_bar(n, most)}", sort=n, cls="num", raw=True)
@@ -539,6 +543,7 @@ def _phrases(
                 ("rank", "num"),
                 ("phrase", ""),
                 ("family", ""),
+                ("role", ""),
                 ("count", "num"),
                 ("segments", "num"),
                 ("regions", "num"),
