@@ -101,10 +101,12 @@ def warnings(reference: IngestResult) -> tuple[str, ...]:
     )
 
 
-def reference_phrases(found: Sequence[Phrase]) -> tuple[str, ...]:
+def reference_phrases(found: Sequence[Phrase]) -> dict[str, float | None]:
     """Every surface form of the formulas the reference's own extraction kept (``role`` formula: not
-    its statistics labels, boilerplate, fragments or verb frames), sorted."""
-    return tuple(sorted({form for phrase in found if phrase.role == "formula" for form in phrase.variants}))
+    its statistics labels, boilerplate, fragments or verb frames), sorted, with the phrase's cohesion
+    there (None for forms no statistics measured)."""
+    forms = {form: phrase.cohesion for phrase in found if phrase.role == "formula" for form in phrase.variants}
+    return dict(sorted(forms.items()))
 
 
 # --------------------------------------------------------------------------- the centre's counts
@@ -446,7 +448,7 @@ class Centre:
     phrases: tuple[Phrase, ...]  # what the phrase stage finds in the reference alone
 
     @property
-    def surfaces(self) -> tuple[str, ...]:
+    def surfaces(self) -> dict[str, float | None]:
         return reference_phrases(self.phrases)
 
 

@@ -620,14 +620,14 @@ def extract(
     *,
     user_phrases: Sequence[str] = (),
     grams: GramCounts | None = None,
-    reference_phrases: Sequence[str] = (),
+    reference_phrases: Mapping[str, float | None] | None = None,
 ) -> PhraseResult:
     """Find the formulaic phrases of a corpus and every occurrence of each.
 
     ``grams``: :func:`count_grams` of the same segments and settings, when it was computed already
     (while the segmenter ran). ``reference_phrases``: surface forms a reference corpus's own extraction
-    kept (``pipeline.echo``); each is a phrase here when this corpus says it at least once (kind
-    ``reference`` unless this corpus's own evidence keeps it as another kind).
+    kept (``pipeline.echo``), with their cohesion there; each is a phrase here when this corpus says it
+    at least once (kind ``reference`` unless this corpus's own evidence keeps it as another kind).
 
     >>> result = extract(segments, analysed.sentences, analysed.spans)  # doctest: +SKIP
     >>> result.phrases[0].phrase, result.phrases[0].kind  # doctest: +SKIP
@@ -655,10 +655,11 @@ def extract(
             candidate = candidates.setdefault(phrase_key(surface), _Candidate(Counter()))
             candidate.seen["user"] += 1
             candidate.forms[surface] += 0  # listed even when the corpus never says it
-    for surface in reference_phrases:  # established by the reference: kept if said here at all
+    for surface, bits in (reference_phrases or {}).items():  # established by the reference: kept if said here
         candidate = candidates.setdefault(phrase_key(surface), _Candidate(Counter()))
         candidate.seen["reference"] += 1
         candidate.forms[surface] += 0
+        candidate.reference_cohesion = bits
 
     surface_forms = {key: _forms_to_search(c.seen, c.forms) for key, c in candidates.items()}
     located, in_word = occurrences(
@@ -679,7 +680,8 @@ def extract(
         present.sort(key=lambda form: (-counts[form], -len(form), form))
         forms_by_key[key] = present
         kinds[key] = kind
-        cohesion[key] = candidate.cohesion
+        # Fixedness as measured here, else (a phrase only the reference establishes) as measured there.
+        cohesion[key] = candidate.reference_cohesion if kind == "reference" else candidate.cohesion
 
     table = _hit_table(forms_by_key, located, corpus, segments, sentences)
     rejected = _hit_table(forms_by_key, in_word, corpus, segments, sentences)
@@ -697,6 +699,7 @@ class _Candidate:
     forms: Counter[str]  # surface form → times a rule or the n-gram statistics saw it
     seen: Counter[str] = field(default_factory=Counter)  # kind → times its form rule found it
     cohesion: float | None = None  # set when the n-gram statistics found it
+    reference_cohesion: float | None = None  # its cohesion in the reference corpus, when that measured it
 
 
 def _kept_kind(candidate: _Candidate, total: int, settings: Settings, rule_min: int) -> str | None:

@@ -234,7 +234,7 @@ def _run_stages(
                 settings,
                 user_phrases=user_phrases,
                 grams=grams[0] if grams else None,
-                reference_phrases=centre.surfaces if centre else (),
+                reference_phrases=centre.surfaces if centre else None,
             )
         counts = compare.count_hits(segments, found.hit_table, found.phrases)  # once, for both
         echoes = None

@@ -174,7 +174,7 @@ def test_reference_phrases_are_phrases_of_the_corpus_when_said_once(nlp) -> None
         analysed.sentences,
         analysed.spans,
         Settings(),
-        reference_phrases=("新发展理念", "实体经济", "新征程", "供给侧结构性改革"),
+        reference_phrases=dict.fromkeys(("新发展理念", "实体经济", "新征程", "供给侧结构性改革"), 8.0),
     )
     by_name = {p.phrase: p for p in found.phrases}
     assert {
