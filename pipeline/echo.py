@@ -40,7 +40,7 @@ from pipeline.errors import Errors
 from pipeline.ingest import IngestResult, ingest
 from pipeline.io_utils import write_csv
 from pipeline.nlp import NlpResult
-from pipeline.records import Phrase, Segment
+from pipeline.records import Phrase, Segment, Sentence
 
 ECHO_YEARS = 3  # shares by the end of Y, Y+1, Y+2
 # Settings only a run with a reference uses: manifest.json lists them under "reference", not "settings",
@@ -121,6 +121,7 @@ class CentreCounts:
     years: tuple[int, ...]
     by_year: np.ndarray  # (phrases, years) int64
     total: np.ndarray  # (phrases,) int64
+    in_word_by_year: np.ndarray  # (phrases, years): matches inside a longer word, not counted
 
     def first_year(self) -> list[int | None]:
         used = self.by_year > 0
@@ -128,16 +129,22 @@ class CentreCounts:
         return [self.years[t] if ok else None for t, ok in zip(first, used.any(axis=1).tolist(), strict=True)]
 
 
-def centre_counts(forms: Mapping[str, Sequence[str]], segments: Sequence[Segment]) -> CentreCounts:
+def centre_counts(
+    forms: Mapping[str, Sequence[str]], segments: Sequence[Segment], sentences: Sequence[Sentence] = ()
+) -> CentreCounts:
     """Count every surface form of every phrase (``phrase → forms``) in the reference ``segments``.
 
-    The count of a phrase is what ``str.count`` of each of its forms finds, summed, as in the corpus.
+    The count of a phrase is what it is in the corpus: the matches of its forms that cut no word of
+    the reference's segmentation (``sentences``) that general Chinese knows (``phrases`` module: a
+    match of 新发展理念 inside 创新发展理念 is no use of it, however early the centre wrote it).
     """
     vocabulary = tuple(forms)
     years = tuple(sorted({s.year for s in segments if s.year is not None}))
     all_forms = sorted({form for surfaces in forms.values() for form in surfaces if form})
-    # the phrase stage's own search (one Aho-Corasick pass, str.count semantics per form)
-    located = phrase_stage.occurrences(all_forms, phrase_stage._Corpus.of_texts(segments))
+    corpus = phrase_stage._Corpus.of_texts(segments)
+    if sentences:
+        corpus = corpus.with_tokens(segments, sentences)
+    located, in_word = phrase_stage.occurrences(all_forms, corpus).split(corpus)
     form_at = {form: index for index, form in enumerate(located.forms)}
     owner_form, owner_phrase = [], []
     for number, surfaces in enumerate(forms.values()):
@@ -147,13 +154,18 @@ def centre_counts(forms: Mapping[str, Sequence[str]], segments: Sequence[Segment
                 owner_phrase.append(number)
     year_at = {year: index for index, year in enumerate(years)}
     segment_year = np.asarray([year_at.get(s.year, -1) for s in segments], dtype=np.int64)  # type: ignore[arg-type]
-    by_form = np.zeros((len(located.forms), len(years) + 1), dtype=np.int64)  # last column: undated
-    np.add.at(by_form, (located.form, segment_year[located.segment]), 1)
-    by_year = np.zeros((len(vocabulary), len(years) + 1), dtype=np.int64)
-    np.add.at(
-        by_year, np.asarray(owner_phrase, dtype=np.int64), by_form[np.asarray(owner_form, dtype=np.int64)]
-    )
-    return CentreCounts(vocabulary, years, by_year[:, :-1], by_year.sum(axis=1))
+
+    def per_phrase(found: phrase_stage._Located) -> np.ndarray:
+        by_form = np.zeros((len(found.forms), len(years) + 1), dtype=np.int64)  # last column: undated
+        np.add.at(by_form, (found.form, segment_year[found.segment]), 1)
+        by_year = np.zeros((len(vocabulary), len(years) + 1), dtype=np.int64)
+        np.add.at(
+            by_year, np.asarray(owner_phrase, dtype=np.int64), by_form[np.asarray(owner_form, dtype=np.int64)]
+        )
+        return by_year
+
+    by_year, rejected = per_phrase(located), per_phrase(in_word)
+    return CentreCounts(vocabulary, years, by_year[:, :-1], by_year.sum(axis=1), rejected[:, :-1])
 
 
 # --------------------------------------------------------------------------- the regions' counts
@@ -202,6 +214,7 @@ class EchoRow(NamedTuple):
     centre_first_year: int | None
     centre_count: int
     centre_uses: str
+    centre_in_word: str  # the centre's matches inside a longer word per year, not counted (audit)
     centre_new: bool
     region: str
     region_first_year: int | None
@@ -234,6 +247,7 @@ def echo_rows(
             first,
             int(centre.total[c]),
             _uses(dict(zip(centre.years, centre.by_year[c].tolist(), strict=True))),
+            _uses(dict(zip(centre.years, centre.in_word_by_year[c].tolist(), strict=True))),
             first is not None and window[0] <= first <= window[1],
         )
         by_region = use.uses.get(p, {})
@@ -446,6 +460,7 @@ class Centre:
     ingested: IngestResult
     sentences: int  # sentences of the reference
     phrases: tuple[Phrase, ...]  # what the phrase stage finds in the reference alone
+    segmentation: tuple[Sentence, ...] = ()  # its sentences and words: uses are counted on word boundaries
 
     @property
     def surfaces(self) -> dict[str, float | None]:
@@ -457,7 +472,7 @@ def centre_of(ingested: IngestResult, analysed: NlpResult, settings: Settings) -
     by ``nlp.analyse_corpus`` through the same cache as the corpus)."""
     segments = ingested.segments
     found = phrase_stage.extract(segments, analysed.sentences, analysed.spans, settings)
-    return Centre(ingested, len(analysed.sentences), found.phrases)
+    return Centre(ingested, len(analysed.sentences), found.phrases, tuple(analysed.sentences))
 
 
 @dataclass(frozen=True)
@@ -480,7 +495,7 @@ def echo_tables(centre: Centre, found: Sequence[Phrase], counts: HitCounts) -> E
     corpus_keys = {phrase_stage.phrase_key(name) for name in forms}
     own = [p for p in centre.phrases if phrase_stage.phrase_key(p.phrase) not in corpus_keys]
     forms.update({p.phrase: p.variants for p in own})  # the centre's phrases the corpus never says
-    centre_count = centre_counts(forms, segments)
+    centre_count = centre_counts(forms, segments, centre.segmentation)
     reference_keys = {phrase_stage.phrase_key(p.phrase) for p in centre.phrases}
     rows = echo_rows(found, counts, centre_count, reference_keys)
     centre_names = [name for name in forms if phrase_stage.phrase_key(name) in reference_keys]

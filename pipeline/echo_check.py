@@ -1,5 +1,9 @@
 """Check a run's ``echo.csv`` against a plain substring count of the texts, year by year.
 
+The run counts only the matches that cut no word (README, *Counting rule*) and lists the others: the
+corpus's in ``in_word_hits.csv``, the centre's in ``echo.csv``'s ``centre_in_word``. The check expects
+each count to be the plain count less those listed matches.
+
     python -m pipeline.echo_check OUT CORPUS REFERENCE --phrase 河长制 --phrase 一带一路 [--all]
 
 Reads the corpus and the reference with the same ingest as ``tifa run`` (so the texts are normalised as
@@ -63,9 +67,22 @@ def check(
     for row in _rows(out_dir / "echo.csv"):
         if row["phrase"] in forms:
             by_phrase[row["phrase"]].append(row)
+    rejected: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    in_word_path = out_dir / "in_word_hits.csv"
+    for row in _rows(in_word_path) if in_word_path.is_file() else []:
+        if row["phrase"] in forms and row["region"] and row["year"]:
+            rejected[(row["phrase"], row["region"])][int(row["year"])] += 1
+    centre_rejected = {
+        row["phrase"]: {int(y): int(n) for y, n in (u.split(":") for u in row["centre_in_word"].split(";") if u)}
+        for row in _rows(out_dir / "echo.csv")
+    }
+
+    def _less(counts: dict[int, int], listed: dict[int, int]) -> dict[int, int]:
+        return {year: n for year in counts if (n := counts[year] - listed.get(year, 0))}
+
     problems = []
     for phrase, surfaces in forms.items():
-        centre_counts = _counts(surfaces, centre)
+        centre_counts = _less(_counts(surfaces, centre), centre_rejected.get(phrase, {}))
         if bool(centre_counts) != (phrase in by_phrase):
             problems.append(
                 f"{phrase}: the centre says it {sum(centre_counts.values())} time(s), "
@@ -73,9 +90,9 @@ def check(
             )
     for phrase, listed in by_phrase.items():
         surfaces = forms[phrase]
-        centre_counts = _counts(surfaces, centre)
+        centre_counts = _less(_counts(surfaces, centre), centre_rejected.get(phrase, {}))
         expected_first = str(min(centre_counts)) if centre_counts else ""
-        region_counts = {r: _counts(surfaces, region_texts[r]) for r in regions}
+        region_counts = {r: _less(_counts(surfaces, region_texts[r]), rejected[(phrase, r)]) for r in regions}
         used = {r for r, counts in region_counts.items() if counts}
         if {row["region"] for row in listed if row["region"]} != used:
             problems.append(f"{phrase}: regions in echo.csv differ from the regions that say it")
