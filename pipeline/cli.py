@@ -299,6 +299,7 @@ def _regions(args: argparse.Namespace) -> int:
             [i, phrase, count, f"{score:.1f}"] for i, (phrase, count, score) in enumerate(row.distinctive, 1)
         ]
         sys.stdout.write(kwic.format_table(["#", "distinctive phrase", "count", "z"], table, align="><>>"))
+        _print_clusters(args.out, only=row.cluster)
         return 0
     table = [
         [
@@ -314,7 +315,21 @@ def _regions(args: argparse.Namespace) -> int:
     ]
     header = ["region", "cluster", "segments", "chars", "years", "most similar", "distinctive phrases"]
     sys.stdout.write(kwic.format_table(header, table, align="<>>><<<", max_width={6: 100}))
+    _print_clusters(args.out)
     return 0
+
+
+def _print_clusters(out: Path, only: str = "") -> None:
+    """Each cluster (or cluster ``only``): members, bootstrap support, what sets it apart."""
+    from pipeline.cluster import read_clusters
+
+    for c in read_clusters(out, top=8):
+        if only and c.cluster != only:
+            continue
+        support = "" if c.support is None else f", support {100 * c.support:.0f}%"
+        print(f"\ncluster {c.cluster} ({len(c.regions)} regions{support}): {'、'.join(c.regions)}")
+        print(f"  distinctive phrases: {' · '.join(c.phrases) or '-'}")
+        print(f"  distinctive words:   {' · '.join(c.words) or '-'}")
 
 
 def _report(args: argparse.Namespace) -> int:

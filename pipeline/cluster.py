@@ -49,11 +49,13 @@ __all__ = [
     "PHRASE_PREFIX",
     "ClusterKeynessRow",
     "ClusterResult",
+    "ClusterSummary",
     "StabilityRow",
     "cluster_by_year",
     "cluster_regions",
     "cluster_regions_and_years",
     "options_of",
+    "read_clusters",
     "region_documents",
     "stability",
     "write_cluster_keyness",
@@ -947,6 +949,51 @@ def _leaf_order(result: ClusterResult) -> list[int]:
     from scipy.cluster.hierarchy import leaves_list
 
     return [int(i) for i in leaves_list(np.array(result.linkage))]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSummary:
+    """One cluster of a finished run, read back from ``clusters.csv`` and ``cluster_keyness.csv``."""
+
+    cluster: str
+    regions: tuple[str, ...]
+    support: float | None
+    phrases: tuple[str, ...]  # what sets it apart, most distinctive first
+    words: tuple[str, ...]
+
+
+def read_clusters(out_dir: Path, *, top: int = 10) -> list[ClusterSummary]:
+    """The clusters of the run in ``out_dir`` (empty when it has no ``clusters.csv``), with the ``top``
+    distinctive phrases and words of each."""
+    import csv
+
+    def rows(name: str) -> list[dict[str, str]]:
+        path = Path(out_dir) / name
+        if not path.is_file():
+            return []
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    members: dict[str, list[str]] = {}
+    support: dict[str, float | None] = {}
+    for row in rows("clusters.csv"):
+        members.setdefault(row["cluster"], []).append(row["region"])
+        support[row["cluster"]] = float(row["support"]) if row.get("support") else None
+    distinctive: dict[tuple[str, str], list[str]] = {}
+    for row in rows("cluster_keyness.csv"):
+        items = distinctive.setdefault((row["cluster"], row["kind"]), [])
+        if len(items) < top:
+            items.append(row["feature"])
+    return [
+        ClusterSummary(
+            cluster,
+            tuple(sorted(regions)),
+            support[cluster],
+            tuple(distinctive.get((cluster, "phrase"), ())),
+            tuple(distinctive.get((cluster, "word"), ())),
+        )
+        for cluster, regions in sorted(members.items(), key=lambda item: (len(item[0]), item[0]))
+    ]
 
 
 def write_cluster_outputs(
