@@ -3,18 +3,33 @@
 Each region becomes one document made of pre-tokenised features (:func:`region_documents`): its
 pkuseg word tokens (``Sentence.tokens`` without punctuation, symbol or whitespace tokens) plus one
 ``phrase:<提法>`` feature per phrase hit; re-tokenising with a ``token_pattern`` would treat a whole
-unspaced Chinese clause as one word and drop one-character words such as 党. The weights are those of
-scikit-learn's ``TfidfVectorizer`` on those lists, but the features are counted once per segment
-(:class:`_FeatureCounts`) and summed into the regions of every year, instead of rebuilding and
-re-counting the documents for all years and again for each year.
+unspaced Chinese clause as one word and drop one-character words such as 党. ``words``/``phrases``
+choose the features, and ``max_doc_share`` leaves out boilerplate (features found in more than that
+share of the segments). The weights are those of scikit-learn's ``TfidfVectorizer`` on those lists,
+but the features are counted once per sentence (:class:`_FeatureCounts`) and summed into the regions
+of every year, instead of rebuilding and re-counting the documents for all years and again for each year.
 
 Clustering is Ward agglomeration (scipy) of the L2-normalised TF-IDF vectors, whose Euclidean
-distance is ``sqrt(2 · (1 - similarity))``, so it follows cosine similarity. The number
-of clusters is chosen by the silhouette score (on the same cosine distances) over k = 2 … n-1 cuts of
-the tree; the best score wins, ties going to the smaller k. When no cut has a positive silhouette, or
-there are fewer than three regions (no silhouette is defined), every region goes into one cluster.
-``n_clusters=`` overrides the choice. Cluster numbers start at 1 and follow the sorted region order
-(the first region is in cluster 1), so the same input always gives the same labels.
+distance is ``sqrt(2 · (1 - similarity))``, so it follows cosine similarity.
+
+**Support** (the bootstrap of pvclust, Suzuki & Shimodaira 2006): each of ``resamples`` samples draws
+every region's sentences with replacement, as many as it has, rebuilds the TF-IDF vectors and the
+tree, and a branch's support is the share of samples whose tree has a branch with exactly the same
+regions (its bootstrap probability; no multiscale AU p-values). Samples are seeded one by one, so the
+support does not depend on the number of worker processes.
+
+**Number of clusters**: by default (``choose_by="stability"``) the cut of the tree into k = 2 … 10
+clusters that the resampled trees reproduce best, measured by the mean adjusted Rand index between
+the cut and the same cut of each resampled tree; ties go to the smaller k, and when no cut reaches a
+mean ARI of 0.5 every region goes into one cluster. ``choose_by="silhouette"`` (and the stability
+criterion without resamples) takes the cut with the best silhouette score on the cosine distances
+instead, one cluster when none is positive. Fewer than three regions make one cluster; ``n_clusters=``
+overrides the choice. Cluster numbers start at 1 and follow the sorted region order (the first region
+is in cluster 1), so the same input always gives the same labels.
+
+**What separates the clusters**: each cluster's phrases and words scored against the other clusters
+with :func:`pipeline.compare.keyness` (log-odds ratio with an informative Dirichlet prior).
+:func:`stability` compares the clusters of consecutive years and of each year with all years (ARI).
 
 Unattributed segments (region "") are left out: they are not a region. Degenerate inputs do not raise:
 no region gives an empty result, one region gets cluster 1, a region with no features has similarity 0
@@ -51,6 +66,7 @@ __all__ = [
     "ClusterResult",
     "ClusterSummary",
     "StabilityRow",
+    "adjusted_rand",
     "cluster_by_year",
     "cluster_regions",
     "cluster_regions_and_years",
@@ -84,7 +100,8 @@ class ClusterResult:
     With ``resamples`` bootstrap trees, ``support[i]`` is the share of them that have the branch made by
     merge ``linkage[i]``, ``cluster_support[c - 1]`` that of cluster ``c``'s branch (None for a
     cluster of one region, or a single cluster), and ``stability`` lists ``(k, mean ARI)`` of each cut
-    against the same cut of the resampled trees.
+    against the same cut of the resampled trees. ``keyness`` (all-years results only) lists what sets
+    each cluster apart.
     """
 
     year: int | None
@@ -173,25 +190,32 @@ def _regional(segments: Iterable[Segment], year: int | None) -> list[Segment]:
 
 @dataclass(frozen=True, slots=True)
 class _FeatureCounts:
-    """Feature counts of every sentence of the attributed segments, built once and summed into regions.
+    """Feature counts of every attributed segment and sentence, built once and summed into regions.
 
-    Each entry is one (unit, feature) pair, in ascending order. A unit is one sentence (the unit the
-    bootstrap resamples): ``unit_segment`` gives its row in ``segments`` (sorted by id); ``feature``
-    indexes ``names`` (sorted as scikit-learn sorts its vocabulary). ``first`` places the pair's first
-    occurrence in the text order of :func:`region_documents` (region, words before phrases, position):
-    scikit-learn stores each document's features in order of first occurrence, and summing in that
-    order keeps the similarities identical to the last bit. ``documents`` counts the segments each
-    feature occurs in (to find boilerplate).
+    Each entry of ``row, feature, count, first`` is one (segment, feature) pair, in ascending order:
+    ``row`` indexes ``segments`` (sorted by id), ``feature`` indexes ``names`` (sorted as scikit-learn
+    sorts its vocabulary). ``first`` places the pair's first occurrence in the text order of
+    :func:`region_documents` (region, words before phrases, position): scikit-learn stores each
+    document's features in order of first occurrence, and summing in that order keeps the similarities
+    identical to the last bit. ``documents`` counts the segments each feature occurs in (to find
+    boilerplate).
+
+    The bootstrap resamples sentences, so the same counts are kept per (sentence, feature) too:
+    ``unit, unit_feature, unit_count``, where ``unit`` numbers the sentences in (segment, index) order
+    and ``unit_segment`` gives each sentence's row in ``segments``.
     """
 
     segments: list[Segment]
     names: list[str]
-    unit_segment: np.ndarray
-    unit: np.ndarray
+    row: np.ndarray
     feature: np.ndarray
     count: np.ndarray
     first: np.ndarray
     documents: np.ndarray
+    unit_segment: np.ndarray
+    unit: np.ndarray
+    unit_feature: np.ndarray
+    unit_count: np.ndarray
 
     @classmethod
     def build(
@@ -249,18 +273,31 @@ class _FeatureCounts:
         keys = np.concatenate([token_keys, hit_keys])
         keep = (rows >= 0) & (features >= 0)
         rows, features, keys = rows[keep], features[keep], keys[keep]
-        # a unit is a sentence: (segment row, sentence index)
+        # one entry per (segment, feature); within a pair the occurrences above come in text order,
+        # so the first index np.unique reports is the first occurrence
+        width = max(len(names), 1)
+        pairs, first, count = np.unique(rows * width + features, return_index=True, return_counts=True)
+        row, feature = np.divmod(pairs, width)
+        documents = np.bincount(feature, minlength=len(names))
+        # and one per (sentence, feature), a sentence being (segment row, sentence index)
         sentence_ids = np.concatenate([token_sentences, hit_sentences])[keep]
         per_row = int(sentence_ids.max(initial=0)) + 1
         units, unit = np.unique(rows * per_row + sentence_ids, return_inverse=True)
-        # one entry per (unit, feature); within a pair the occurrences above come in text order,
-        # so the first index np.unique reports is the first occurrence
-        width = max(len(names), 1)
-        pairs, first, count = np.unique(unit * width + features, return_index=True, return_counts=True)
-        unit, feature = np.divmod(pairs, width)
-        in_segment = np.unique(rows * width + features) % width
-        documents = np.bincount(in_segment, minlength=len(names))
-        return cls(attributed, names, units // per_row, unit, feature, count, keys[first], documents)
+        unit_pairs, unit_count = np.unique(unit * width + features, return_counts=True)
+        unit, unit_feature = np.divmod(unit_pairs, width)
+        return cls(
+            attributed,
+            names,
+            row,
+            feature,
+            count,
+            keys[first],
+            documents,
+            units // per_row,
+            unit,
+            unit_feature,
+            unit_count,
+        )
 
     def columns(self, *, words: bool = True, phrases: bool = True, max_doc_share: float = 1.0) -> np.ndarray:
         """Which features to use: a boolean mask over ``names``.
@@ -274,15 +311,13 @@ class _FeatureCounts:
             keep &= self.documents <= max_doc_share * len(self.segments)
         return keep
 
-    def unit_regions(self, regions: Sequence[str], year: int | None) -> np.ndarray:
-        """The index in ``regions`` of each unit's region (-1: not of ``year``, or not among them)."""
+    def row_regions(self, regions: Sequence[str], year: int | None) -> np.ndarray:
+        """The index in ``regions`` of each segment's region (-1: not of ``year``, or not among them)."""
         number = {region: i for i, region in enumerate(regions)}
-        row_region = np.array(
-            [number.get(s.region, -1) if year is None or s.year == year else -1 for s in self.segments]
-            + [-1],
+        return np.array(
+            [number.get(s.region, -1) if year is None or s.year == year else -1 for s in self.segments],
             np.int64,
         )
-        return row_region[self.unit_segment] if len(self.unit_segment) else np.empty(0, np.int64)
 
     def region_matrix(
         self, regions: Sequence[str], year: int | None, columns: np.ndarray | None = None
@@ -295,7 +330,7 @@ class _FeatureCounts:
         """
         from scipy.sparse import csr_array
 
-        region = self.unit_regions(regions, year)[self.unit]
+        region = self.row_regions(regions, year)[self.row]
         keep = region >= 0
         if columns is not None:
             keep &= columns[self.feature]
@@ -314,15 +349,6 @@ class _FeatureCounts:
         return csr_array(
             (totals[order], cell_column[order].astype(np.int32), indptr.astype(np.int32)),
             shape=(len(regions), len(present)),
-        )
-
-    def unit_matrix(self, columns: np.ndarray | None = None) -> csr_array:
-        """Units × features counts (all features, zero outside ``columns``), for resampling."""
-        from scipy.sparse import csr_array
-
-        count = self.count if columns is None else self.count * columns[self.feature]
-        return csr_array(
-            (count.astype(float), (self.unit, self.feature)), shape=(len(self.unit_segment), len(self.names))
         )
 
 
@@ -514,7 +540,7 @@ def _cluster_counts(
         support=support,
         cluster_support=_cluster_support(tree, support, labels),
         stability=stability,
-        keyness=_cluster_keyness(counts, regions, year, labels),
+        keyness=_cluster_keyness(counts, regions, year, labels) if year is None else (),
     )
 
 
@@ -585,10 +611,26 @@ MIN_STABILITY = 0.5
 def _stability(tree: np.ndarray, trees: Sequence[np.ndarray], k: int) -> float:
     """Mean adjusted Rand index between the cut of ``tree`` into ``k`` clusters and the same cut of each
     resampled tree: how well the partition is reproduced when the texts are resampled."""
-    from sklearn.metrics import adjusted_rand_score
-
     labels = _cut_at(tree, k)
-    return float(np.mean([adjusted_rand_score(labels, _cut_at(other, k)) for other in trees]))
+    return float(np.mean([adjusted_rand(labels, _cut_at(other, k)) for other in trees]))
+
+
+def adjusted_rand(first: Sequence[int] | np.ndarray, second: Sequence[int] | np.ndarray) -> float:
+    """Adjusted Rand index of two labelings of the same items (Hubert & Arabie 1985), as scikit-learn's
+    ``adjusted_rand_score`` computes it, without its checks (it runs for every resampled tree)."""
+    _, a = np.unique(np.asarray(first), return_inverse=True)
+    _, b = np.unique(np.asarray(second), return_inverse=True)
+    n = len(a)
+    table = np.bincount(a * (b.max(initial=0) + 1) + b).astype(float)
+
+    def pairs(x: np.ndarray) -> float:
+        return float((x * (x - 1)).sum() / 2)
+
+    together = pairs(table)
+    rows, columns = pairs(np.bincount(a).astype(float)), pairs(np.bincount(b).astype(float))
+    expected = rows * columns / (n * (n - 1) / 2) if n > 1 else 0.0
+    best = (rows + columns) / 2
+    return 1.0 if best == expected else (together - expected) / (best - expected)
 
 
 def _renumber(raw: list[int]) -> tuple[int, ...]:
@@ -638,35 +680,24 @@ def _resampled_trees(
     counts: _FeatureCounts, regions: Sequence[str], year: int | None, columns: np.ndarray, options: _Options
 ) -> list[np.ndarray]:
     """Ward trees of ``options.resamples`` bootstrap samples: each region's sentences drawn with
-    replacement, as many as it has, then TF-IDF and similarity rebuilt.
+    replacement, as many as it has, then TF-IDF and similarity rebuilt (:class:`_Resampler`).
 
     Sample ``b`` is drawn from its own generator seeded with (seed, year, b), so the trees do not
     depend on how the samples are shared among worker processes.
     """
-    from scipy.sparse import csr_array
-
     if options.resamples == 0:
         return []
-    unit_region = counts.unit_regions(regions, year)
-    units = np.flatnonzero(unit_region >= 0)
-    units = units[np.argsort(unit_region[units], kind="stable")]
-    group = unit_region[units]
-    sizes = np.bincount(group, minlength=len(regions))
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])[group]
-    matrix = counts.unit_matrix(columns)[units]
-    positions = np.arange(len(units))
+    resampler = _Resampler.of(counts, regions, year, columns)
 
     def trees(samples: range) -> list[np.ndarray]:
         found = []
         for sample in samples:
             rng = np.random.default_rng([options.seed, year or 0, sample])
-            draw = starts + (rng.random(len(units)) * sizes[group]).astype(np.int64)
-            weight = np.bincount(draw, minlength=len(units)).astype(float)
-            resampled = csr_array((weight, (group, positions)), shape=(len(regions), len(units))) @ matrix
-            found.append(_ward(_similarity(resampled, sublinear_tf=options.sublinear_tf)))
+            found.append(_ward(resampler.similarity(rng, sublinear_tf=options.sublinear_tf)))
         return found
 
-    workers = min(options.workers, max(1, options.resamples // 50))
+    # a process pays for itself from about a hundred samples
+    workers = min(options.workers, max(1, options.resamples // 100))
     if workers < 2:
         return trees(range(options.resamples))
     from pipeline.parallel import Stages
@@ -677,6 +708,80 @@ def _resampled_trees(
             stages.start(f"bootstrap-{i}", partial(trees, range(low, high)))
         done = stages.wait()
     return [tree for found, _ in done.values() for tree in found]
+
+
+_DENSE_CELLS = 8_000_000  # regions × features up to this: the Gram matrix is a dense product
+
+
+@dataclass(frozen=True, slots=True)
+class _Resampler:
+    """The (sentence, feature) counts of one clustering, arranged for drawing bootstrap samples fast.
+
+    Sentences are numbered in region order (region ``r`` owns ``sizes[r]`` of them from ``starts[r]``;
+    ``unit_group`` is each one's region). ``cells`` (region × feature cells × sentences) holds the
+    counts, so the cells of a sample are one sparse product with how often each sentence is drawn; a
+    cell's row and (compacted) column are ``cell_row`` and ``cell_column``.
+    """
+
+    n_regions: int
+    n_columns: int
+    sizes: np.ndarray
+    starts: np.ndarray
+    unit_group: np.ndarray
+    cells: csr_array
+    cell_row: np.ndarray
+    cell_column: np.ndarray
+
+    @classmethod
+    def of(
+        cls, counts: _FeatureCounts, regions: Sequence[str], year: int | None, columns: np.ndarray
+    ) -> _Resampler:
+        from scipy.sparse import csr_array
+
+        unit_region = np.append(counts.row_regions(regions, year), -1)[counts.unit_segment]
+        units = np.flatnonzero(unit_region >= 0)
+        units = units[np.argsort(unit_region[units], kind="stable")]  # grouped by region
+        position = np.full(len(unit_region), -1, dtype=np.int64)
+        position[units] = np.arange(len(units))
+        group = unit_region[units]
+        sizes = np.bincount(group, minlength=len(regions))
+        keep = (position[counts.unit] >= 0) & columns[counts.unit_feature]
+        present, column = np.unique(counts.unit_feature[keep], return_inverse=True)
+        width = max(len(present), 1)
+        cells, entry_cell = np.unique(unit_region[counts.unit[keep]] * width + column, return_inverse=True)
+        matrix = csr_array(
+            (counts.unit_count[keep].astype(float), (entry_cell, position[counts.unit[keep]])),
+            shape=(len(cells), len(units)),
+        )
+        cell_row, cell_column = np.divmod(cells, width)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        return cls(len(regions), len(present), sizes, starts, group, matrix, cell_row, cell_column)
+
+    def similarity(self, rng: np.random.Generator, *, sublinear_tf: bool) -> np.ndarray:
+        """Cosine similarity of the TF-IDF vectors of one bootstrap sample (weights as
+        :func:`_similarity`: smooth idf, L2 norm)."""
+        n, group = self.n_regions, self.unit_group
+        draw = self.starts[group] + (rng.random(len(group)) * self.sizes[group]).astype(np.int64)
+        value = self.cells @ np.bincount(draw, minlength=len(group)).astype(float)
+        drawn = value > 0
+        if sublinear_tf:  # 1 + log(tf) where drawn, 0 elsewhere
+            value = np.log(value, out=np.zeros_like(value), where=drawn) + drawn
+        df = np.bincount(self.cell_column[drawn], minlength=self.n_columns)
+        value *= (np.log((1.0 + n) / (1.0 + df)) + 1.0)[self.cell_column]
+        norm = np.sqrt(np.bincount(self.cell_row, weights=value * value, minlength=n))
+        value /= np.where(norm > 0, norm, 1.0)[self.cell_row]
+        if n * self.n_columns <= _DENSE_CELLS:
+            vectors = np.zeros((n, self.n_columns))
+            vectors[self.cell_row, self.cell_column] = value
+            sim = vectors @ vectors.T
+        else:
+            from scipy.sparse import csr_array
+
+            vectors = csr_array((value, (self.cell_row, self.cell_column)), shape=(n, self.n_columns))
+            sim = (vectors @ vectors.T).toarray()
+        sim = np.clip((sim + sim.T) / 2.0, 0.0, 1.0)
+        np.fill_diagonal(sim, 1.0)
+        return sim
 
 
 # ---------------------------------------------------------------------------------------------
@@ -711,7 +816,7 @@ def _cluster_keyness(
     k = max(labels, default=0)
     if k < 2 or not counts.names:
         return ()
-    region = counts.unit_regions(regions, year)[counts.unit]
+    region = counts.row_regions(regions, year)[counts.row]
     keep = region >= 0
     cluster = np.asarray(labels, dtype=np.int64)[region[keep]] - 1
     width = len(counts.names)
@@ -768,13 +873,12 @@ def stability(overall: ClusterResult, by_year: Sequence[ClusterResult]) -> list[
 
     ``ari`` is None when fewer than two regions are shared.
     """
-    from sklearn.metrics import adjusted_rand_score
 
     def compare(result: ClusterResult, other: ClusterResult, name: str) -> StabilityRow:
         shared = sorted(set(result.regions) & set(other.regions))
         mine = [result.cluster_of(r) for r in shared]
         theirs = [other.cluster_of(r) for r in shared]
-        ari = float(adjusted_rand_score(mine, theirs)) if len(shared) >= 2 else None
+        ari = adjusted_rand(mine, theirs) if len(shared) >= 2 else None
         return StabilityRow(result.year or 0, name, len(shared), len(set(mine)), len(set(theirs)), ari)
 
     rows = [compare(b, a, str(a.year)) for a, b in pairwise(by_year)]

@@ -13,6 +13,7 @@ from pipeline.cluster import (
     PHRASE_PREFIX,
     ClusterResult,
     _FeatureCounts,
+    adjusted_rand,
     cluster_by_year,
     cluster_regions,
     cluster_regions_and_years,
@@ -420,3 +421,20 @@ def test_support_in_tables_and_dendrogram(tmp_path) -> None:
         ]
     svg = (tmp_path / "dendrogram.svg").read_text(encoding="utf-8")
     assert "自助重抽样" in svg and ">100</text>" in svg  # each branch has its support in percent
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ([1, 1, 2, 2, 3], [1, 1, 2, 3, 3]),
+        ([1, 2, 3, 4], [1, 1, 1, 1]),
+        ([1, 1, 1], [1, 1, 1]),
+        ([2, 2, 5, 5, 7, 7], [1, 1, 2, 2, 3, 3]),
+        ([1, 2], [1, 2]),
+        ([1, 2, 1, 2, 1, 3, 3, 1], [3, 3, 1, 1, 2, 2, 1, 1]),
+    ],
+)
+def test_adjusted_rand_equals_scikit_learn(first, second) -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand(first, second) == pytest.approx(adjusted_rand_score(first, second), abs=1e-12)
