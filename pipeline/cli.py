@@ -323,7 +323,8 @@ def _print_clusters(out: Path, only: str = "") -> None:
     """Each cluster (or cluster ``only``): members, bootstrap support, what sets it apart."""
     from pipeline.cluster import read_clusters
 
-    for c in read_clusters(out, top=8):
+    clusters = read_clusters(out, top=8)
+    for c in clusters if len(clusters) > 1 else ():
         if only and c.cluster != only:
             continue
         support = "" if c.support is None else f", support {100 * c.support:.0f}%"

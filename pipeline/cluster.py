@@ -20,8 +20,9 @@ support does not depend on the number of worker processes.
 
 **Number of clusters**: by default (``choose_by="stability"``) the cut of the tree into k = 2 … 10
 clusters that the resampled trees reproduce best, measured by the mean adjusted Rand index between
-the cut and the same cut of each resampled tree; ties go to the smaller k, and when no cut reaches a
-mean ARI of 0.5 every region goes into one cluster. ``choose_by="silhouette"`` (and the stability
+the cut and the same cut of each resampled tree, with the one-standard-error rule: the smallest k
+whose mean is within one standard error of the best mean. When no cut reaches a mean ARI of 0.5
+every region goes into one cluster. ``choose_by="silhouette"`` (and the stability
 criterion without resamples) takes the cut with the best silhouette score on the cosine distances
 instead, one cluster when none is positive. Fewer than three regions make one cluster; ``n_clusters=``
 overrides the choice. Cluster numbers start at 1 and follow the sorted region order (the first region
@@ -583,13 +584,17 @@ def _cut(
         labels = _cut_at(tree, k)
         if 2 <= len(set(labels.tolist())) <= n - 1:
             scores.append((k, float(silhouette_score(distance, labels, metric="precomputed"))))
-    stability = tuple((k, _stability(tree, trees, k)) for k, _ in scores if k <= MAX_K) if trees else ()
+    ari = {k: _stability(tree, trees, k) for k, _ in scores if k <= MAX_K} if trees else {}
+    stability = tuple((k, float(np.mean(values))) for k, values in ari.items())
     if options.n_clusters is not None:
         k, chosen_by = min(options.n_clusters, n), "n_clusters"
     elif not scores:
         k, chosen_by = 1, "fewer than three regions: one cluster"
     elif options.choose_by == "stability" and stability:
-        k, best = max(stability, key=lambda item: (item[1], -item[0]))
+        best_k, best = max(stability, key=lambda item: (item[1], -item[0]))
+        # one-standard-error rule: the fewest clusters reproduced about as well as the best cut
+        error = float(np.std(ari[best_k]) / np.sqrt(len(trees)))
+        k = min(k for k, mean in stability if mean >= best - error)
         chosen_by = "stability"
         if best < MIN_STABILITY:
             k, chosen_by = 1, f"no cut reproduced with ARI ≥ {MIN_STABILITY}: one cluster"
@@ -608,11 +613,11 @@ MAX_K = 10  # the stability criterion looks at 2 … 10 clusters
 MIN_STABILITY = 0.5
 
 
-def _stability(tree: np.ndarray, trees: Sequence[np.ndarray], k: int) -> float:
-    """Mean adjusted Rand index between the cut of ``tree`` into ``k`` clusters and the same cut of each
+def _stability(tree: np.ndarray, trees: Sequence[np.ndarray], k: int) -> np.ndarray:
+    """Adjusted Rand index between the cut of ``tree`` into ``k`` clusters and the same cut of each
     resampled tree: how well the partition is reproduced when the texts are resampled."""
     labels = _cut_at(tree, k)
-    return float(np.mean([adjusted_rand(labels, _cut_at(other, k)) for other in trees]))
+    return np.array([adjusted_rand(labels, _cut_at(other, k)) for other in trees])
 
 
 def adjusted_rand(first: Sequence[int] | np.ndarray, second: Sequence[int] | np.ndarray) -> float:
