@@ -438,3 +438,23 @@ def test_adjusted_rand_equals_scikit_learn(first, second) -> None:
     from sklearn.metrics import adjusted_rand_score
 
     assert adjusted_rand(first, second) == pytest.approx(adjusted_rand_score(first, second), abs=1e-12)
+
+
+def test_report_and_regions_command_show_support_keyness_and_stability(tmp_path, capsys) -> None:
+    from pipeline.cli import _print_clusters
+    from pipeline.report import _similarity
+
+    segments, sentences, hits = planted_corpus()
+    later = [Segment(f"{s.segment_id}-2017", "", s.region, "", "", 2017, "") for s in segments]
+    sentences += [
+        Sentence(f"{s.segment_id}-2017", s.index, s.start, s.end, s.text, s.tokens) for s in sentences
+    ]
+    hits += [Hit(h.phrase, f"{h.segment_id}-2017", h.sentence_index, h.start, h.end) for h in hits]
+    overall, by_year = cluster_regions_and_years([*segments, *later], sentences, hits, resamples=20)
+    write_cluster_outputs(tmp_path, overall, by_year)
+    clusters = {region: str(c) for region, c in zip(overall.regions, overall.clusters, strict=True)}
+    html = _similarity(tmp_path, clusters)
+    assert "100%" in html and "国际化大都市" in html and "Stability over the years" in html
+    _print_clusters(tmp_path)
+    printed = capsys.readouterr().out
+    assert printed.count("support 100%") == 3 and "distinctive phrases: 长治久安" in printed
