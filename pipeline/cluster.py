@@ -584,7 +584,8 @@ def _cut(
         labels = _cut_at(tree, k)
         if 2 <= len(set(labels.tolist())) <= n - 1:
             scores.append((k, float(silhouette_score(distance, labels, metric="precomputed"))))
-    ari = {k: _stability(tree, trees, k) for k, _ in scores if k <= MAX_K} if trees else {}
+    ks = [k for k, _ in scores if k <= MAX_K]
+    ari = _stability(tree, trees, ks) if trees else {}
     stability = tuple((k, float(np.mean(values))) for k, values in ari.items())
     if options.n_clusters is not None:
         k, chosen_by = min(options.n_clusters, n), "n_clusters"
@@ -613,18 +614,46 @@ MAX_K = 10  # the stability criterion looks at 2 … 10 clusters
 MIN_STABILITY = 0.5
 
 
-def _stability(tree: np.ndarray, trees: Sequence[np.ndarray], k: int) -> np.ndarray:
-    """Adjusted Rand index between the cut of ``tree`` into ``k`` clusters and the same cut of each
-    resampled tree: how well the partition is reproduced when the texts are resampled."""
-    labels = _cut_at(tree, k)
-    return np.array([adjusted_rand(labels, _cut_at(other, k)) for other in trees])
+def _stability(tree: np.ndarray, trees: Sequence[np.ndarray], ks: Sequence[int]) -> dict[int, np.ndarray]:
+    """For each k, the adjusted Rand index between the cut of ``tree`` into ``k`` clusters and the same
+    cut of each resampled tree: how well the partition is reproduced when the texts are resampled."""
+    cuts = _cuts(tree, ks)
+    found: dict[int, list[float]] = {k: [] for k in ks}
+    for other in trees:
+        for k, labels in _cuts(other, ks).items():
+            found[k].append(adjusted_rand(cuts[k], labels))
+    return {k: np.array(values) for k, values in found.items()}
+
+
+def _cuts(tree: np.ndarray, ks: Sequence[int]) -> dict[int, np.ndarray]:
+    """Cluster numbers (from 0) of the leaves when the tree is cut into each of ``ks`` clusters, i.e.
+    before its last k - 1 merges (as ``fcluster(..., criterion="maxclust")`` cuts a tree without ties)."""
+    n = len(tree) + 1
+    owner = list(range(n))  # the node each leaf is in so far
+    members: dict[int, list[int]] = {i: [i] for i in range(n)}
+    wanted = {n - k: k for k in ks}
+    cuts: dict[int, np.ndarray] = {}
+    for step, (left, right) in enumerate(tree[:, :2].astype(int).tolist()):
+        if step in wanted:
+            cuts[wanted[step]] = np.unique(owner, return_inverse=True)[1]
+        joined = members.pop(left) + members.pop(right)
+        for leaf in joined:
+            owner[leaf] = n + step
+        members[n + step] = joined
+    return cuts
 
 
 def adjusted_rand(first: Sequence[int] | np.ndarray, second: Sequence[int] | np.ndarray) -> float:
     """Adjusted Rand index of two labelings of the same items (Hubert & Arabie 1985), as scikit-learn's
     ``adjusted_rand_score`` computes it, without its checks (it runs for every resampled tree)."""
-    _, a = np.unique(np.asarray(first), return_inverse=True)
-    _, b = np.unique(np.asarray(second), return_inverse=True)
+    a, b = np.asarray(first), np.asarray(second)
+    if (
+        a.min(initial=0) < 0
+        or b.min(initial=0) < 0
+        or a.max(initial=0) > 2 * len(a)
+        or b.max(initial=0) > 2 * len(b)
+    ):
+        a, b = np.unique(a, return_inverse=True)[1], np.unique(b, return_inverse=True)[1]
     n = len(a)
     table = np.bincount(a * (b.max(initial=0) + 1) + b).astype(float)
 
@@ -736,6 +765,7 @@ class _Resampler:
     cells: csr_array
     cell_row: np.ndarray
     cell_column: np.ndarray
+    cell_flat: np.ndarray  # row * n_columns + column
 
     @classmethod
     def of(
@@ -760,7 +790,7 @@ class _Resampler:
         )
         cell_row, cell_column = np.divmod(cells, width)
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        return cls(len(regions), len(present), sizes, starts, group, matrix, cell_row, cell_column)
+        return cls(len(regions), len(present), sizes, starts, group, matrix, cell_row, cell_column, cells)
 
     def similarity(self, rng: np.random.Generator, *, sublinear_tf: bool) -> np.ndarray:
         """Cosine similarity of the TF-IDF vectors of one bootstrap sample (weights as
@@ -771,19 +801,22 @@ class _Resampler:
         drawn = value > 0
         if sublinear_tf:  # 1 + log(tf) where drawn, 0 elsewhere
             value = np.log(value, out=np.zeros_like(value), where=drawn) + drawn
-        df = np.bincount(self.cell_column[drawn], minlength=self.n_columns)
-        value *= (np.log((1.0 + n) / (1.0 + df)) + 1.0)[self.cell_column]
-        norm = np.sqrt(np.bincount(self.cell_row, weights=value * value, minlength=n))
-        value /= np.where(norm > 0, norm, 1.0)[self.cell_row]
-        if n * self.n_columns <= _DENSE_CELLS:
-            vectors = np.zeros((n, self.n_columns))
-            vectors[self.cell_row, self.cell_column] = value
-            sim = vectors @ vectors.T
+        idf = np.log((1.0 + n) / (1.0 + np.bincount(self.cell_column[drawn], minlength=self.n_columns))) + 1.0
+        if n * self.n_columns <= _DENSE_CELLS:  # single precision: ample for the order of merges
+            vectors = np.zeros(n * self.n_columns, dtype=np.float32)
+            vectors[self.cell_flat] = value
+            vectors = vectors.reshape(n, self.n_columns)
+            vectors *= idf.astype(np.float32)
+            gram = (vectors @ vectors.T).astype(float)
         else:
             from scipy.sparse import csr_array
 
+            value *= idf[self.cell_column]
             vectors = csr_array((value, (self.cell_row, self.cell_column)), shape=(n, self.n_columns))
-            sim = (vectors @ vectors.T).toarray()
+            gram = (vectors @ vectors.T).toarray()
+        norm = np.sqrt(np.diag(gram))
+        norm[norm == 0] = 1.0
+        sim = gram / np.outer(norm, norm)
         sim = np.clip((sim + sim.T) / 2.0, 0.0, 1.0)
         np.fill_diagonal(sim, 1.0)
         return sim

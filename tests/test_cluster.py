@@ -458,3 +458,41 @@ def test_report_and_regions_command_show_support_keyness_and_stability(tmp_path,
     _print_clusters(tmp_path)
     printed = capsys.readouterr().out
     assert printed.count("support 100%") == 3 and "distinctive phrases: 长治久安" in printed
+
+
+def test_fast_cuts_equal_scipy_maxclust() -> None:
+    from scipy.cluster.hierarchy import fcluster
+
+    from pipeline.cluster import _cuts, _ward
+
+    rng = np.random.default_rng(0)
+    points = rng.random((12, 5))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    tree = _ward(np.clip(points @ points.T, 0, 1))
+    for k, labels in _cuts(tree, range(2, 12)).items():
+        assert adjusted_rand(labels, fcluster(tree, t=k, criterion="maxclust")) == 1.0
+        assert len(set(labels.tolist())) == k
+
+
+class _EverySentenceOnce:
+    """A stand-in generator whose draw takes every sentence exactly once."""
+
+    def __init__(self, resampler) -> None:
+        position = np.arange(len(resampler.unit_group)) - resampler.starts[resampler.unit_group]
+        self.values = (position + 0.5) / resampler.sizes[resampler.unit_group]
+
+    def random(self, size: int) -> np.ndarray:
+        assert size == len(self.values)
+        return self.values
+
+
+@pytest.mark.parametrize("year", [None, 2016, 2017])
+def test_resampled_similarity_of_the_whole_text_is_the_similarity(year) -> None:
+    from pipeline.cluster import _Resampler
+
+    segments, sentences, hits = mixed_corpus()
+    counts = _FeatureCounts.build(segments, sentences, hits)
+    result = cluster_regions(segments, sentences, hits, year=year)
+    resampler = _Resampler.of(counts, result.regions, year, counts.columns())
+    sim = resampler.similarity(_EverySentenceOnce(resampler), sublinear_tf=True)
+    assert np.allclose(sim, np.array(result.similarity), atol=1e-6)
