@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain, pairwise
@@ -730,18 +731,37 @@ def _resampled_trees(
             found.append(_ward(resampler.similarity(rng, sublinear_tf=options.sublinear_tf)))
         return found
 
-    # a process pays for itself from about a hundred samples
-    workers = min(options.workers, max(1, options.resamples // 100))
+    # a forked process (which shares the counts) pays for itself from a few dozen samples
+    workers = min(options.workers, max(1, options.resamples // 25))
     if workers < 2:
         return trees(range(options.resamples))
     from pipeline.parallel import Stages
 
     bounds = np.linspace(0, options.resamples, workers + 1).astype(int).tolist()
-    with Stages(workers) as stages:
+    with _may_fork(), Stages(workers) as stages:
         for i, (low, high) in enumerate(pairwise(bounds)):
             stages.start(f"bootstrap-{i}", partial(trees, range(low, high)))
         done = stages.wait()
     return [tree for found, _ in done.values() for tree in found]
+
+
+@contextmanager
+def _may_fork() -> Iterator[None]:
+    """Let a stage of ``tifa run`` fork the bootstrap's processes.
+
+    The run's stages are daemonic processes (:mod:`pipeline.parallel`), and multiprocessing refuses
+    children to a daemon only because it would not clean them up at exit; here :class:`Stages` waits
+    for them or kills them, and they die with their parent (``PR_SET_PDEATHSIG``).
+    """
+    import multiprocessing
+
+    config = multiprocessing.current_process()._config  # private, but the only switch there is
+    daemon = config.get("daemon", False)
+    config["daemon"] = False
+    try:
+        yield
+    finally:
+        config["daemon"] = daemon
 
 
 _DENSE_CELLS = 8_000_000  # regions × features up to this: the Gram matrix is a dense product
