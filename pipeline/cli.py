@@ -479,6 +479,7 @@ def _regions(args: argparse.Namespace) -> int:
                 ["#", "distinctive phrase", "count", "z"], table, align="><>>", columns=columns, fit=1
             )
         )
+        _print_clusters(args.out, only=row.cluster)
         return 0
     table = [
         [
@@ -506,7 +507,26 @@ def _regions(args: argparse.Namespace) -> int:
                 figures.get("median_lag", ""),
             ]
     sys.stdout.write(kwic.format_table(header, table, align=align, columns=columns, wrap=6))
+    _print_clusters(args.out)
     return 0
+
+
+def _print_clusters(out: Path, only: str = "") -> None:
+    """Each cluster (or cluster ``only``): members, bootstrap support, what sets it apart."""
+    from pipeline import kwic
+    from pipeline.cluster import read_clusters
+
+    clusters = read_clusters(out, top=8)
+    width = (kwic.terminal_width() or 10_000) - 4  # lists wrap to the terminal, indented
+    for c in clusters if len(clusters) > 1 else ():
+        if only and c.cluster != only:
+            continue
+        support = "" if c.support is None else f", support {100 * c.support:.0f}%"
+        print(f"\ncluster {c.cluster} ({len(c.regions)} regions{support}):")
+        for label, items in (("regions", c.regions), ("distinctive phrases", c.phrases), ("distinctive words", c.words)):
+            print(f"  {label}:")
+            for line in kwic._wrap(list(items), width) or ["-"]:
+                print(f"    {line}")
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -45,7 +45,12 @@ class Settings:
     # Compare
     reuse_min_chars: int = 15  # shortest passage reported as shared between regions
     # Cluster
-    n_clusters: int = 0  # 0 = chosen by silhouette
+    n_clusters: int = 0  # 0 = chosen by cluster_criterion
+    cluster_criterion: str = "stability"  # or "silhouette": how the number of clusters is chosen
+    cluster_features: str = "both"  # what region vectors are built from: "words", "phrases" or "both"
+    cluster_max_doc_share: float = 1.0  # features in more than this share of the documents are left out
+    cluster_resamples: int = 50  # bootstrap resamples for branch support (0 = none; 1000 recommended)
+    cluster_seed: int = 1  # seed of the bootstrap resampling
     # Graph (see pipeline.graph.GraphSettings)
     graph_window: str = "sentence"  # or "segment": what counts as occurring together
     graph_association: str = "npmi"  # or "jaccard", "llr": the score edges are ranked and filtered by
@@ -73,6 +78,8 @@ _CHOICES = {
     "graph_window": {"sentence", "segment"},
     "graph_association": {"npmi", "jaccard", "llr"},
     "engine": {"local", "dask"},
+    "cluster_criterion": {"stability", "silhouette"},
+    "cluster_features": {"words", "phrases", "both"},
 }
 _BOUNDS: dict[str, tuple[float, float]] = {
     "workers": (0, 256),
@@ -90,6 +97,9 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "quoted_min_share": (0.0, 1.0),
     "reuse_min_chars": (5, 10_000),
     "n_clusters": (0, 1000),
+    "cluster_max_doc_share": (0.01, 1.0),
+    "cluster_resamples": (0, 100_000),
+    "cluster_seed": (0, 2**32 - 1),
     "graph_top_edges": (1, 10**6),
     "graph_min_count": (1, 10**9),
     "graph_min_edge_weight": (1, 10**9),

@@ -85,7 +85,9 @@ OUTPUT_NOTES = [
     ),
     ("local_first.csv", "phrases regions used before the centre's first use"),
     ("similarity.csv", "region × region cosine similarity of their language"),
-    ("clusters.csv", "region → cluster"),
+    ("clusters.csv", "region → cluster, with the cluster's bootstrap support"),
+    ("cluster_keyness.csv", "per cluster, the phrases and words it uses more than the other clusters"),
+    ("cluster_stability.csv", "agreement (ARI) of each year's clusters with the previous and all years'"),
     ("clusters_by_year.csv", "region → cluster, year by year"),
     ("similarity_heatmap.svg", "the similarity matrix as a figure"),
     ("dendrogram.svg", "hierarchical clustering of the regions"),
@@ -1127,15 +1129,7 @@ def _similarity(out_dir: Path, clusters: dict[str, str]) -> str:
         else '<p class="empty">No similarity figures in this run.</p>'
     )
     if clusters:
-        members: dict[str, list[str]] = defaultdict(list)
-        for region, cluster in clusters.items():
-            members[cluster].append(region)
-        rows = [
-            f"<tr>{_td(c, sort=_int(c))}{_td(len(m), sort=len(m), cls='num')}{_td('、'.join(sorted(m)))}</tr>"
-            for c, m in sorted(members.items(), key=lambda item: (_int(item[0], 10**6), item[0]))
-        ]
-        parts.append("<h3>Clusters</h3>")
-        parts.append(_table("t-clusters", [("cluster", ""), ("regions", "num"), ("members", "")], rows))
+        parts.append(_cluster_table(out_dir))
     by_year: dict[str, dict[str, str]] = defaultdict(dict)
     years: set[str] = set()
     for row in _rows(out_dir / "clusters_by_year.csv"):
@@ -1160,7 +1154,93 @@ def _similarity(out_dir: Path, clusters: dict[str, str]) -> str:
             )
             + "</details>"
         )
+    parts.append(_cluster_stability(out_dir / "cluster_stability.csv"))
     return "".join(parts)
+
+
+def _cluster_table(out_dir: Path) -> str:
+    """Each cluster: its members, bootstrap support and the phrases and words that set it apart."""
+    from pipeline.cluster import read_clusters
+
+    resamples = _int(str(_manifest_setting(out_dir, "cluster_resamples")), 0)
+    rows = [
+        "<tr>"
+        + _td(c.cluster, sort=_int(c.cluster))
+        + _td(len(c.regions), sort=len(c.regions), cls="num")
+        + _td("–" if c.support is None else f"{100 * c.support:.0f}%", sort=c.support or -1, cls="num")
+        + _td("、".join(c.regions))
+        + _td(" · ".join(c.phrases))
+        + _td(" · ".join(c.words))
+        + "</tr>"
+        for c in read_clusters(out_dir)
+    ]
+    note = (
+        f"Support: in how many of {resamples} bootstrap resamples (each region's sentences drawn again "
+        "with replacement) the cluster came out as one branch of the tree; the dendrogram shows it for "
+        "every branch (red: 95% or more). – : a cluster of one region, or no resamples. "
+        "Distinctive: what the cluster says more than the other clusters (log-odds z-score as in "
+        "keyness.csv); all in cluster_keyness.csv."
+    )
+    return "<h3>Clusters</h3>" + _table(
+        "t-clusters",
+        [
+            ("cluster", ""),
+            ("regions", "num"),
+            ("support", "num"),
+            ("members", ""),
+            ("distinctive phrases", ""),
+            ("distinctive words", ""),
+        ],
+        rows,
+        note=note,
+        wide=True,
+    )
+
+
+def _manifest_setting(out_dir: Path, key: str) -> object:
+    try:
+        manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return manifest.get("settings", {}).get(key, "")
+
+
+def _cluster_stability(path: Path) -> str:
+    """The ARI of each year's clusters against the previous year's and the all-years clusters."""
+    by_year: dict[str, dict[str, str]] = defaultdict(dict)
+    for row in _rows(path):
+        column = "all" if row["compared_with"] == "all" else "previous"
+        by_year[row["year"]][column] = row["ari"]
+        by_year[row["year"]][column + "_k"] = f"{row['clusters']} / {row['other_clusters']}"
+    if not by_year:
+        return ""
+
+    def cell(value: str) -> str:
+        return _td(f"{_float(value):.2f}" if value else "–", sort=_float(value, -2), cls="num")
+
+    rows = [
+        "<tr>"
+        + _td(year)
+        + cell(values.get("previous", ""))
+        + _td(values.get("previous_k", ""), cls="num")
+        + cell(values.get("all", ""))
+        + _td(values.get("all_k", ""), cls="num")
+        + "</tr>"
+        for year, values in sorted(by_year.items())
+    ]
+    return "<h3>Stability over the years</h3>" + _table(
+        "t-cluster-stability",
+        [
+            ("year", ""),
+            ("ARI with previous year", "num"),
+            ("clusters (this / previous)", "num"),
+            ("ARI with all years", "num"),
+            ("clusters (this / all years)", "num"),
+        ],
+        rows,
+        note="Adjusted Rand index over the regions both clusterings have: 1 = the same grouping, "
+        "about 0 = no more alike than chance (cluster_stability.csv).",
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -194,9 +194,8 @@ def _run_stages(
         )
 
     def cluster_stage() -> int:
-        n_clusters = settings.n_clusters or None
         overall, by_year = cluster.cluster_regions_and_years(
-            segments, analysed.sentences, found.hit_table, n_clusters=n_clusters
+            segments, analysed.sentences, found.hit_table, **cluster.options_of(settings)
         )
         cluster.write_cluster_outputs(staging, overall, by_year)
         return overall.n_clusters

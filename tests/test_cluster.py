@@ -13,10 +13,12 @@ from pipeline.cluster import (
     PHRASE_PREFIX,
     ClusterResult,
     _FeatureCounts,
+    adjusted_rand,
     cluster_by_year,
     cluster_regions,
     cluster_regions_and_years,
     region_documents,
+    stability,
     write_cluster_outputs,
     write_dendrogram,
 )
@@ -176,11 +178,11 @@ def test_written_tables_and_chinese_labels(four_regions, tmp_path) -> None:
     assert [float(table[i][i]) for i in range(1, 5)] == [1.0] * 4
     with open(tmp_path / "clusters.csv", encoding="utf-8-sig") as handle:
         assert list(csv.reader(handle)) == [
-            ["region", "cluster"],
-            ["上海", "1"],
-            ["江苏", "1"],
-            ["甘肃", "2"],
-            ["青海", "2"],
+            ["region", "cluster", "support"],
+            ["上海", "1", ""],  # no resamples: no support
+            ["江苏", "1", ""],
+            ["甘肃", "2", ""],
+            ["青海", "2", ""],
         ]
     with open(tmp_path / "clusters_by_year.csv", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
@@ -281,3 +283,216 @@ def test_hit_columns_give_the_results_of_hit_records() -> None:
     assert cluster_regions_and_years(segments, sentences, table, n_clusters=2) == cluster_regions_and_years(
         segments, sentences, hits, n_clusters=2
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# bootstrap support, stability, keyness
+
+COMMON = ("推进", "建设", "发展", "加强", "改革", "坚持", "提高", "完善")
+GROUPS = {  # three groups of regions, each sharing its own words and phrase
+    "城市": (("金融", "中心", "科技", "创新"), "国际化大都市"),
+    "西部": (("生态", "屏障", "民族", "团结"), "长治久安"),
+    "东北": (("老工业", "基地", "振兴", "国企"), "东北振兴"),
+}
+PLANTED = {
+    "城市": ("北京", "上海", "天津"),
+    "西部": ("西藏", "新疆", "青海"),
+    "东北": ("辽宁", "吉林", "黑龙江"),
+}
+
+
+def planted_corpus(*, shuffled: bool = False) -> tuple[list[Segment], list[Sentence], list[Hit]]:
+    """Nine regions in three planted groups: 24 sentences each, every third one with the group's
+    words and phrase, the others common words. ``shuffled`` deals all sentences out to the regions at
+    random, which leaves no group."""
+    rng = np.random.default_rng(7)
+    pool: list[tuple[tuple[str, ...], str | None]] = []
+    owners: list[str] = []
+    for group, regions in PLANTED.items():
+        words, phrase = GROUPS[group]
+        for region in regions:
+            for i in range(24):
+                common = tuple(rng.choice(COMMON, size=4).tolist())
+                if i % 3 == 0:
+                    pool.append((common + tuple(rng.choice(words, size=3).tolist()), phrase))
+                else:
+                    pool.append((common, None))
+                owners.append(region)
+    if shuffled:
+        owners = [owners[i] for i in rng.permutation(len(owners))]
+    segments = [
+        Segment(region, "", region, "", "", 2016, "") for group in PLANTED.values() for region in group
+    ]
+    sentences, hits, index = [], [], dict.fromkeys(owners, 0)
+    for (tokens, phrase), region in zip(pool, owners, strict=True):
+        number = index[region]
+        index[region] += 1
+        sentences.append(Sentence(region, number, 0, len(tokens), "".join(tokens), tokens))
+        if phrase:
+            hits.append(Hit(phrase, region, number, 0, len(phrase)))
+    return segments, sentences, hits
+
+
+def test_planted_groups_are_recovered_with_high_support() -> None:
+    result = cluster_regions(*planted_corpus(), resamples=60, seed=3)
+    found = {
+        frozenset(r for r, c in zip(result.regions, result.clusters, strict=True) if c == k)
+        for k in set(result.clusters)
+    }
+    assert found == {frozenset(group) for group in PLANTED.values()}
+    assert result.chosen_by == "stability" and result.resamples == 60
+    assert len(result.support) == len(result.regions) - 1 and all(0 <= s <= 1 for s in result.support)
+    assert all(support is not None and support >= 0.95 for support in result.cluster_support)
+    assert dict(result.stability)[3] > 0.9
+
+
+def test_shuffled_texts_give_low_support() -> None:
+    result = cluster_regions(*planted_corpus(shuffled=True), resamples=60, seed=3)
+    inner = [s for s, (_, _, _, size) in zip(result.support, result.linkage, strict=True) if 1 < size < 9]
+    assert np.mean(inner) < 0.5
+    assert max(score for _, score in result.stability) < 0.5
+    assert result.n_clusters == 1 and "one cluster" in result.chosen_by
+
+
+def test_resampling_is_seeded_and_independent_of_workers() -> None:
+    segments, sentences, hits = planted_corpus(shuffled=True)
+    one = cluster_regions(segments, sentences, hits, resamples=100, seed=5)
+    again = cluster_regions(segments, sentences, hits, resamples=100, seed=5, workers=2)
+    other_seed = cluster_regions(segments, sentences, hits, resamples=100, seed=6)
+    assert one == again
+    assert one.support != other_seed.support
+    assert cluster_regions(segments, sentences, hits).support == ()  # no resamples, no support
+
+
+def test_cluster_keyness_names_each_groups_phrase_and_words() -> None:
+    result = cluster_regions(*planted_corpus(), resamples=20)
+    for group, regions in PLANTED.items():
+        cluster = result.cluster_of(regions[0])
+        rows = [row for row in result.keyness if row.cluster == cluster]
+        words, phrase = GROUPS[group]
+        assert [row.feature for row in rows if row.kind == "phrase"] == [phrase]
+        top_words = {row.feature for row in rows if row.kind == "word"}
+        assert set(words) <= top_words and not top_words & set(COMMON) - top_words
+        assert all(row.count > 0 and row.other_count == 0 for row in rows if row.feature in words)
+
+
+def test_stability_table_compares_years_with_each_other_and_all_years() -> None:
+    segments, sentences, hits = planted_corpus()
+    later = [Segment(f"{s.segment_id}-2017", "", s.region, "", "", 2017, "") for s in segments]
+    sentences += [
+        Sentence(f"{s.segment_id}-2017", s.index, s.start, s.end, s.text, s.tokens) for s in sentences
+    ]
+    hits += [Hit(h.phrase, f"{h.segment_id}-2017", h.sentence_index, h.start, h.end) for h in hits]
+    overall, by_year = cluster_regions_and_years([*segments, *later], sentences, hits, resamples=20)
+    rows = stability(overall, by_year)
+    assert [(r.year, r.compared_with) for r in rows] == [(2017, "2016"), (2016, "all"), (2017, "all")]
+    assert all(r.regions == 9 and r.clusters == 3 and r.ari == 1.0 for r in rows)
+
+
+def test_boilerplate_and_feature_choice() -> None:
+    segments, sentences, hits = planted_corpus()
+    both = cluster_regions(segments, sentences, hits)
+    words = cluster_regions(segments, sentences, hits, phrases=False)
+    no_boilerplate = cluster_regions(segments, sentences, hits, max_doc_share=0.9)
+    assert both.n_features == words.n_features + 3  # the three group phrases
+    assert no_boilerplate.n_features == both.n_features - len(COMMON)  # every region says the common words
+    with pytest.raises(ValueError, match="max_doc_share"):
+        cluster_regions(segments, sentences, hits, max_doc_share=0)
+
+
+def test_support_in_tables_and_dendrogram(tmp_path) -> None:
+    segments, sentences, hits = planted_corpus()
+    overall, by_year = cluster_regions_and_years(segments, sentences, hits, resamples=20)
+    write_cluster_outputs(tmp_path, overall, by_year)
+    with open(tmp_path / "clusters.csv", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["region"] for row in rows] == sorted(overall.regions)
+    assert {float(row["support"]) for row in rows} == {1.0}
+    with open(tmp_path / "cluster_keyness.csv", encoding="utf-8-sig") as handle:
+        assert next(csv.reader(handle)) == ["cluster", "kind", "feature", "count", "other_count", "score"]
+    with open(tmp_path / "cluster_stability.csv", encoding="utf-8-sig") as handle:
+        assert next(csv.reader(handle)) == [
+            "year",
+            "compared_with",
+            "regions",
+            "clusters",
+            "other_clusters",
+            "ari",
+        ]
+    svg = (tmp_path / "dendrogram.svg").read_text(encoding="utf-8")
+    assert "自助重抽样" in svg and ">100</text>" in svg  # each branch has its support in percent
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ([1, 1, 2, 2, 3], [1, 1, 2, 3, 3]),
+        ([1, 2, 3, 4], [1, 1, 1, 1]),
+        ([1, 1, 1], [1, 1, 1]),
+        ([2, 2, 5, 5, 7, 7], [1, 1, 2, 2, 3, 3]),
+        ([1, 2], [1, 2]),
+        ([1, 2, 1, 2, 1, 3, 3, 1], [3, 3, 1, 1, 2, 2, 1, 1]),
+    ],
+)
+def test_adjusted_rand_equals_scikit_learn(first, second) -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand(first, second) == pytest.approx(adjusted_rand_score(first, second), abs=1e-12)
+
+
+def test_report_and_regions_command_show_support_keyness_and_stability(tmp_path, capsys) -> None:
+    from pipeline.cli import _print_clusters
+    from pipeline.report import _similarity
+
+    segments, sentences, hits = planted_corpus()
+    later = [Segment(f"{s.segment_id}-2017", "", s.region, "", "", 2017, "") for s in segments]
+    sentences += [
+        Sentence(f"{s.segment_id}-2017", s.index, s.start, s.end, s.text, s.tokens) for s in sentences
+    ]
+    hits += [Hit(h.phrase, f"{h.segment_id}-2017", h.sentence_index, h.start, h.end) for h in hits]
+    overall, by_year = cluster_regions_and_years([*segments, *later], sentences, hits, resamples=20)
+    write_cluster_outputs(tmp_path, overall, by_year)
+    clusters = {region: str(c) for region, c in zip(overall.regions, overall.clusters, strict=True)}
+    html = _similarity(tmp_path, clusters)
+    assert "100%" in html and "国际化大都市" in html and "Stability over the years" in html
+    _print_clusters(tmp_path)
+    printed = capsys.readouterr().out
+    assert printed.count("support 100%") == 3 and "distinctive phrases: 长治久安" in printed
+
+
+def test_fast_cuts_equal_scipy_maxclust() -> None:
+    from scipy.cluster.hierarchy import fcluster
+
+    from pipeline.cluster import _cuts, _ward
+
+    rng = np.random.default_rng(0)
+    points = rng.random((12, 5))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    tree = _ward(np.clip(points @ points.T, 0, 1))
+    for k, labels in _cuts(tree, range(2, 12)).items():
+        assert adjusted_rand(labels, fcluster(tree, t=k, criterion="maxclust")) == 1.0
+        assert len(set(labels.tolist())) == k
+
+
+class _EverySentenceOnce:
+    """A stand-in generator whose draw takes every sentence exactly once."""
+
+    def __init__(self, resampler) -> None:
+        position = np.arange(len(resampler.unit_group)) - resampler.starts[resampler.unit_group]
+        self.values = (position + 0.5) / resampler.sizes[resampler.unit_group]
+
+    def random(self, size: int) -> np.ndarray:
+        assert size == len(self.values)
+        return self.values
+
+
+@pytest.mark.parametrize("year", [None, 2016, 2017])
+def test_resampled_similarity_of_the_whole_text_is_the_similarity(year) -> None:
+    from pipeline.cluster import _Resampler
+
+    segments, sentences, hits = mixed_corpus()
+    counts = _FeatureCounts.build(segments, sentences, hits)
+    result = cluster_regions(segments, sentences, hits, year=year)
+    resampler = _Resampler.of(counts, result.regions, year, counts.columns())
+    sim = resampler.similarity(_EverySentenceOnce(resampler), sublinear_tf=True)
+    assert np.allclose(sim, np.array(result.similarity), atol=1e-6)
