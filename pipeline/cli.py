@@ -524,9 +524,8 @@ def _print_clusters(out: Path, only: str = "") -> None:
         support = "" if c.support is None else f", support {100 * c.support:.0f}%"
         print(f"\ncluster {c.cluster} ({len(c.regions)} regions{support}):")
         for label, items in (("regions", c.regions), ("distinctive phrases", c.phrases), ("distinctive words", c.words)):
-            print(f"  {label}:")
-            for line in kwic._wrap(list(items), width) or ["-"]:
-                print(f"    {line}")
+            first, *rest = kwic._wrap(list(items), width - len(label)) or ["-"]
+            print(f"  {label}: {first}" + "".join(f"\n    {line}" for line in rest))
 
 
 def _report(args: argparse.Namespace) -> int:
