@@ -32,7 +32,22 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-__all__ = ["REGION_TYPES", "Region", "find_regions", "first_region", "gazetteer", "lookup"]
+__all__ = [
+    "CITY_TYPES",
+    "REGION_TYPES",
+    "City",
+    "Region",
+    "cities",
+    "city_by_code",
+    "find_cities",
+    "find_regions",
+    "first_region",
+    "gazetteer",
+    "lookup",
+    "lookup_cities",
+    "near_names",
+    "resolve_city",
+]
 
 REGION_TYPES: frozenset[str] = frozenset({"province", "municipality", "autonomous_region", "sar"})
 """The values of :attr:`Region.type`."""
@@ -204,3 +219,172 @@ def _mentions(text: str) -> Iterator[tuple[int, int, Region]]:
 def first_region(text: str) -> Region | None:
     """The region of the first mention in ``text`` (as :func:`find_regions` finds them), or None."""
     return next((region for _, _, region in _mentions(text)), None)
+
+
+# --------------------------------------------------------------------------- prefecture level
+
+CITY_TYPES: frozenset[str] = frozenset(
+    {"city", "autonomous_prefecture", "prefecture", "league", "direct_county", "county"}
+)
+"""The values of :attr:`City.type`: 地级市, 自治州, 地区, 盟; a county-level unit governed directly by its
+province (济源, 仙桃, 五指山 …); a county whose name is also a prefecture-level unit's (大理市, 长沙县)."""
+
+_CITY_COLUMNS = (
+    "code",
+    "short",
+    "full",
+    "label",
+    "type",
+    "province",
+    "parent",
+    "aliases",
+    "former",
+    "status",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class City:
+    """One unit below the province, from ``pipeline/data/cities.csv`` (built by ``data/build_cities.py``).
+
+    ``code`` is the six-digit GB/T 2260 code; ``short`` the name without its suffix (三明, 大理);
+    ``full`` the official name (三明市, 大理白族自治州); ``label`` the name used in outputs (the short
+    name, or 吉林市 and 海南州 where a province has the short name); ``province`` the province-level
+    unit it lies in. ``former`` holds earlier names and codes (襄樊市, 思茅地区, 522400); ``status``
+    is ``abolished`` for a unit that no longer exists (巢湖市, 莱芜市). A ``county`` row is not a
+    comparison unit of its own: :attr:`unit` is the prefecture-level unit it lies in (``parent``), or
+    None for a district of a municipality.
+    """
+
+    code: str
+    short: str
+    full: str
+    label: str
+    type: str
+    province: Region
+    parent: str
+    aliases: tuple[str, ...]
+    former: tuple[str, ...]
+    status: str
+
+    @property
+    def unit(self) -> City | None:
+        """The prefecture-level unit a document from here is compared under (itself, unless a county)."""
+        return self if self.type != "county" else city_by_code(self.parent) if self.parent else None
+
+    def names(self) -> tuple[str, ...]:
+        """Every name this unit is looked up by: a county only by its full name and code."""
+        if self.type == "county":
+            return (self.code, self.full)
+        return (self.code, self.short, self.full, self.label, *self.aliases, *self.former)
+
+
+@cache
+def cities() -> tuple[City, ...]:
+    """Every unit of ``cities.csv`` (prefecture-level, provincially governed counties, homonym counties)."""
+    text = (resources.files(_PACKAGE) / "data" / "cities.csv").read_text(encoding="utf-8")
+    reader = csv.DictReader(io.StringIO(text))
+    if set(_CITY_COLUMNS) - set(reader.fieldnames or ()):
+        raise ValueError(
+            f"cities.csv lacks columns {sorted(set(_CITY_COLUMNS) - set(reader.fieldnames or ()))}"
+        )
+    provinces = {region.code: region for region in gazetteer()}
+    found = []
+    for row in reader:
+        if row["type"] not in CITY_TYPES or row["province"] not in provinces:
+            raise ValueError(f"cities.csv line {reader.line_num}: bad type or province in {row}")
+        found.append(
+            City(
+                code=row["code"],
+                short=row["short"],
+                full=row["full"],
+                label=row["label"],
+                type=row["type"],
+                province=provinces[row["province"]],
+                parent=row["parent"],
+                aliases=tuple(filter(None, row["aliases"].split(";"))),
+                former=tuple(filter(None, row["former"].split(";"))),
+                status=row["status"],
+            )
+        )
+    return tuple(found)
+
+
+@cache
+def _city_index() -> dict[str, tuple[City, ...]]:
+    """Normalised name → the units that have it (several for 朝阳区: 北京's and 长春's)."""
+    index: dict[str, list[City]] = {}
+    for city in cities():
+        for name in dict.fromkeys(city.names()):
+            index.setdefault(_key(name), []).append(city)
+    return {key: tuple(found) for key, found in index.items()}
+
+
+@cache
+def _by_code() -> dict[str, City]:
+    return {city.code: city for city in cities()}
+
+
+def city_by_code(code: str) -> City | None:
+    """The unit with this GB/T 2260 code, or the unit a former code now belongs to (522400 → 毕节), or None."""
+    found = _by_code().get(code) or (lookup_cities(code) if code.isdigit() else None)
+    return found if isinstance(found, City) else (found[0] if found else None)
+
+
+def lookup_cities(name: str) -> tuple[City, ...]:
+    """Every unit ``name`` denotes exactly: short, full or output name, alias, former name or code.
+
+    Short names denote prefecture-level units only (大理 is 大理白族自治州; 大理市, the county-level
+    city in it, is found by its full name). One name can denote several units (朝阳区 in 北京 and 长春):
+    :func:`resolve_city` chooses by province.
+    """
+    if not isinstance(name, str):
+        return ()
+    key = _key(name)
+    return _city_index().get(key, ()) if key else ()
+
+
+def resolve_city(name: str, province: Region | None = None) -> tuple[City | None, tuple[City, ...]]:
+    """(the unit ``name`` denotes, candidates when it is ambiguous).
+
+    A name found in several provinces is decided by ``province`` when given; a current unit is
+    preferred over an abolished one of the same name. ``(None, ())`` when the name is unknown.
+    """
+    found = lookup_cities(name)
+    if province is not None and any(city.province == province for city in found):
+        found = tuple(city for city in found if city.province == province)
+    if len(found) > 1 and len(current := [c for c in found if c.status == "current"]) == 1:
+        found = tuple(current)
+    if len(found) == 1:
+        return found[0], ()
+    return None, found
+
+
+@cache
+def _city_matcher() -> tuple[re.Pattern[str], dict[str, tuple[City, ...]]]:
+    """Alternation of the names that can stand in running text: full names, aliases (大理州) and
+    former full names, never a bare short name (三明 could be a street, 大理 a county-level city)."""
+    targets: dict[str, list[City]] = {}
+    for city in cities():
+        names = (city.full,) if city.type == "county" else (city.full, *city.aliases, *city.former)
+        for name in names:
+            if len(name) > 2 and _CJK.search(name) and name not in (city.short,):
+                targets.setdefault(name, []).append(city)
+    alternatives = sorted(targets, key=lambda name: (-len(name), name))
+    return re.compile("|".join(map(re.escape, alternatives))), {k: tuple(v) for k, v in targets.items()}
+
+
+def find_cities(text: str) -> list[tuple[int, int, tuple[City, ...]]]:
+    """Every mention of a unit below the province by full name, alias or former full name, left to
+    right, longest first at each position: ``(start, end, units)`` (several for 朝阳区)."""
+    pattern, targets = _city_matcher()
+    return [(m.start(), m.end(), targets[m.group()]) for m in pattern.finditer(text)]
+
+
+def near_names(name: str, n: int = 3) -> list[str]:
+    """The closest known province or city names to a misspelled one (广栋 → 广东), for hints."""
+    import difflib
+
+    names = {region.short for region in gazetteer()} | {region.full for region in gazetteer()}
+    names |= {city.full for city in cities()} | {city.label for city in cities()}
+    return difflib.get_close_matches(name, sorted(names), n=n, cutoff=0.5)
