@@ -314,7 +314,7 @@ def resolve_region(value: object, *, where: str, problems: list[str]) -> str:
     return attribution.region
 
 
-def _province(value: str) -> regions.Region | None | list[str]:
+def _province(value: str) -> regions.Region | list[str] | None:
     """The province ``value`` names exactly, None, or the several it names (广东/广西)."""
     simplified = to_simplified(value)
     found = regions.lookup(value) or regions.lookup(simplified)
@@ -455,9 +455,9 @@ def _region_from_opening(lines: list[str]) -> str:
 def _city_from_opening(lines: list[str], province: regions.Region | None) -> regions.City | None:
     """A city report's opening lines name its city: "三明市人民政府市长 杜源生", "在淮安市第七届人民代表大会"."""
     for line in lines[:_REPORT_OPENING_LINES]:
-        if len(line) <= 60 and re.search(f"(?:{_TITLES}|政府工作报告|人民政府)", line):
-            if (city := _first_city(line, province)) is not None:
-                return city
+        title = len(line) <= 60 and re.search(f"(?:{_TITLES}|政府工作报告|人民政府)", line)
+        if title and (city := _first_city(line, province)) is not None:
+            return city
     return None
 
 
