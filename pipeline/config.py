@@ -41,6 +41,7 @@ class Settings:
     quoted_min_share: float = 0.1  # a quoted slogan is quoted in at least this share of its occurrences
     quotation_min_count: int = 2  # long quotations are kept only when they recur
     # Compare
+    level: str = "province"  # regions compared: "province" or "city" (prefecture-level units, province kept)
     reuse_min_chars: int = 15  # shortest passage reported as shared between regions
     # Cluster
     n_clusters: int = 0  # 0 = chosen by silhouette
@@ -66,6 +67,7 @@ _CHOICES = {
     "graph_window": {"sentence", "segment"},
     "graph_association": {"npmi", "jaccard"},
     "engine": {"local", "dask"},
+    "level": {"province", "city"},
 }
 _BOUNDS: dict[str, tuple[float, float]] = {
     "workers": (0, 256),

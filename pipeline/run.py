@@ -99,7 +99,7 @@ def run(
         ingested = ingest.ingest(inputs)
     if not ingested.segments:
         raise no_inputs(list(inputs))
-    segments = ingested.segments
+    segments = ingest.at_level(ingested.segments, settings.level)  # the unit compared: province or city
     key = run_key(ingested, settings, user_phrases, model_dir)
     if settings.cache and (summary := _unchanged(out_dir, key, ingested)) is not None:
         return summary
@@ -163,7 +163,7 @@ def run(
         return cooccurrence.number_of_nodes(), cooccurrence.number_of_edges()
 
     def texts_stage() -> None:
-        outputs.write_segments(staging / "segments.csv", segments, analysed.sentences)
+        outputs.write_segments(staging / "segments.csv", segments, analysed.sentences, level=settings.level)
         if settings.write_texts:
             outputs.write_texts(staging / "texts.jsonl", segments, ingested.original_text)
 
@@ -194,6 +194,8 @@ def run(
             stages.start(name, stage)
         done = stages.wait()
     timings.seconds.update({name: seconds for name, (_, seconds) in done.items()})
+    if settings.level == "city":  # every table keeps the province of its cities
+        outputs.add_province(staging, {segment.region: segment.province for segment in segments})
     n_clusters_found = done["cluster"][0]
     graph_nodes, graph_edges = done["graph"][0]
     problems = _problems(ingested)
@@ -254,6 +256,7 @@ def run_key(
         "inputs": [asdict(report) for report in ingested.inputs],
         "segments": [
             [s.segment_id, s.source, s.region, s.speaker, s.title, s.year, s.date, ingested.original_text(s)]
+            + ([s.city_code] if s.city_code else [])
             for s in ingested.segments
         ],
         "settings": {name: value for name, value in asdict(settings).items() if name not in _EXECUTION_ONLY},
