@@ -381,10 +381,24 @@ def find_cities(text: str) -> list[tuple[int, int, tuple[City, ...]]]:
     return [(m.start(), m.end(), targets[m.group()]) for m in pattern.finditer(text)]
 
 
-def near_names(name: str, n: int = 3) -> list[str]:
-    """The closest known province or city names to a misspelled one (广栋 → 广东), for hints."""
+def near_names(name: str, *, n: int = 4) -> list[str]:
+    """The known names closest to a misspelled one, best first (广栋 → 广东, 广西), for hints.
+
+    Province names first; city names when no province name is close. Every
+    name as close as the closest is given (up to ``n``): one changed character is one changed
+    character, whichever name it is.
+    """
     import difflib
 
-    names = {region.short for region in gazetteer()} | {region.full for region in gazetteer()}
-    names |= {city.full for city in cities()} | {city.label for city in cities()}
-    return difflib.get_close_matches(name, sorted(names), n=n, cutoff=0.5)
+    def closest(names: set[str]) -> list[str]:
+        scored = sorted(
+            ((difflib.SequenceMatcher(None, name, known).ratio(), known) for known in names),
+            key=lambda pair: (-pair[0], pair[1]),
+        )
+        best = scored[0][0] if scored else 0.0
+        return [known for score, known in scored if score == best >= 0.5][:n]
+
+    found = closest({region.short for region in gazetteer()} | {region.full for region in gazetteer()})
+    if not found:
+        found = closest({city.full for city in cities()} | {city.label for city in cities()})
+    return found
