@@ -326,3 +326,45 @@ def test_every_city_report_is_attributed_to_its_city_and_province() -> None:
         province = regions.lookup(segment.region)
         assert province is not None and province.code[:2] == segment.city_code[:2], row
     assert len({s.city_code for s in result.segments}) == 252
+
+
+def test_both_levels_agree(tmp_path: Path) -> None:
+    """A province's own report, two of its cities' reports and another province: adoption at city
+    level summed by province equals adoption at province level (what pipeline.levels checks on runs)."""
+    from pipeline.compare import adoption, write_adoption
+    from pipeline.levels import compare_levels
+    from pipeline.records import Hit, Phrase
+
+    segments = [
+        Segment("fj", "2016_福建.txt", "福建", "", "", 2016, "一带一路" * 3),
+        Segment(
+            "sm", "2016_三明市.txt", "福建", "", "", 2016, "一带一路新常态", city="三明", city_code="350400"
+        ),
+        Segment(
+            "qz", "2017_泉州市.txt", "福建", "", "", 2017, "新常态一带一路", city="泉州", city_code="350500"
+        ),
+        Segment("gd", "2016_广东.txt", "广东", "", "", 2016, "新常态"),
+    ]
+    hits = [Hit("一带一路", "fj", 0, i, i + 4) for i in (0, 4, 8)]
+    hits += [Hit("一带一路", "sm", 0, 0, 4), Hit("新常态", "sm", 0, 4, 7), Hit("新常态", "qz", 0, 0, 3)]
+    hits += [Hit("一带一路", "qz", 0, 3, 7), Hit("新常态", "gd", 0, 0, 3)]
+    phrases = [Phrase(p, "user", (p,), 0, 0, (), 0.0) for p in ("一带一路", "新常态")]
+    for level in ("province", "city"):
+        out = tmp_path / level
+        out.mkdir()
+        keyed = at_level(segments, level)
+        write_adoption(out, adoption(keyed, hits, phrases, include_zero=False))
+        if level == "city":
+            add_province(out, {s.region: s.province for s in keyed})
+    figures, problems = compare_levels(tmp_path / "province", tmp_path / "city")
+    assert problems == []
+    assert figures["provinces"] == 2 and figures["units_at_city_level"] == 4  # 福建, 三明, 泉州, 广东
+    assert figures["hits"] == len(hits)
+    # and a disagreement is found
+    (tmp_path / "city" / "adoption.csv").write_text(
+        (tmp_path / "city" / "adoption.csv")
+        .read_text(encoding="utf-8-sig")
+        .replace("三明,福建", "三明,广东"),
+        encoding="utf-8",
+    )
+    assert compare_levels(tmp_path / "province", tmp_path / "city")[1]
