@@ -49,8 +49,15 @@ def write_segments(
     )
 
 
-# Region columns of the tables: at level city each is followed by the province of its unit.
-_REGION_COLUMNS = ("region", "region_a", "region_b", "regions", "first_regions")
+# Region columns of the tables and the province column that follows each at level city.
+_REGION_COLUMNS = {
+    "region": "province",
+    "region_a": "province_a",
+    "region_b": "province_b",
+    "regions": "provinces",
+    "first_regions": "first_provinces",
+    "using": "using_provinces",  # diffusion.csv: the regions using a phrase that year
+}
 
 
 def add_province(out_dir: Path, province_of: dict[str, str]) -> None:
@@ -76,7 +83,7 @@ def add_province(out_dir: Path, province_of: dict[str, str]) -> None:
             for index, cell in enumerate(row):
                 out.append(cell)
                 if index in at:
-                    out.append(cell.replace("region", "province", 1) if number == 0 else province(cell))
+                    out.append(_REGION_COLUMNS[cell] if number == 0 else province(cell))
             widened.append(out)
         atomic_write(path, "\ufeff" + csv_text(widened[0], widened[1:]))
 
