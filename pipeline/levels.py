@@ -2,7 +2,9 @@
 
 At city level ``adoption.csv`` has a ``province`` column; summing its rows by province (the province's
 cities plus the province's own documents, whose unit is the province) must give the province-level
-``adoption.csv`` exactly: counts, and characters of text per province and year.
+``adoption.csv`` exactly: counts, and characters of text per province and year. Phrases are found
+anew at each level (spread across regions is one criterion, and there are more cities than
+provinces), so the counts are compared for the phrases both runs found; the others are counted.
 
     python -m pipeline.levels OUT_PROVINCE OUT_CITY
 
@@ -28,16 +30,20 @@ def _rows(path: Path) -> Iterable[dict[str, str]]:
 
 def compare_levels(province_out: Path, city_out: Path) -> tuple[dict[str, int], list[str]]:
     """(figures, disagreements) of the two runs' ``adoption.csv`` summed to (province, year, phrase)."""
+    found = [{row["phrase"] for row in _rows(out / "phrases.csv")} for out in (province_out, city_out)]
+    both = found[0] & found[1]
     by_province: Counter[tuple[str, str, str]] = Counter()
     chars_province: dict[tuple[str, str], int] = {}
     for row in _rows(province_out / "adoption.csv"):
-        by_province[row["region"], row["year"], row["phrase"]] += int(row["count"])
         chars_province[row["region"], row["year"]] = int(row["chars"])
+        if row["phrase"] in both:
+            by_province[row["region"], row["year"], row["phrase"]] += int(row["count"])
     summed: Counter[tuple[str, str, str]] = Counter()
     chars_units: dict[tuple[str, str, str], int] = {}
     units: dict[str, set[str]] = {}
     for row in _rows(city_out / "adoption.csv"):
-        summed[row["province"], row["year"], row["phrase"]] += int(row["count"])
+        if row["phrase"] in both:
+            summed[row["province"], row["year"], row["phrase"]] += int(row["count"])
         chars_units[row["province"], row["year"], row["region"]] = int(row["chars"])
         units.setdefault(row["province"], set()).add(row["region"])
     chars_summed: Counter[tuple[str, str]] = Counter()
@@ -61,7 +67,10 @@ def compare_levels(province_out: Path, city_out: Path) -> tuple[dict[str, int], 
         if chars_summed.get((province, year), 0) != chars
     ]
     figures = {
-        "provinces": len({province for province, _, _ in by_province}),
+        "phrases_compared": len(both),
+        "phrases_only_at_province_level": len(found[0] - both),
+        "phrases_only_at_city_level": len(found[1] - both),
+        "provinces": len({province for province, _ in chars_province}),
         "units_at_city_level": sum(len(names) for names in units.values()),
         "province_phrase_year_counts": len(by_province),
         "hits": sum(count for (_, year, _), count in by_province.items() if not year),

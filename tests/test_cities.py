@@ -13,7 +13,7 @@ from conftest import shared_path
 
 from pipeline import regions
 from pipeline.ingest import at_level, ingest
-from pipeline.outputs import add_province, write_segments
+from pipeline.outputs import add_province, write_phrases, write_segments
 from pipeline.records import Segment
 
 # --------------------------------------------------------------------------- gazetteer
@@ -354,12 +354,13 @@ def test_both_levels_agree(tmp_path: Path) -> None:
         out.mkdir()
         keyed = at_level(segments, level)
         write_adoption(out, adoption(keyed, hits, phrases, include_zero=False))
+        write_phrases(out / "phrases.csv", phrases)
         if level == "city":
             add_province(out, {s.region: s.province for s in keyed})
     figures, problems = compare_levels(tmp_path / "province", tmp_path / "city")
     assert problems == []
     assert figures["provinces"] == 2 and figures["units_at_city_level"] == 4  # 福建, 三明, 泉州, 广东
-    assert figures["hits"] == len(hits)
+    assert figures["hits"] == len(hits) and figures["phrases_compared"] == 2
     # and a disagreement is found
     (tmp_path / "city" / "adoption.csv").write_text(
         (tmp_path / "city" / "adoption.csv")
