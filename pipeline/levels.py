@@ -66,7 +66,17 @@ def compare_levels(province_out: Path, city_out: Path) -> tuple[dict[str, int], 
         for (province, year), chars in sorted(chars_province.items())
         if chars_summed.get((province, year), 0) != chars
     ]
+    segments = [
+        Counter(row[column] for row in _rows(out / "segments.csv"))
+        for out, column in ((province_out, "region"), (city_out, "province"))
+    ]
+    problems += [
+        f"{province or 'no region'}: {n} segments at province level, {segments[1].get(province, 0)} at city level"
+        for province, n in sorted(segments[0].items())
+        if segments[1].get(province, 0) != n
+    ]
     figures = {
+        "segments": sum(segments[0].values()),
         "phrases_compared": len(both),
         "phrases_only_at_province_level": len(found[0] - both),
         "phrases_only_at_city_level": len(found[1] - both),

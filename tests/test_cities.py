@@ -355,6 +355,7 @@ def test_both_levels_agree(tmp_path: Path) -> None:
         keyed = at_level(segments, level)
         write_adoption(out, adoption(keyed, hits, phrases, include_zero=False))
         write_phrases(out / "phrases.csv", phrases)
+        write_segments(out / "segments.csv", keyed, [], level=level)
         if level == "city":
             add_province(out, {s.region: s.province for s in keyed})
     figures, problems = compare_levels(tmp_path / "province", tmp_path / "city")
