@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="reuse the segmentation of texts seen before (default: on; models/.cache/nlp)",
     )
+    run.add_argument(
+        "--level",
+        choices=("province", "city"),
+        help="compare provinces (default) or prefecture-level cities, with their province kept",
+    )
     run.add_argument("--model", type=Path, help="segmentation model folder (default: models/zh_pkuseg)")
     run.add_argument(
         "--phrases",
@@ -202,6 +207,8 @@ def _run(args: argparse.Namespace) -> int:
             overrides.append("engine=dask")
     if args.cache is not None:
         overrides.append(f"cache={args.cache}")
+    if args.level is not None:
+        overrides.append(f"level={args.level}")
     settings = load_settings(args.config, overrides)
     user_phrases: list[str] = []
     if args.phrases is not None:

@@ -43,6 +43,7 @@ class Settings:
     # Reference: the centre's texts (pipeline/echo.py); --reference on the command line wins
     reference: str = ""  # "" = none; else a folder or file of reference texts (relative to the cwd)
     # Compare
+    level: str = "province"  # regions compared: "province" or "city" (prefecture-level units, province kept)
     reuse_min_chars: int = 15  # shortest passage reported as shared between regions
     # Cluster
     n_clusters: int = 0  # 0 = chosen by cluster_criterion
@@ -80,6 +81,7 @@ _CHOICES = {
     "engine": {"local", "dask"},
     "cluster_criterion": {"stability", "silhouette"},
     "cluster_features": {"words", "phrases", "both"},
+    "level": {"province", "city"},
 }
 _BOUNDS: dict[str, tuple[float, float]] = {
     "workers": (0, 256),

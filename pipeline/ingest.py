@@ -24,8 +24,10 @@ matches whether a text was written in traditional or simplified characters. Wher
 segment, :attr:`IngestResult.originals` keeps its text in the original script, of the same length, so
 any offset into ``Segment.text`` shows the original with ``result.original_text(segment)[start:end]``.
 
-Duplicates: a document whose (normalised, simplified) text equals an earlier one's is counted once;
-the later one is reported as a duplicate in the manifest, naming the first.
+Duplicates: a document whose (normalised, simplified) text, region, city and year equal an earlier
+one's is counted once; the later one is reported as a duplicate in the manifest, naming the first.
+The same text under another region or city is kept with its own attribution (two governments
+publishing one text is reuse, the signal studied: ``reuse.csv`` shows the pair) and noted.
 """
 
 from __future__ import annotations
@@ -100,6 +102,9 @@ class _Document:
     speaker: str = ""
     date: str = ""
     original: str = ""  # normalised text in its original script, when that differs from ``text``
+    city: str = ""  # GB/T 2260 code of the prefecture-level unit, "" when none
+    found_in: str = ""  # where the region came from: metadata.csv, the record, the file name, the text
+    unresolved: str = ""  # an unusable region or city value, reported once the other sources are tried
 
 
 class InputProblem(Exception):
@@ -235,29 +240,60 @@ def region_and_year_from_name(name: str) -> tuple[str, int | None]:
 
     A name that names two regions (``广东_广西_对比.txt``) gives no region: the text decides.
     """
-    region, year, _ = _attribution_from_name(name)
+    region, _, year, _ = _attribution_from_name(name)
     return region, year
 
 
-def _attribution_from_name(name: str) -> tuple[str, int | None, str]:
-    """(region, year, problem): the problem says why a name naming regions gave none."""
+def _attribution_from_name(name: str) -> tuple[str, str, int | None, str]:
+    """(region, city code, year, problem): ``2016_三明市.txt`` → ("福建", "350400", 2016, "").
+
+    A part that is a province's name gives the province (吉林, 海南); a part that is a city's
+    (三明市, 大理州, 吉林市) gives the city and its province. The problem says why a name naming
+    several regions or cities gave none.
+    """
     stem = to_simplified(clean_field(Path(name).stem))
     named: list[str] = []
+    units: list[regions.City] = []
     year = None
     for part in _NAME_PARTS.split(stem):
         if not part:
             continue
         if year is None and (match := _YEAR.fullmatch(part)):
             year = int(match.group())
-        elif (found := regions.lookup(part)) is not None and len(part) > 1 and found.short not in named:
+        elif (found := regions.lookup(part)) is not None and len(part) > 1:
             named.append(found.short)
-    if not named:
-        named = list(dict.fromkeys(found.short for _, _, found in regions.find_regions(stem)))
+        elif len(part) > 1 and (city := _unit(regions.resolve_city(part)[0])) is not None:
+            units.append(city)
+    if not named and not units:
+        named = [found.short for _, _, found in regions.find_regions(stem)]
+        units = [unit for _, _, found in regions.find_cities(stem) if (unit := _unit(_single(found)))]
+    named = list(dict.fromkeys(named))
+    units = list(dict.fromkeys(units))
     if year is None and (match := _YEAR.search(stem)):
         year = int(match.group())
+    if len(units) > 1:
+        listed = ", ".join(unit.label for unit in units)
+        return "", "", year, f"file name names several cities ({listed}) — region taken from the text"
+    city = units[0] if units and (not named or named == [units[0].province.short]) else None
+    if city is not None:
+        return city.province.short, city.code, year, ""
     if len(named) > 1:
-        return "", year, f"file name names several regions ({', '.join(named)}) — region taken from the text"
-    return (named[0] if named else ""), year, ""
+        return (
+            "",
+            "",
+            year,
+            f"file name names several regions ({', '.join(named)}) — region taken from the text",
+        )
+    return (named[0] if named else ""), "", year, ""
+
+
+def _single(found: tuple[regions.City, ...]) -> regions.City | None:
+    return found[0] if len(found) == 1 else None
+
+
+def _unit(city: regions.City | None) -> regions.City | None:
+    """The prefecture-level unit a city or county name stands for (大理市 → 大理州), or None."""
+    return city.unit if city is not None else None
 
 
 def parse_year(value: object) -> int | None:
@@ -272,23 +308,94 @@ def resolve_region(value: object, *, where: str, problems: list[str]) -> str:
 
     Unknown names and names of several regions (广东/广西, 江浙) are reported and give no region.
     """
-    value = clean_field(value)
-    if not value:
-        return ""
+    attribution = _from_fields(value, "", where=where, problems=problems)
+    if attribution.unresolved:
+        problems.append(f"{attribution.unresolved} — left without region")
+    return attribution.region
+
+
+def _province(value: str) -> regions.Region | list[str] | None:
+    """The province ``value`` names exactly, None, or the several it names (广东/广西)."""
     simplified = to_simplified(value)
     found = regions.lookup(value) or regions.lookup(simplified)
     if found is not None:
-        return found.short
+        return found
+    if regions.lookup_cities(simplified):  # 吉林市, 海南州: a city, not the province in its name
+        return None
     named = list(dict.fromkeys(region.short for _, _, region in regions.find_regions(simplified)))
     if len(named) == 1:
-        return named[0]
-    if named:
-        problems.append(
-            f"{where}: ambiguous region '{_cut(value)}' (names {', '.join(named)}) — left without region"
-        )
-    else:
-        problems.append(f"{where}: unknown region '{_cut(value)}' — left without region")
-    return ""
+        return regions.lookup(named[0])
+    return named or None
+
+
+def _city(
+    value: str, province: regions.Region | None
+) -> tuple[regions.City | None, tuple[regions.City, ...]]:
+    """(the city ``value`` names, candidates when ambiguous): exact names first, then a mention."""
+    simplified = to_simplified(value)
+    city, candidates = regions.resolve_city(simplified, province)
+    if city is None and not candidates:
+        mentioned = {units for _, _, units in regions.find_cities(simplified)}
+        if len(mentioned) == 1:
+            city, candidates = regions.resolve_city(next(iter(mentioned))[0].full, province)
+    return city, candidates
+
+
+@dataclass(frozen=True, slots=True)
+class _Attribution:
+    region: str = ""
+    city: str = ""  # code of the prefecture-level unit
+    unresolved: str = ""  # "metadata.csv: unknown city '三名市' (did you mean 三明市?)", completed later
+
+
+def _from_fields(
+    region_value: object, city_value: object, *, where: str, problems: list[str]
+) -> _Attribution:
+    """Region and city from a sidecar row or a record: ``region`` names a province or a city,
+    ``city`` a city (its province from the gazetteer). An unknown or ambiguous value is returned in
+    ``unresolved`` (the caller says what became of the region); a county name is noted."""
+    region_text, city_text = clean_field(region_value), clean_field(city_value)
+    province: regions.Region | None = None
+    city: regions.City | None = None
+    unresolved: list[str] = []
+    if region_text:
+        found = _province(region_text)
+        if isinstance(found, list):
+            unresolved.append(f"{where}: ambiguous region '{_cut(region_text)}' (names {', '.join(found)})")
+        elif found is not None:
+            province = found
+        else:
+            city, candidates = _city(region_text, None)
+            if city is None:
+                unresolved.append(_unusable(where, "region", region_text, candidates))
+    if city_text:
+        named, candidates = _city(city_text, province)
+        if named is None:
+            unresolved.append(_unusable(where, "city", city_text, candidates))
+        elif province is not None and named.province != province:
+            problems.append(
+                f"{where}: city '{_cut(city_text)}' is in {named.province.short}, not {province.short} "
+                "— city left empty, region kept"
+            )
+        else:
+            city = named
+    if city is not None and city.type == "county":
+        unit = city.unit
+        within = f"{unit.full} ({unit.label})" if unit else city.province.short
+        problems.append(f"{where}: {city.full} is a county-level unit of {within} — compared under it")
+        province, city = city.province, unit
+    region = city.province.short if city is not None else province.short if province else ""
+    return _Attribution(region, city.code if city else "", "; ".join(unresolved))
+
+
+def _unusable(where: str, what: str, value: str, candidates: tuple[regions.City, ...]) -> str:
+    if candidates:
+        listed = ", ".join(f"{city.full} in {city.province.short}" for city in candidates[:6])
+        return f"{where}: ambiguous {what} '{_cut(value)}' ({listed}; give the province)"
+    near = regions.near_names(to_simplified(value))
+    return f"{where}: unknown {what} '{_cut(value)}'" + (
+        f" (did you mean {', '.join(near)}?)" if near else ""
+    )
 
 
 # A speaker header: "<region …><title><name>：", e.g. 山东省工业和信息化厅党组书记、厅长张海波：
@@ -303,8 +410,9 @@ _HEADER_NAME_FIRST = re.compile(r"^(?P<name>[\u4e00-\u9fff·]{2,4})\s?（(?P<rol
 _REPORT_OPENING_LINES = 6
 
 
-def _speaker_header(line: str) -> tuple[str, str, str] | None:
-    """(region, speaker, role) if ``line`` is a speaker header naming a province-level region."""
+def _speaker_header(line: str) -> tuple[str, str, str, str] | None:
+    """(region, city code, speaker, role) if ``line`` is a speaker header naming a province-level
+    region or a city (三明市市长杜源生：, the city's province from the gazetteer)."""
     if len(line) > 100:
         return None
     match = _HEADER_TITLE_FIRST.match(line) or _HEADER_NAME_FIRST.match(line)
@@ -314,9 +422,23 @@ def _speaker_header(line: str) -> tuple[str, str, str] | None:
     if _HEADER_NAME_FIRST.match(line) is None and not re.search(f"(?:{_TITLES})$", role):
         return None
     found = regions.first_region(role)
+    city = _first_city(role, found)
+    if city is not None:
+        return city.province.short, city.code, match.group("name"), role
     if found is None:
         return None
-    return found.short, match.group("name"), role
+    return found.short, "", match.group("name"), role
+
+
+def _first_city(text: str, province: regions.Region | None) -> regions.City | None:
+    """The prefecture-level unit of the first city mention in ``text`` that lies in ``province``
+    (any province when None); a name shared by several units counts only where ``province`` decides."""
+    for _, _, units in regions.find_cities(text):
+        if province is not None:
+            units = tuple(unit for unit in units if unit.province == province)
+        if len(units) == 1 and (unit := units[0].unit) is not None:
+            return unit
+    return None
 
 
 def _region_from_opening(lines: list[str]) -> str:
@@ -328,6 +450,49 @@ def _region_from_opening(lines: list[str]) -> str:
         if found and re.search(f"(?:{_TITLES}|政府工作报告|人民政府)", line):
             return found.short
     return ""
+
+
+def _city_from_opening(lines: list[str], province: regions.Region | None) -> regions.City | None:
+    """A city report's opening lines name its city: "三明市人民政府市长 杜源生", "在淮安市第七届人民代表大会"."""
+    for line in lines[:_REPORT_OPENING_LINES]:
+        title = len(line) <= 60 and re.search(f"(?:{_TITLES}|政府工作报告|人民政府)", line)
+        if title and (city := _first_city(line, province)) is not None:
+            return city
+    return None
+
+
+def _attributed(doc: _Document, source: str, problems: list[str]) -> _Document:
+    """``doc`` with its region and city completed from its opening lines, and the warning about an
+    unusable value or a missing region (naming where the region came from) added to ``problems``."""
+    lines = doc.text.split("\n", _REPORT_OPENING_LINES)
+    region, city, found_in = doc.region, doc.city, doc.found_in
+    known = regions.lookup(region) if region else None
+    in_text = _city_from_opening(lines, None if city else known)  # with a city given: any, to compare
+    if in_text is not None and city and in_text.code != city:
+        named = regions.city_by_code(city)
+        problems.append(
+            f"{_record_prefix(doc, source)}its opening lines name {in_text.full}, not {named.full if named else city} "
+            f"({found_in}) — {found_in} kept"
+        )
+    elif in_text is not None and not city:
+        city = in_text.code
+        region, found_in = in_text.province.short, found_in or "the text"
+    if not region and (region := _region_from_opening(lines)):
+        found_in = "the text"
+    if doc.unresolved:
+        outcome = f"region {region} taken from {found_in}" if region else "left without region"
+        problems.append(f"{doc.unresolved} — {outcome}")
+    elif not region and not any(_speaker_header(line) for line in doc.text.split("\n")):
+        problems.append(
+            f"{_record_prefix(doc, source)}no region in the metadata, the file name or the text "
+            "— kept without region"
+        )
+    return dataclasses.replace(doc, region=region, city=city, found_in=found_in)
+
+
+def _record_prefix(doc: _Document, source: str) -> str:
+    """ "" for a file's one document, "KEY: " for a record of a JSONL or CSV file."""
+    return "" if doc.key == source else f"{doc.key}: "
 
 
 def _year_from_opening(lines: list[str]) -> int | None:
@@ -357,13 +522,19 @@ def _split_speakers(doc: _Document) -> list[tuple[Segment, str]]:
         return "" if text == "\n".join(lines[start:end]) else text
 
     headers = [(index, found) for index, line in enumerate(lines) if (found := _speaker_header(line))]
-    region = doc.region or _region_from_opening(lines)
+    region = doc.region
     year = doc.year if doc.year is not None else _year_from_opening(lines)
     base = {"source": doc.key.split("#")[0], "year": year, "date": doc.date}
     if not headers:
         title = doc.title or (lines[0] if lines and len(lines[0]) <= 80 else "")
         segment = Segment(
-            segment_id=doc.key, region=region, speaker=doc.speaker, title=title, text=doc.text, **base
+            segment_id=doc.key,
+            region=region,
+            speaker=doc.speaker,
+            title=title,
+            text=doc.text,
+            **base,
+            **_city_fields(doc.city),
         )
         return [(segment, doc.original)]
     segments: list[tuple[Segment, str]] = []
@@ -380,7 +551,7 @@ def _split_speakers(doc: _Document) -> list[tuple[Segment, str]]:
         )
         segments.append((lead, original(0, first)))
     bounds = [index for index, _ in headers] + [len(lines)]
-    for number, ((index, (speaker_region, speaker, _role)), end) in enumerate(
+    for number, ((index, (speaker_region, speaker_city, speaker, _role)), end) in enumerate(
         zip(headers, bounds[1:], strict=True), start=1
     ):
         body = lines[index + 1 : end]
@@ -392,9 +563,31 @@ def _split_speakers(doc: _Document) -> list[tuple[Segment, str]]:
             title=headline,
             text="\n".join(body),
             **base,
+            **_city_fields(speaker_city),
         )
         segments.append((segment, original(index + 1, end)))
     return [(segment, text) for segment, text in segments if segment.text.strip()]
+
+
+def _city_fields(code: str) -> dict[str, str]:
+    city = regions.city_by_code(code) if code else None
+    return {"city": city.label, "city_code": city.code} if city else {}
+
+
+def at_level(segments: Iterable[Segment], level: str) -> tuple[Segment, ...]:
+    """The segments as the comparison stages see them at ``level``: ``province`` as ingested; at
+    ``city`` each segment's ``region`` is its city (a province's own report keeps the province), and
+    ``province`` holds the province, so tables can add it and provinces can be summed from cities.
+
+    >>> at_level([Segment("a", "a.txt", "福建", "", "", 2016, "…", city="三明", city_code="350400")], "city")[0].region
+    '三明'
+    """
+    if level == "province":
+        return tuple(segments)
+    return tuple(
+        dataclasses.replace(segment, region=segment.city or segment.region, province=segment.region)
+        for segment in segments
+    )
 
 
 # --------------------------------------------------------------------------- formats
@@ -466,11 +659,15 @@ def _record_documents(
             problems.append(f"{where}: text is empty after clean-up — record skipped")
             continue
         record_id = clean_field(record.get("id")) or where.replace(" ", "")
+        attribution = _from_fields(record.get("region"), record.get("city"), where=where, problems=problems)
         yield _Document(
             key=f"{key}#{_safe_key(record_id)}",
             text=text,
             original=original,
-            region=resolve_region(record.get("region"), where=where, problems=problems),
+            region=attribution.region,
+            city=attribution.city,
+            found_in="the record" if attribution.region else "",
+            unresolved=attribution.unresolved,
             year=parse_year(record.get("year")) or parse_year(record.get("date")),
             title=clean_field(record.get("title")),
             speaker=clean_field(record.get("speaker")),
@@ -558,7 +755,7 @@ def _display_name(path: Path, root: Path) -> str:
 class _Seen:
     """What earlier files contributed: texts (for duplicates), segment ids (kept unique), originals."""
 
-    texts: dict[str, str] = field(default_factory=dict)
+    texts: dict[object, str] = field(default_factory=dict)  # digest, and (digest, region, city, year) → key
     ids: set[str] = field(default_factory=set)
     originals: dict[str, str] = field(default_factory=dict)
 
@@ -669,16 +866,21 @@ def _ingest_file(
             text, original = _clean_text(raw_text)
             if not text:
                 raise InputProblem("no text left after clean-up (only markup, spaces or control characters)")
-            name_region, name_year, name_problem = _attribution_from_name(path.name)
-            region = resolve_region(meta.get("region", ""), where=SIDECAR, problems=problems)
-            if not region and name_problem:
+            name_region, name_city, name_year, name_problem = _attribution_from_name(path.name)
+            given = _from_fields(meta.get("region"), meta.get("city"), where=SIDECAR, problems=problems)
+            if not given.region and name_problem:
                 problems.append(name_problem)
+            if given.region and not given.city and name_region == given.region:
+                given = dataclasses.replace(given, city=name_city)  # 福建 in metadata, 2016_三明市.txt
             documents: list[_Document] = [
                 _Document(
                     key=source,
                     text=text,
                     original=original,
-                    region=region or name_region,
+                    region=given.region or name_region,
+                    city=given.city if given.region else name_city,
+                    found_in=SIDECAR if given.region else "the file name" if name_region else "",
+                    unresolved=given.unresolved,
                     year=parse_year(meta.get("year")) or parse_year(meta.get("date")) or name_year,
                     title=clean_field(meta.get("title")),
                     speaker=clean_field(meta.get("speaker")),
@@ -702,12 +904,17 @@ def _ingest_file(
     segments: list[Segment] = []
     kept = traditional = 0
     for document in documents:
+        document = _attributed(document, source, problems)
         digest = hashlib.sha1(document.text.encode("utf-8")).hexdigest()
-        if digest in seen.texts:
-            where = "" if document.key == source else f"{document.key}: "
-            problems.append(f"{where}same text as {seen.texts[digest]} — counted once, skipped here")
+        copy = (digest, document.region, document.city, document.year)
+        where = _record_prefix(document, source)
+        if copy in seen.texts:
+            problems.append(f"{where}same text as {seen.texts[copy]} — counted once, skipped here")
             continue
-        seen.texts[digest] = document.key
+        if digest in seen.texts:  # another region published the same text: reuse, kept (reuse.csv)
+            problems.append(f"{where}same text as {seen.texts[digest]}, under another region — both kept")
+        seen.texts[copy] = document.key
+        seen.texts.setdefault(digest, document.key)
         kept += 1
         traditional += bool(document.original)
         for segment, original in _split_speakers(document):

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.io_utils import atomic_write, replace_folder, write_csv, write_csv_columns
+from pipeline.io_utils import atomic_write, csv_text, replace_folder, write_csv, write_csv_columns
 from pipeline.records import HitTable, Phrase, Segment, Sentence, pick
 
 
-def write_segments(path: Path, segments: Sequence[Segment], sentences: Sequence[Sentence]) -> None:
-    """``segments.csv``: one row per segment with its attribution and size."""
+def write_segments(
+    path: Path, segments: Sequence[Segment], sentences: Sequence[Sentence], *, level: str = "province"
+) -> None:
+    """``segments.csv``: one row per segment with its attribution and size.
+
+    ``city`` and ``city_code`` (GB/T 2260) are added when a segment has a city or ``level`` is city;
+    at ``level`` city ``region`` is the unit compared (the city, or a province for its own report)
+    and ``province`` follows.
+    """
     per_segment = Counter(sentence.segment_id for sentence in sentences)
+    cities = level == "city" or any(s.city_code for s in segments)
+    header = ["segment_id", "source", "region", "speaker", "title", "year", "date", "chars", "sentences"]
+    header += ["city", "city_code"] * cities + ["province"] * (level == "city")
     write_csv(
         path,
-        ["segment_id", "source", "region", "speaker", "title", "year", "date", "chars", "sentences"],
+        header,
         (
             [
                 s.segment_id,
@@ -30,9 +42,50 @@ def write_segments(path: Path, segments: Sequence[Segment], sentences: Sequence[
                 len(s.text),
                 per_segment[s.segment_id],
             ]
+            + [s.city, s.city_code] * cities
+            + [s.province] * (level == "city")
             for s in segments
         ),
     )
+
+
+# Region columns of the tables and the province column that follows each at level city.
+_REGION_COLUMNS = {
+    "region": "province",
+    "region_a": "province_a",
+    "region_b": "province_b",
+    "regions": "provinces",
+    "first_regions": "first_provinces",
+    "using": "using_provinces",  # diffusion.csv: the regions using a phrase that year
+}
+
+
+def add_province(out_dir: Path, province_of: dict[str, str]) -> None:
+    """Give every long CSV in ``out_dir`` a province column after each region column (``province``,
+    ``province_a``; ``provinces`` beside a ``;``-joined list of regions, in the same order), so a table
+    of 250 cities is grouped by province with pandas, R or a spreadsheet filter. The square similarity
+    matrices and the wide adoption matrix keep their shape (clusters.csv has each city's province).
+    """
+    for path in sorted(out_dir.glob("*.csv")):
+        if path.name == "segments.csv" or path.name.startswith(("similarity", "adoption_matrix")):
+            continue
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
+        if not rows or not any(name in _REGION_COLUMNS for name in rows[0]):
+            continue
+        at = [index for index, name in enumerate(rows[0]) if name in _REGION_COLUMNS]
+
+        def province(value: str) -> str:
+            return ";".join(province_of.get(name, "") for name in value.split(";")) if value else ""
+
+        widened = []
+        for number, row in enumerate(rows):
+            out: list[str] = []
+            for index, cell in enumerate(row):
+                out.append(cell)
+                if index in at:
+                    out.append(_REGION_COLUMNS[cell] if number == 0 else province(cell))
+            widened.append(out)
+        atomic_write(path, "\ufeff" + csv_text(widened[0], widened[1:]))
 
 
 def write_manifest(path: Path, manifest: dict[str, Any], timings: dict[str, float]) -> None:

@@ -18,7 +18,10 @@ class Segment:
     """A stretch of text attributed to one speaker or document, the unit regions are compared on.
 
     ``region`` is a short province-level name (上海, 内蒙古) or "" when the text has no region
-    (a reporter's lead paragraph). ``year`` is None when unknown.
+    (a reporter's lead paragraph); at ``level = "city"`` the run compares segments under their city
+    instead (see :func:`pipeline.ingest.at_level`). ``city`` is the output name of the prefecture-level
+    unit (三明, 大理, 吉林市) and ``city_code`` its GB/T 2260 code, "" when none (a province's own
+    report). ``year`` is None when unknown.
     """
 
     segment_id: str
@@ -29,6 +32,9 @@ class Segment:
     year: int | None
     text: str
     date: str = ""
+    city: str = ""
+    city_code: str = ""
+    province: str = ""  # the province when ``region`` is a city (level "city"), else ""
 
 
 @dataclass(frozen=True, slots=True)

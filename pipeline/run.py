@@ -140,7 +140,7 @@ def _run_stages(
 ) -> RunSummary:
     """Every stage after ingest, writing into ``staging``, swapped into ``out_dir`` at the end.
     ``reference``: the reference's paths; ``referenced``: its texts, ingested."""
-    segments = ingested.segments
+    segments = ingest.at_level(ingested.segments, settings.level)  # the unit compared: province or city
     grams: list[phrases.GramCounts] = []
 
     def while_segmenting() -> None:
@@ -213,7 +213,7 @@ def _run_stages(
         return cooccurrence.number_of_nodes(), cooccurrence.number_of_edges()
 
     def texts_stage() -> None:
-        outputs.write_segments(staging / "segments.csv", segments, analysed.sentences)
+        outputs.write_segments(staging / "segments.csv", segments, analysed.sentences, level=settings.level)
         if settings.write_texts:
             outputs.write_texts(staging / "texts.jsonl", segments, ingested.original_text)
 
@@ -252,6 +252,8 @@ def _run_stages(
             stages.start(name, stage)
         done = stages.wait()
     timings.seconds.update({name: seconds for name, (_, seconds) in done.items()})
+    if settings.level == "city":  # every table keeps the province of its cities
+        outputs.add_province(staging, {segment.region: segment.province for segment in segments})
     n_clusters_found = done["cluster"][0]
     graph_nodes, graph_edges = done["graph"][0]
     problems = _problems(ingested, settings, referenced)
@@ -329,6 +331,7 @@ def run_key(
                     s.date,
                     result.original_text(s),
                 ]
+                + ([s.city_code] if s.city_code else [])  # the city decides the unit at --level city
                 for s in result.segments
             ],
         }

@@ -461,7 +461,7 @@ def test_traditional_article_splits_at_speakers_and_keeps_each_original(tmp_path
 
 
 def test_problems_of_one_file_are_capped_and_counted(tmp_path: Path) -> None:
-    lines = ['{"text": "推动高质量发展。"}'] + ["{broken"] * 30
+    lines = ['{"text": "推动高质量发展。", "region": "上海"}'] + ["{broken"] * 30
     (tmp_path / "many.jsonl").write_text("\n".join(lines), encoding="utf-8")
     (report,) = ingest([tmp_path]).inputs
     assert report.status == "processed" and report.problems_total == 30
