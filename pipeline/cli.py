@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -234,9 +234,8 @@ def _run(args: argparse.Namespace) -> int:
         user_phrases=user_phrases,
         progress=not args.quiet,
         reference=args.reference,
+        on_warnings=_print_warnings,  # at the end of ingest, not after the whole run
     )
-    for problem in summary.problems:
-        print(f"tifa: warning: {problem}", file=sys.stderr)
     if not args.quiet:
         print(
             f"{summary.documents} documents, {summary.segments} segments, {summary.sentences} sentences,"
@@ -533,6 +532,11 @@ def _print_clusters(out: Path, only: str = "") -> None:
         for label, items in (("regions", c.regions), ("distinctive phrases", c.phrases), ("distinctive words", c.words)):
             first, *rest = kwic._wrap(list(items), width - len(label)) or ["-"]
             print(f"  {label}: {first}" + "".join(f"\n    {line}" for line in rest))
+
+
+def _print_warnings(problems: Sequence[str]) -> None:
+    for problem in problems:
+        print(f"tifa: warning: {problem}", file=sys.stderr)
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import json
 import platform
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -94,8 +94,12 @@ def run(
     user_phrases: Sequence[str] = (),
     progress: bool = True,
     reference: Sequence[str] = (),
+    on_warnings: Callable[[tuple[str, ...]], None] | None = None,
 ) -> RunSummary:
     """Run every stage on ``inputs`` and write the results into ``out_dir``.
+
+    ``on_warnings`` receives the run's warnings (``RunSummary.problems``) as soon as ingest has read
+    every input, before the long stages.
 
     Files are built in a staging folder beside ``out_dir`` and swapped in at the end, so
     ``out_dir`` always holds one complete run. ``reference``: the centre's texts (``pipeline.echo``;
@@ -109,6 +113,8 @@ def run(
         raise Errors.E020(paths=", ".join(map(str, inputs)))
     reference = list(reference) or ([settings.reference] if settings.reference else [])
     referenced = echo.read_reference(reference, inputs, ingested) if reference else None
+    if on_warnings is not None:
+        on_warnings(_problems(ingested, settings, referenced))
     key = run_key(ingested, settings, user_phrases, model_dir, referenced)
     if settings.cache and (summary := _unchanged(out_dir, key, ingested, settings, referenced)) is not None:
         return summary

@@ -281,3 +281,23 @@ def test_n_clusters_above_the_regions_is_said_to_be_capped(tmp_path: Path, capsy
         "(in clusters_by_year.csv, at the regions with text that year)"
     ]
     assert len({row["cluster"] for row in _csv(out / "clusters.csv")}) <= 4
+
+
+def test_warnings_are_given_at_the_end_of_ingest_before_the_long_stages(tmp_path: Path, monkeypatch) -> None:
+    from pipeline import run as run_module
+    from pipeline.config import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "2016_广东.txt").write_text("坚持新发展理念，推动高质量发展。", encoding="utf-8")
+    (corpus / "notes.txt").write_bytes(b"\x00\x01binary")
+    received: list[str] = []
+
+    def segmenting(*args, **kwargs):
+        assert received, "warnings were not given before segmentation started"
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(run_module.nlp, "analyse_corpus", segmenting)
+    with pytest.raises(RuntimeError, match="stop here"):
+        run_module.run([str(corpus)], tmp_path / "out", Settings(), on_warnings=received.extend, progress=False)
+    assert any("notes.txt" in warning for warning in received)
