@@ -50,7 +50,7 @@ class Settings:
     cluster_criterion: str = "stability"  # or "silhouette": how the number of clusters is chosen
     cluster_features: str = "both"  # what region vectors are built from: "words", "phrases" or "both"
     cluster_max_doc_share: float = 1.0  # features in more than this share of the documents are left out
-    cluster_resamples: int = 50  # bootstrap resamples for branch support (0 = none; 1000 recommended)
+    cluster_resamples: int = 20  # bootstrap resamples for branch support (0 = none; 1000 recommended)
     cluster_seed: int = 1  # seed of the bootstrap resampling
     # Graph (see pipeline.graph.GraphSettings)
     graph_window: str = "sentence"  # or "segment": what counts as occurring together
