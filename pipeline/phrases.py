@@ -296,16 +296,18 @@ def _neighbour_share_max(group: np.ndarray, neighbour: np.ndarray, totals: np.nd
     return best / totals
 
 
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """``np.unique(values)`` for integers by sorting (NumPy 2's hash-based unique is slower here)."""
+def _sorted_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_counts=True)`` for integers by sorting (NumPy 2's hash-based unique is
+    slower here)."""
     ordered = np.sort(values)
-    return ordered[np.diff(ordered, prepend=ordered[:1] - 1) != 0] if len(ordered) else ordered
+    first = np.flatnonzero(np.diff(ordered, prepend=ordered[:1] - 1) != 0) if len(ordered) else ordered
+    return ordered[first], np.diff(np.append(first, len(ordered)))
 
 
 def _distinct(group: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct ``(group, value)`` pairs (small non-negative ints), sorted, as two columns."""
     width = int(values.max(initial=0)) + 1
-    pairs = _sorted_unique(group.astype(np.int64) * width + values)
+    pairs, _ = _sorted_unique(group.astype(np.int64) * width + values)
     return pairs // width, pairs % width
 
 
@@ -1034,19 +1036,13 @@ def _neighbours(phrase: np.ndarray, neighbour: np.ndarray, uses: np.ndarray) -> 
     the share of its uses next to its most frequent neighbour."""
     entropy, top = np.zeros(len(uses)), np.zeros(len(uses))
     real = neighbour >= 0
-    keys, times = _sorted_unique_counts(phrase[real].astype(np.int64) << 21 | neighbour[real])
+    keys, times = _sorted_unique(phrase[real].astype(np.int64) << 21 | neighbour[real])
     share = times / uses[keys >> 21]
     np.add.at(entropy, keys >> 21, -share * np.log2(share))
     np.maximum.at(top, keys >> 21, share)
     free = np.bincount(phrase[~real], minlength=len(uses))
     entropy += free / uses * np.log2(uses)
     return 2.0**entropy, top
-
-
-def _sorted_unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ordered = np.sort(values)
-    first = np.flatnonzero(np.diff(ordered, prepend=ordered[:1] - 1) != 0) if len(ordered) else ordered
-    return ordered[first], np.diff(np.append(first, len(ordered)))
 
 
 def _after_names(
