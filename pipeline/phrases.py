@@ -33,6 +33,7 @@ counts for 高端化、智能化、绿色化: the common core is compared across
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -127,6 +128,11 @@ class _Corpus:
     starts: np.ndarray  # segment start offsets in ``text``
     codes: np.ndarray  # uint32 code point per character, 0 at separators and non-word characters
     token_start: np.ndarray  # bool: a token starts at this offset (or the previous char ends one)
+
+    @functools.cached_property
+    def bounds(self) -> np.ndarray:
+        """The offsets where a word starts or ends, sorted (``token_start`` as positions)."""
+        return np.flatnonzero(self.token_start)
 
     @classmethod
     def of_texts(cls, segments: Sequence[Segment]) -> _Corpus:
@@ -544,7 +550,7 @@ class _Located:
         start = self.global_start
         end = start + self.end - self.start
         cut = ~corpus.token_start[start] | ~corpus.token_start[end]
-        bounds = np.flatnonzero(corpus.token_start)
+        bounds = corpus.bounds
         known = lexicon.general_frequencies()
 
         def cuts_a_word(position: int) -> bool:
@@ -1050,7 +1056,7 @@ def _after_names(
 ) -> np.ndarray:
     """Per phrase: whether at least ``PIECE_SHARE`` of its uses follow the same one or two words, each
     of them a person's name (jieba's tags ``nr…``). Only ``candidates`` are looked at."""
-    bounds = np.flatnonzero(corpus.token_start)
+    bounds = corpus.bounds
     rows = np.flatnonzero(candidates[phrase])
     at = start[rows]
     index = np.minimum(np.searchsorted(bounds, at), len(bounds) - 1)
