@@ -18,21 +18,20 @@ local-first. Exits 1 on any disagreement.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from pipeline.ingest import ingest
+from pipeline.kwic import read_rows
 from pipeline.records import Segment
 
 _JOIN = "\x00"  # never inside a phrase: counting in joined texts = the sum of the counts in each
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return list(csv.DictReader(handle))
+    return list(read_rows(path))
 
 
 def _by_year(segments: Iterable[Segment]) -> dict[int, str]:
