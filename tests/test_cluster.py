@@ -376,14 +376,19 @@ def test_cluster_keyness_names_each_groups_phrase_and_words() -> None:
         assert all(row.count > 0 and row.other_count == 0 for row in rows if row.feature in words)
 
 
-def test_stability_table_compares_years_with_each_other_and_all_years() -> None:
+def _planted_in_two_years():
+    """The planted corpus said again in 2017, clustered overall and by year (2016, 2017)."""
     segments, sentences, hits = planted_corpus()
     later = [Segment(f"{s.segment_id}-2017", "", s.region, "", "", 2017, "") for s in segments]
     sentences += [
         Sentence(f"{s.segment_id}-2017", s.index, s.start, s.end, s.text, s.tokens) for s in sentences
     ]
     hits += [Hit(h.phrase, f"{h.segment_id}-2017", h.sentence_index, h.start, h.end) for h in hits]
-    overall, by_year = cluster_regions_and_years([*segments, *later], sentences, hits, resamples=20)
+    return cluster_regions_and_years([*segments, *later], sentences, hits, resamples=20)
+
+
+def test_stability_table_compares_years_with_each_other_and_all_years() -> None:
+    overall, by_year = _planted_in_two_years()
     rows = stability(overall, by_year)
     assert [(r.year, r.compared_with) for r in rows] == [(2017, "2016"), (2016, "all"), (2017, "all")]
     assert all(r.regions == 9 and r.clusters == 3 and r.ari == 1.0 for r in rows)
@@ -444,13 +449,7 @@ def test_report_and_regions_command_show_support_keyness_and_stability(tmp_path,
     from pipeline.cli import _print_clusters
     from pipeline.report import _similarity
 
-    segments, sentences, hits = planted_corpus()
-    later = [Segment(f"{s.segment_id}-2017", "", s.region, "", "", 2017, "") for s in segments]
-    sentences += [
-        Sentence(f"{s.segment_id}-2017", s.index, s.start, s.end, s.text, s.tokens) for s in sentences
-    ]
-    hits += [Hit(h.phrase, f"{h.segment_id}-2017", h.sentence_index, h.start, h.end) for h in hits]
-    overall, by_year = cluster_regions_and_years([*segments, *later], sentences, hits, resamples=20)
+    overall, by_year = _planted_in_two_years()
     write_cluster_outputs(tmp_path, overall, by_year)
     clusters = {region: str(c) for region, c in zip(overall.regions, overall.clusters, strict=True)}
     html = _similarity(tmp_path, clusters)
