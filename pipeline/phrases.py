@@ -858,9 +858,12 @@ def _summarise(
         strict=True,
     )
     tags = lexicon.parts_of_speech()
+    frames = _frames(table.names, kept_names, tags)
     for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, in_years, low, high in columns:
         name = forms[0]
-        if role == "formula" and kinds[key] in _FORM_FREE and _governs_a_phrase(name, kept_names, tags):
+        if role == "formula" and _TITLE.search(name):
+            role = "title"
+        elif role == "formula" and kinds[key] in _FORM_FREE and name in frames:
             role = "frame"
         regions = tuple(region_names_of[low:high])
         score = _score(
@@ -904,19 +907,54 @@ _FORM_FREE = frozenset({"statistical", "item", "reference"})  # kinds no form ru
 _GOVERNING = frozenset({"v", "p"})  # verbs and prepositions (jieba's tags)
 
 
-def _governs_a_phrase(name: str, kept_names: ahocorasick.Automaton, tags: Mapping[str, str]) -> bool:
-    """Whether ``name`` is another kept phrase governed by a verb or a preposition: a verb or a
-    preposition right before it (坚持|稳中求进工作总基调, 以|邓小平理论) or a preposition right after it
-    (科学发展观|为指导). The formula is the phrase inside; this is its frame."""
-    for last, inner in kept_names.iter(name):
-        start, end = last + 1 - len(inner), last + 1
-        if inner == name:
-            continue
-        before = next((name[k:start] for k in range(max(start - 4, 0), start) if name[k:start] in tags), "")
-        after = next((name[end:k] for k in range(min(end + 4, len(name)), end, -1) if name[end:k] in tags), "")
-        if tags.get(before) in _GOVERNING or tags.get(after) == "p":
-            return True
-    return False
+def _frames(names: Sequence[str], kept_names: ahocorasick.Automaton, tags: Mapping[str, str]) -> set[str]:
+    """The phrases that are another kept phrase governed by a verb or a preposition: one before it
+    (坚持|稳中求进工作总基调, 贯彻落实|科学发展观, 以|邓小平理论) or a preposition after it (科学发展观|为指导).
+    The formula is the phrase inside; this is its frame. Only a word that governs several different
+    kept phrases frames them: a verb said before one phrase alone belongs to the formula
+    (全面建成|小康社会)."""
+    governed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # name → (governing word, inner)
+    for name in names:
+        for last, inner in kept_names.iter(name):
+            start, end = last + 1 - len(inner), last + 1
+            if inner == name:
+                continue
+            word = _governing_word(name[:start], tags) if 0 < start <= 4 else None
+            if word:
+                governed[name].append((word, inner))
+            after = next((name[end:k] for k in range(min(end + 4, len(name)), end, -1) if name[end:k] in tags), "")
+            if tags.get(after) == "p":
+                governed[name].append((after, inner))
+    inners_of: dict[str, set[str]] = defaultdict(set)
+    for pairs in governed.values():
+        for word, inner in pairs:
+            inners_of[word].add(inner)
+    return {
+        name
+        for name, pairs in governed.items()
+        if any(tags[word] == "p" or len(inners_of[word]) >= FRAME_INNERS for word, _ in pairs)
+    }
+
+
+def _governing_word(prefix: str, tags: Mapping[str, str]) -> str | None:
+    """The verb or preposition ``prefix`` is, alone or with one other word (贯彻|落实, 深入|推进). A
+    verb of one character is too often part of a compound word to count."""
+    if tags.get(prefix, "i")[0] not in "iv":  # a noun is not read as two words (发展: not 发|展)
+        splits = [(prefix, "")]
+    else:
+        splits = [(prefix, "")] + [
+            (prefix[:k], prefix[k:]) for k in range(1, len(prefix)) if prefix[:k] in tags and prefix[k:] in tags
+        ]
+    for words in splits:
+        for word in words:
+            if tags.get(word) == "p" or (tags.get(word) == "v" and len(word) > 1):
+                return word
+    return None
+
+
+# A meeting or a plan named by its ordinal (党的十八大, 十八届三中全会, 第十三个五年规划纲要): what formulas
+# are cited from, not a formula.
+_TITLE = re.compile("[一二三四五六七八九十]+(?:届|中全会|中、)|党的[一二三四五六七八九十]+大|十[一二三四五六七八九]大|全会|第[一二三四五六七八九十]+个五年")
 
 
 def _ranked_hits(table: HitTable, phrases: Sequence[Phrase]) -> HitTable:
@@ -967,7 +1005,8 @@ def _change(
     return shares.max(axis=1) - shares.min(axis=1), years_used
 
 
-ROLE_WEIGHT = {"formula": 1.0, "label": 0.2, "boilerplate": 0.3, "fragment": 0.2, "frame": 0.3}
+ROLE_WEIGHT = {"formula": 1.0, "label": 0.2, "boilerplate": 0.3, "fragment": 0.2, "frame": 0.3, "title": 0.3}
+FRAME_INNERS = 20  # different phrases a verb or preposition governs, at least, to be a frame's word
 LABEL_SHARE = 0.5  # uses next to a number, at least: a statistics label (居民消费价格涨幅 3%)
 BOILERPLATE_COVERAGE, BOILERPLATE_CHANGE = 0.8, 0.25  # in most documents, every year alike
 FRAGMENT_SHARE = 0.5  # a list (、 inside) that continues past its end this often is cut short
@@ -1122,7 +1161,8 @@ def _score(
       are fixed by their form;
     * ``(1 + change)²``: where documents have years, a phrase whose adoption moves (absent, then
       everywhere) ranks above one used evenly throughout — the signal diffusion studies look for;
-    * the role: statistics labels × 0.2, boilerplate × 0.3, cut lists × 0.2 (``ROLE_WEIGHT``).
+    * the role: statistics labels × 0.2, boilerplate, frames and titles × 0.3, fragments × 0.2
+      (``ROLE_WEIGHT``).
     """
     unit = max(free_share, min(max(contexts - 1.0, 0.0) / CONTEXTS_FULL, 1.0))
     score = spread * math.log2(1 + count / years_used) * (UNIT_FLOOR + (1 - UNIT_FLOOR) * unit) * (1 + change) ** 2 * ROLE_WEIGHT[role]
