@@ -954,7 +954,7 @@ def _governing_word(prefix: str, tags: Mapping[str, str]) -> str | None:
 
 # A meeting or a plan named by its ordinal (党的十八大, 十八届三中全会, 第十三个五年规划纲要): what formulas
 # are cited from, not a formula.
-_TITLE = re.compile("[一二三四五六七八九十]+(?:届|中全会|中、)|党的[一二三四五六七八九十]+大|十[一二三四五六七八九]大|全会|第[一二三四五六七八九十]+个五年")
+_TITLE = re.compile("[一二三四五六七八九十]+(?:届|中全会|中、)|党的[一二三四五六七八九十]+大|(?:[二三四五六七八九]十[一二三四五六七八九]?|十[一二三四五六七八九])大|全会|第[一二三四五六七八九十]+个五年")
 
 
 def _ranked_hits(table: HitTable, phrases: Sequence[Phrase]) -> HitTable:
