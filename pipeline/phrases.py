@@ -858,7 +858,8 @@ def _summarise(
         strict=True,
     )
     tags = lexicon.parts_of_speech()
-    frames = _frames(table.names, kept_names, tags)
+    units = {name for name, contexts in zip(table.names, evidence.contexts.tolist(), strict=True) if contexts >= FRAME_UNIT}
+    frames = _frames(table.names, units, kept_names, tags)
     for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, in_years, low, high in columns:
         name = forms[0]
         if role == "formula" and _TITLE.search(name):
@@ -907,7 +908,9 @@ _FORM_FREE = frozenset({"statistical", "item", "reference"})  # kinds no form ru
 _GOVERNING = frozenset({"v", "p"})  # verbs and prepositions (jieba's tags)
 
 
-def _frames(names: Sequence[str], kept_names: ahocorasick.Automaton, tags: Mapping[str, str]) -> set[str]:
+def _frames(
+    names: Sequence[str], units: set[str], kept_names: ahocorasick.Automaton, tags: Mapping[str, str]
+) -> set[str]:
     """The phrases that are another kept phrase governed by a verb or a preposition: one before it
     (坚持|稳中求进工作总基调, 贯彻落实|科学发展观, 以|邓小平理论) or a preposition after it (科学发展观|为指导).
     The formula is the phrase inside; this is its frame. Only a word that governs several different
@@ -917,7 +920,7 @@ def _frames(names: Sequence[str], kept_names: ahocorasick.Automaton, tags: Mappi
     for name in names:
         for last, inner in kept_names.iter(name):
             start, end = last + 1 - len(inner), last + 1
-            if inner == name:
+            if inner == name or inner not in units:
                 continue
             word = _governing_word(name[:start], tags) if 0 < start <= 4 else None
             if word:
@@ -937,18 +940,23 @@ def _frames(names: Sequence[str], kept_names: ahocorasick.Automaton, tags: Mappi
 
 
 def _governing_word(prefix: str, tags: Mapping[str, str]) -> str | None:
-    """The verb or preposition ``prefix`` is, alone or with one other word (贯彻|落实, 深入|推进). A
-    verb of one character is too often part of a compound word to count."""
-    if tags.get(prefix, "i")[0] not in "iv":  # a noun is not read as two words (发展: not 发|展)
-        splits = [(prefix, "")]
-    else:
-        splits = [(prefix, "")] + [
-            (prefix[:k], prefix[k:]) for k in range(1, len(prefix)) if prefix[:k] in tags and prefix[k:] in tags
-        ]
-    for words in splits:
-        for word in words:
-            if tags.get(word) == "p" or (tags.get(word) == "v" and len(word) > 1):
-                return word
+    """The verb or preposition ``prefix`` is, alone or as the word right before the phrase (深入|推进),
+    or two verbs together (贯彻|落实). A verb of one character is too often part of a compound word to
+    count; a noun is not read as two words (发展: not 发|展)."""
+
+    def governs(word: str) -> bool:
+        return tags.get(word) == "p" or (tags.get(word) == "v" and len(word) > 1)
+
+    if governs(prefix):
+        return prefix
+    if tags.get(prefix, "i")[0] not in "iv":
+        return None
+    for k in range(1, len(prefix)):
+        first, second = prefix[:k], prefix[k:]
+        if first in tags and governs(second):
+            return second
+        if governs(first) and tags.get(second) in ("v", "a"):
+            return first
     return None
 
 
@@ -1006,6 +1014,7 @@ def _change(
 
 
 ROLE_WEIGHT = {"formula": 1.0, "label": 0.2, "boilerplate": 0.3, "fragment": 0.2, "frame": 0.3, "title": 0.3}
+FRAME_UNIT = 1.5  # neighbours (perplexity) a phrase needs to be framed rather than a piece of the frame (创新|驱动发展战略)
 FRAME_INNERS = 20  # different phrases a verb or preposition governs, at least, to be a frame's word
 LABEL_SHARE = 0.5  # uses next to a number, at least: a statistics label (居民消费价格涨幅 3%)
 BOILERPLATE_COVERAGE, BOILERPLATE_CHANGE = 0.8, 0.25  # in most documents, every year alike
