@@ -391,7 +391,7 @@ def test_a_verb_governing_many_phrases_frames_them_and_one_governing_one_does_no
     for name in names:
         kept.add_word(name, name)
     kept.make_automaton()
-    frames = _frames(names, kept, parts_of_speech())
+    frames = _frames(names, set(names), kept, parts_of_speech())
     assert {f"推进{name}" for name in objects} <= frames  # 推进 governs every one of them: a frame
     assert "全面建成小康社会" not in frames  # 建成 governs this one phrase alone: part of the formula
     assert not frames & set(objects)
