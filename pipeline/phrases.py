@@ -833,7 +833,12 @@ def _summarise(
     region_phrase, region_of = _distinct(table.phrase[has_region], hit_region[has_region])
     region_bounds = np.searchsorted(region_phrase, np.arange(n_phrases + 1))
     region_names_of = [region_names[index] for index in region_of.tolist()]
-    change, years_used = _change(table, segments, segment_region)
+    change, years_used, peak_share = _change(table, segments, segment_region)
+    # regions reached: all regions that ever use it and, where texts have years, those using it in the
+    # same year at its peak (geometric mean) — a formula is taken up by many regions at once
+    reached = np.diff(region_bounds).astype(np.float64)
+    if peak_share is not None:
+        reached = np.sqrt(reached * peak_share * len(region_names))
     free = _free_counts(table)
     evidence = _Evidence.of(table, corpus, count)
     roles = evidence.roles(segments_n / max(len(segments), 1), change, dated=_has_years(segments))
@@ -853,6 +858,7 @@ def _summarise(
         in_word_count.tolist(),
         change.tolist(),
         years_used.tolist(),
+        reached.tolist(),
         region_bounds[:-1].tolist(),
         region_bounds[1:].tolist(),
         strict=True,
@@ -860,7 +866,7 @@ def _summarise(
     tags = lexicon.parts_of_speech()
     units = {name for name, contexts in zip(table.names, evidence.contexts.tolist(), strict=True) if contexts >= FRAME_UNIT}
     frames = _frames(table.names, units, kept_names, tags)
-    for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, in_years, low, high in columns:
+    for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, in_years, reach, low, high in columns:
         name = forms[0]
         if role == "formula" and _TITLE.search(name):
             role = "title"
@@ -870,7 +876,7 @@ def _summarise(
         score = _score(
             count=used,
             years_used=in_years,
-            spread=len(regions) if spread_by_region else segments_used,
+            spread=reach if spread_by_region else segments_used,
             free_share=free_used / used if used else 1.0,
             contexts=contexts,
             bits=cohesion[key] if kinds[key] in _FORM_FREE else None,
@@ -986,14 +992,15 @@ def _ranked_hits(table: HitTable, phrases: Sequence[Phrase]) -> HitTable:
 
 def _change(
     table: HitTable, segments: Sequence[Segment], segment_region: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Per phrase: how much the share of regions using it moves across years (0: flat or no years,
-    1: 0 → all), and the share of the years in which it is used (1 where texts have no years)."""
+    1: 0 → all), the share of the years in which it is used (1 where texts have no years), and the
+    share of the regions using it in its peak year (None where texts have no years)."""
     regions_per_year = Counter(
         year for year, _ in {(s.year, s.region) for s in segments if s.region and s.year}
     )
     if len(regions_per_year) < 2:
-        return np.zeros(len(table.names)), np.ones(len(table.names))
+        return np.zeros(len(table.names)), np.ones(len(table.names)), None
     years = sorted(regions_per_year)
     column = {year: index for index, year in enumerate(years)}
     segment_column = np.asarray(
@@ -1010,7 +1017,7 @@ def _change(
     np.add.at(using, (phrase, cell // n_regions), 1)
     shares = using / np.asarray([regions_per_year[year] for year in years], dtype=np.float64)
     years_used = np.maximum(np.count_nonzero(using, axis=1), 1) / len(years)
-    return shares.max(axis=1) - shares.min(axis=1), years_used
+    return shares.max(axis=1) - shares.min(axis=1), years_used, shares.max(axis=1)
 
 
 ROLE_WEIGHT = {"formula": 1.0, "label": 0.2, "boilerplate": 0.3, "fragment": 0.2, "frame": 0.3, "title": 0.3}
@@ -1148,7 +1155,7 @@ def _score(
     *,
     count: int,
     years_used: float,
-    spread: int,
+    spread: float,
     free_share: float,
     contexts: float,
     bits: float | None,
@@ -1158,9 +1165,10 @@ def _score(
 ) -> float:
     """Rank of a phrase: how formulaic it is, how widely and often it is used, how its use moves.
 
-    * ``spread × log2(1 + count / years_used)``: adopted by many regions (segments when there are no
-      regions), often in the years it is used at all — a formula coined in the last year of a corpus is
-      not outweighed by one said as often over all its years;
+    * ``spread × log2(1 + count / years_used)``: adopted by many regions — the geometric mean of the
+      regions ever using it and those using it in its peak year (segments when there are no regions)
+      — often in the years it is used at all: a formula coined in the last year of a corpus is not
+      outweighed by one said as often over all its years;
     * ``0.5 + 0.5 × unit``: a unit of its own rather than a piece of one longer phrase — said on its
       own (its free share), or, when mostly said inside longer phrases, inside many different ones
       (``contexts / 8``, the nested-core evidence of term extraction);
