@@ -395,3 +395,14 @@ def test_a_verb_governing_many_phrases_frames_them_and_one_governing_one_does_no
     assert {f"推进{name}" for name in objects} <= frames  # 推进 governs every one of them: a frame
     assert "全面建成小康社会" not in frames  # 建成 governs this one phrase alone: part of the formula
     assert not frames & set(objects)
+
+
+def test_a_phrase_mostly_going_on_with_the_same_character_is_cut_short(nlp) -> None:
+    texts = [
+        f"{verb}资源节约型、环境友好型社会，推进“放管服”改革。“全面两孩”政策落地。"
+        for verb in ("建设", "加快建设", "推进", "努力建设", "着力建设", "全面建设")
+    ]
+    _, phrases, _ = _run(nlp, texts)
+    assert phrases["资源节约型、环境友好型"].role == "fragment"  # always followed by 社会
+    assert phrases["全面两孩"].role == "formula"  # the quotes say where it ends
+    assert phrases["放管服"].role == "formula"
