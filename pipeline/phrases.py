@@ -930,7 +930,9 @@ def _frames(
             start, end = last + 1 - len(inner), last + 1
             if inner == name or inner not in units:
                 continue
-            word = _governing_word(name[:start], tags) if 0 < start <= 4 else None
+            # the verb right before it, or the last of two joined by 和 (加强和创新|社会管理)
+            prefix = name[:start].rpartition("和")[2] if "和" in name[:start][1:-1] else name[:start]
+            word = _governing_word(prefix, tags) if 0 < len(prefix) <= 4 else None
             if word:
                 governed[name].append((word, inner))
             after = next((name[end:k] for k in range(min(end + 4, len(name)), end, -1) if name[end:k] in tags), "")

@@ -386,13 +386,14 @@ def test_a_verb_governing_many_phrases_frames_them_and_one_governing_one_does_no
                "全域旅游", "分级诊疗", "海绵城市", "特色小镇", "智慧城市", "营改增", "去产能", "去库存", "去杠杆",
                "降成本", "补短板", "一带一路", "互联网+"]
     assert len(objects) >= FRAME_INNERS
-    names = objects + [f"推进{name}" for name in objects] + ["小康社会", "全面建成小康社会"]
+    names = objects + [f"推进{name}" for name in objects] + ["小康社会", "全面建成小康社会", "加强和推进新型城镇化"]
     kept = ahocorasick.Automaton()
     for name in names:
         kept.add_word(name, name)
     kept.make_automaton()
     frames = _frames(names, set(names), kept, parts_of_speech())
     assert {f"推进{name}" for name in objects} <= frames  # 推进 governs every one of them: a frame
+    assert "加强和推进新型城镇化" in frames  # the last of two verbs joined by 和 governs it
     assert "全面建成小康社会" not in frames  # 建成 governs this one phrase alone: part of the formula
     assert not frames & set(objects)
 
