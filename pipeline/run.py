@@ -19,10 +19,10 @@ from pipeline import (
     cluster,
     compare,
     echo,
+    engine,
     graph,
     ingest,
     io_utils,
-    nlp,
     outputs,
     parallel,
     phrases,
@@ -30,6 +30,7 @@ from pipeline import (
 )
 from pipeline.config import Settings
 from pipeline.errors import Errors
+from pipeline.model import model_path
 
 
 @dataclass
@@ -62,7 +63,7 @@ def _versions(model_dir: Path | None) -> dict[str, str]:
             found[package] = version(package)
         except PackageNotFoundError:
             found[package] = ""
-    meta = Path(model_dir or nlp.DEFAULT_MODEL) / "meta.json"
+    meta = model_path(model_dir) / "meta.json"
     if meta.is_file():
         info = json.loads(meta.read_text(encoding="utf-8"))
         found["model"] = f"{info.get('name', '')} {info.get('version', '')}".strip()
@@ -154,7 +155,7 @@ def _run_stages(
             grams.append(phrases.count_grams(segments, settings))
 
     with timings.stage("nlp"):  # workers, engine and cache as settings say; the model loads only if needed
-        analysed = nlp.analyse_corpus(
+        analysed = engine.analyse_corpus(
             segments,
             settings,
             model_dir=model_dir,
@@ -165,7 +166,7 @@ def _run_stages(
     centre = None
     if referenced is not None:
         with timings.stage("reference_nlp"):  # through the same cache: segmented once
-            analysed_reference = nlp.analyse_corpus(
+            analysed_reference = engine.analyse_corpus(
                 referenced.segments,
                 settings,
                 model_dir=model_dir,
@@ -318,7 +319,7 @@ def run_key(
 ) -> str:
     """A digest of everything the outputs depend on: inputs, settings, phrase list, code, model."""
     digest = hashlib.blake2b(digest_size=20)
-    digest.update(cache.fingerprint(model_dir or nlp.DEFAULT_MODEL).encode())
+    digest.update(cache.fingerprint(model_path(model_dir)).encode())  # $TIFA_MODEL too
     package = Path(__file__).parent
     for path in sorted([*package.glob("*.py"), *package.glob("data/*")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())

@@ -12,8 +12,9 @@ import pytest
 from pipeline import cache as nlp_cache
 from pipeline.cache import NlpCache, decode, encode, fingerprint
 from pipeline.config import Settings
-from pipeline.nlp import DEFAULT_MODEL, Analysis, analyse, analyse_corpus
-from pipeline.records import Segment
+from pipeline.engine import analyse, analyse_corpus
+from pipeline.model import DEFAULT_MODEL
+from pipeline.records import Analysis, Segment
 
 TEXTS = [
     "我们要深刻领悟“两个确立”的决定性意义。\n推动制造业高端化、智能化、绿色化发展。",

@@ -259,7 +259,7 @@ def test_a_failed_run_leaves_no_lock_or_partial_folder(tmp_path: Path, monkeypat
     def broken(*args, **kwargs):
         raise KeyboardInterrupt  # as Ctrl-C during segmentation
 
-    monkeypatch.setattr(pipeline.run.nlp, "analyse_corpus", broken)
+    monkeypatch.setattr(pipeline.run.engine, "analyse_corpus", broken)
     out = tmp_path / "out"
     assert main(["run", str(corpus), "--out", str(out), "--workers", "1"]) == 130
     assert capsys.readouterr().err.strip() == f"tifa: interrupted — nothing was written: {out}/ holds no run"
@@ -297,7 +297,7 @@ def test_warnings_are_given_at_the_end_of_ingest_before_the_long_stages(tmp_path
         assert received, "warnings were not given before segmentation started"
         raise RuntimeError("stop here")
 
-    monkeypatch.setattr(run_module.nlp, "analyse_corpus", segmenting)
+    monkeypatch.setattr(run_module.engine, "analyse_corpus", segmenting)
     with pytest.raises(RuntimeError, match="stop here"):
         run_module.run([str(corpus)], tmp_path / "out", Settings(), on_warnings=received.extend, progress=False)
     assert any("notes.txt" in warning for warning in received)

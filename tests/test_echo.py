@@ -13,9 +13,9 @@ from pipeline import echo, echo_check
 from pipeline.cli import main
 from pipeline.compare import count_hits
 from pipeline.config import Settings
+from pipeline.engine import analyse, analyse_corpus
 from pipeline.errors import TifaError
 from pipeline.ingest import IngestResult, ingest
-from pipeline.nlp import analyse, analyse_corpus
 from pipeline.phrases import extract
 from pipeline.records import Hit, Phrase, Segment
 from pipeline.text import normalize

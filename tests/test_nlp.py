@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.engine import analyse
 from pipeline.errors import TifaError
-from pipeline.nlp import analyse, chunks, load_nlp
+from pipeline.nlp import chunks, load_nlp
 from pipeline.records import Segment
 
 
