@@ -206,3 +206,26 @@ def test_only_the_latest_versions_are_kept(tmp_path: Path) -> None:
     kept = {path.name for path in (tmp_path / "c").iterdir()}
     assert versions[0].name in kept and versions[-1].name in kept and "not-a-version" in kept
     assert len(kept) == nlp_cache.KEEP_VERSIONS + 1
+
+
+def test_run_key_follows_tifa_model_like_the_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Switching models with $TIFA_MODEL changes the run key, so a rerun does not keep stale outputs."""
+    from pipeline.ingest import ingest
+    from pipeline.model import model_path
+    from pipeline.run import run_key
+
+    corpus = tmp_path / "2016_上海.txt"
+    corpus.write_text("我们要深刻领悟“两个确立”的决定性意义。", encoding="utf-8")
+    ingested = ingest([corpus])
+    monkeypatch.delenv("TIFA_MODEL", raising=False)
+    default = run_key(ingested, Settings(), (), None)
+    model = shutil.copytree(DEFAULT_MODEL, tmp_path / "model", ignore=shutil.ignore_patterns("pkuseg_model"))
+    (model / "tokenizer" / "pkuseg_model").symlink_to(DEFAULT_MODEL / "tokenizer" / "pkuseg_model")
+    meta = model / "meta.json"
+    meta.write_text(meta.read_text(encoding="utf-8").replace('"version":"0.0.0"', '"version":"0.0.1"'))
+    monkeypatch.setenv("TIFA_MODEL", str(model))
+    assert model_path() == model
+    assert run_key(ingested, Settings(), (), None) != default
+    assert run_key(ingested, Settings(), (), None) == run_key(ingested, Settings(), (), model)
+    monkeypatch.delenv("TIFA_MODEL")
+    assert run_key(ingested, Settings(), (), None) == default
