@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pipeline import (
     __version__,
+    api,
     cache,
     cluster,
     compare,
@@ -70,22 +71,6 @@ def _versions(model_dir: Path | None) -> dict[str, str]:
     return found
 
 
-def graph_settings(settings: Settings) -> graph.GraphSettings:
-    return graph.GraphSettings(
-        window=settings.graph_window,  # type: ignore[arg-type]
-        association=settings.graph_association,  # type: ignore[arg-type]
-        min_association=settings.graph_min_association,
-        top_edges=settings.graph_top_edges,
-        min_node_count=settings.graph_min_count,
-        min_edge_weight=settings.graph_min_edge_weight,
-        max_phrases=settings.graph_phrases,
-        min_llr=settings.graph_min_llr,
-        edges_per_node=settings.graph_edges_per_node,
-        join_gap=settings.graph_join_gap,
-        resolution=settings.graph_resolution,
-    )
-
-
 def run(
     inputs: Sequence[str],
     out_dir: Path,
@@ -109,7 +94,8 @@ def run(
     timings = Timings()
     io_utils.check_out_dir(out_dir)  # before any work: never replace a folder tifa did not write
     with timings.stage("ingest"):
-        ingested = ingest.ingest(inputs)
+        corpus = api.Corpus.from_folder(*inputs)
+    ingested = corpus.ingested
     if not ingested.segments:
         raise Errors.E020(paths=", ".join(map(str, inputs)))
     reference = list(reference) or ([settings.reference] if settings.reference else [])
@@ -208,8 +194,8 @@ def _run_stages(
         return overall.n_clusters
 
     def graph_stage() -> tuple[int, int]:
-        options = graph_settings(settings)
-        cooccurrence = graph.build_graph(found.phrases, found.hit_table, segments, settings=options)
+        options = api.graph_settings(settings)
+        cooccurrence = result.graph
         graph.write_graphml(cooccurrence, staging / "cooccurrence.graphml")
         graph.write_gexf(cooccurrence, staging / "cooccurrence.gexf")
         graph.write_dynamic_gexf(cooccurrence, staging / "cooccurrence_dynamic.gexf")
@@ -232,17 +218,16 @@ def _run_stages(
     with parallel.Stages(settings.resolved_workers()) as stages:
         stages.start("reuse", reuse_stage)
         stages.start("texts", texts_stage)
-        with timings.stage("phrases"):
-            found = phrases.extract(
-                segments,
-                analysed.sentences,
-                analysed.spans,
+        with timings.stage("phrases"):  # the library's path, with the segmentation done above
+            result = api.extract_phrases(
+                api.Corpus(ingested),
                 settings,
                 user_phrases=user_phrases,
+                analysed=analysed,
                 grams=grams[0] if grams else None,
                 reference_phrases=centre.surfaces if centre else None,
             )
-        counts = compare.count_hits(segments, found.hit_table, found.phrases)  # once, for both
+        found, counts = result.found, result.counts  # counted once, for adoption, keyness and diffusion
         echoes = None
         if centre is not None:
             with timings.stage("echo"):
@@ -397,19 +382,9 @@ def _problems(
 ) -> tuple[str, ...]:
     """The warnings of a run: settings it cannot honour, then each input's problems and skips, then
     (with a reference) the reference's, prefixed, and what the reference lacks."""
-
-    def of_files(result: ingest.IngestResult) -> tuple[str, ...]:
-        return tuple(
-            f"{report.source}: {problem}" for report in result.inputs for problem in report.problems
-        ) + tuple(
-            f"{report.source}: skipped — {report.reason}"
-            for report in result.inputs
-            if report.status != "processed"
-        )
-
-    warnings = _setting_warnings(ingested, settings) + of_files(ingested)
+    warnings = _setting_warnings(ingested, settings) + ingested.problems
     if reference is not None:
-        warnings += tuple(f"reference {p}" for p in of_files(reference)) + echo.warnings(reference)
+        warnings += tuple(f"reference {p}" for p in reference.problems) + echo.warnings(reference)
     return warnings
 
 
