@@ -17,6 +17,26 @@ def nlp():
 
 
 @pytest.fixture(scope="session")
+def seed_run(tmp_path_factory) -> Path:
+    """What `make run` does: `tifa run seeds --out out`, through the installed console script; run
+    once per session and shared by the tests that read a whole run's files (read them, never write)."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("seed_run") / "out"
+    tifa = Path(sys.executable).with_name("tifa")
+    completed = subprocess.run(
+        [str(tifa), "run", str(SEEDS), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
 def seed_segments():
     from pipeline.ingest import ingest
 

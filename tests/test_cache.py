@@ -180,6 +180,7 @@ def test_cli_flags_reach_the_settings(monkeypatch: pytest.MonkeyPatch, tmp_path:
     )
 
 
+@pytest.mark.slow
 def test_tifa_run_fills_the_cache_only_when_asked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from conftest import SEEDS
 

@@ -26,6 +26,8 @@ from pipeline import killtest
 from pipeline.errors import TifaError
 from pipeline.io_utils import check_out_dir, prepare_staging, replace_folder
 
+pytestmark = pytest.mark.slow  # whole runs, killed and not
+
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory) -> tuple[Path, Path, float]:

@@ -192,6 +192,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 def test_run_with_a_reference(tmp_path: Path, capsys) -> None:
     corpus = _folder(
         tmp_path / "corpus",
@@ -236,6 +237,7 @@ def test_run_with_a_reference(tmp_path: Path, capsys) -> None:
     assert "reference" not in manifest and not set(echo.REFERENCE_SETTINGS) & set(manifest["settings"])
 
 
+@pytest.mark.slow
 def test_reference_without_years_warns_and_loses_nothing(tmp_path: Path, capsys) -> None:
     corpus = _folder(
         tmp_path / "corpus", {"2016_广东.txt": "推进一带一路建设。", "2017_广西.txt": "一带一路。"}
