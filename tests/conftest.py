@@ -18,22 +18,16 @@ def nlp():
 
 @pytest.fixture(scope="session")
 def seed_run(tmp_path_factory) -> Path:
-    """What `make run` does: `tifa run seeds --out out`, through the installed console script; run
-    once per session and shared by the tests that read a whole run's files (read them, never write)."""
-    import subprocess
-    import sys
+    """`tifa run seeds --out out` through the installed console script, once per session, shared by
+    the tests that read a whole run's files (read them, never write). One worker, hash seed 1 and a
+    cold cache of its own (``cache`` beside ``out``): test_determinism compares it with a warm rerun.
+    Its wall time is in ``seconds`` beside ``out``."""
+    from pipeline import killtest
 
-    out = tmp_path_factory.mktemp("seed_run") / "out"
-    tifa = Path(sys.executable).with_name("tifa")
-    completed = subprocess.run(
-        [str(tifa), "run", str(SEEDS), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return out
+    work = tmp_path_factory.mktemp("seed_run")
+    command = killtest.tifa_command([SEEDS], work / "out", work / "cache", "--workers", "1")
+    (work / "seconds").write_text(str(killtest.run_to_end(command, hash_seed="1")))
+    return work / "out"
 
 
 @pytest.fixture(scope="session")
