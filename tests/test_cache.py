@@ -220,10 +220,9 @@ def test_run_key_follows_tifa_model_like_the_stage(tmp_path: Path, monkeypatch: 
     ingested = ingest([corpus])
     monkeypatch.delenv("TIFA_MODEL", raising=False)
     default = run_key(ingested, Settings(), (), None)
-    model = shutil.copytree(DEFAULT_MODEL, tmp_path / "model", ignore=shutil.ignore_patterns("pkuseg_model"))
-    (model / "tokenizer" / "pkuseg_model").symlink_to(DEFAULT_MODEL / "tokenizer" / "pkuseg_model")
-    meta = model / "meta.json"
-    meta.write_text(meta.read_text(encoding="utf-8").replace('"version":"0.0.0"', '"version":"0.0.1"'))
+    model = tmp_path / "model"  # another model: run_key only fingerprints its files
+    model.mkdir()
+    (model / "meta.json").write_text('{"name": "other", "version": "0.0.1"}', encoding="utf-8")
     monkeypatch.setenv("TIFA_MODEL", str(model))
     assert model_path() == model
     assert run_key(ingested, Settings(), (), None) != default
