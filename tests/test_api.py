@@ -64,7 +64,7 @@ def test_lists_must_match_the_texts() -> None:
         api.as_corpus([1, 2])
 
 
-def test_extract_phrases_gives_the_tables_of_a_run_as_dataframes(nlp) -> None:
+def test_extract_phrases_gives_the_tables_of_a_run_as_dataframes() -> None:
     result = tifa.extract_phrases(TEXTS, ONE_WORKER)
     phrases = result.phrases
     assert isinstance(phrases, pd.DataFrame)
@@ -79,7 +79,7 @@ def test_extract_phrases_gives_the_tables_of_a_run_as_dataframes(nlp) -> None:
     assert all(text[h.segment_id][h.start : h.end] == h.surface for h in hits.itertuples())
 
 
-def test_compare_adds_adoption_keyness_and_the_graph(nlp) -> None:
+def test_compare_adds_adoption_keyness_and_the_graph() -> None:
     corpus = tifa.Corpus.from_texts(TEXTS, regions=["上海", "江西", "山东"], years=[2021, 2021, 2022])
     result = tifa.compare(corpus, ONE_WORKER)
     assert {"adoption", "keyness", "diffusion"} <= set(vars(result))  # computed by compare
@@ -97,8 +97,10 @@ def test_settings_from_the_api_are_checked() -> None:
 
 
 @pytest.mark.slow
-def test_the_library_and_tifa_run_agree_on_the_seeds(seed_run: Path, nlp) -> None:
-    result = tifa.extract_phrases(tifa.Corpus.from_folder(SEEDS), ONE_WORKER)
+def test_the_library_and_tifa_run_agree_on_the_seeds(seed_run: Path) -> None:
+    settings = tifa.Settings(workers=1, cache_dir=str(seed_run.parent / "cache"))  # segmented by the run
+    result = tifa.extract_phrases(tifa.Corpus.from_folder(SEEDS), settings)
+    assert result.analysed.cached == len(result.segments)
     written = pd.read_csv(seed_run / "phrases.csv", keep_default_na=False)
     assert result.phrases["phrase"].tolist() == written["phrase"].tolist()
     assert result.phrases["count"].tolist() == written["count"].tolist()
@@ -107,7 +109,7 @@ def test_the_library_and_tifa_run_agree_on_the_seeds(seed_run: Path, nlp) -> Non
 
 
 @pytest.mark.slow
-def test_the_example_notebook_runs(nlp) -> None:
+def test_the_example_notebook_runs() -> None:
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     notebook = nbformat.read(ROOT / "examples" / "tifa_quickstart.ipynb", as_version=4)
