@@ -181,7 +181,8 @@ def tifa_run(label: str, corpus: Path, out: Path, cache: Path, workers: int) -> 
 def _bare_child(corpus: Path, workers: int, batch_size: int) -> None:
     """The ``--bare`` run: read the corpus, then time spaCy loading and ``nlp.pipe`` alone."""
     from pipeline import ingest
-    from pipeline.nlp import CHUNK_CHARS, chunks, model_path
+    from pipeline.model import model_path
+    from pipeline.nlp import CHUNK_CHARS, chunks
 
     segments = ingest.ingest([str(corpus)]).segments
     pieces = [piece for segment in segments for _, piece in chunks(segment.text, CHUNK_CHARS)]

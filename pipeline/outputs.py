@@ -103,50 +103,57 @@ def swap_into_place(staging: Path, out_dir: Path) -> None:
     replace_folder(staging, out_dir)
 
 
+def phrase_table(phrases: Sequence[Phrase]) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of ``phrases.csv`` (what ``tifa.Result.phrases`` shows too).
+
+    >>> phrase_table([Phrase("两个确立", "quoted", ("两个确立",), 3, 2, ("上海", "江西"), 7.5)])[1]
+    [['两个确立', 'quoted', 3, 2, 2, '上海;江西', '两个确立', 'formula', 1, 7.5, '', '', '', 0]]
+    """
+    header = [
+        "phrase",
+        "kind",
+        "count",
+        "segments",
+        "regions_n",
+        "regions",
+        "variants",
+        "role",
+        "rank",
+        "score",
+        "items",
+        "contains",
+        "cohesion",
+        "in_word",
+    ]
+    rows = [
+        [
+            p.phrase,
+            p.kind,
+            p.count,
+            p.segments,
+            p.regions_n,
+            ";".join(p.regions),
+            ";".join(p.variants),
+            p.role,
+            rank,
+            p.score,
+            ";".join(p.items),
+            ";".join(p.contains),
+            "" if p.cohesion is None else p.cohesion,
+            p.in_word,
+        ]
+        for rank, p in enumerate(phrases, start=1)
+    ]
+    return header, rows
+
+
 def write_phrases(path: Path, phrases: Sequence[Phrase]) -> None:
     """``phrases.csv``: one row per canonical phrase, best first; lists joined with ``;``."""
-    write_csv(
-        path,
-        [
-            "phrase",
-            "kind",
-            "count",
-            "segments",
-            "regions_n",
-            "regions",
-            "variants",
-            "role",
-            "rank",
-            "score",
-            "items",
-            "contains",
-            "cohesion",
-            "in_word",
-        ],
-        (
-            [
-                p.phrase,
-                p.kind,
-                p.count,
-                p.segments,
-                p.regions_n,
-                ";".join(p.regions),
-                ";".join(p.variants),
-                p.role,
-                rank,
-                p.score,
-                ";".join(p.items),
-                ";".join(p.contains),
-                "" if p.cohesion is None else p.cohesion,
-                p.in_word,
-            ]
-            for rank, p in enumerate(phrases, start=1)
-        ),
-    )
+    write_csv(path, *phrase_table(phrases))
 
 
-def write_hits(path: Path, hits: HitTable, segments: Sequence[Segment]) -> None:
-    """``hits.csv``: every occurrence of every phrase, with the surface form found and where."""
+def hit_columns(hits: HitTable, segments: Sequence[Segment]) -> tuple[list[str], list[list[Any]]]:
+    """Header and columns of ``hits.csv``: each hit's phrase, surface form, segment and offsets."""
     by_id = {segment.segment_id: segment for segment in segments}
     ordered = [by_id[segment_id] for segment_id in hits.segment_ids]
 
@@ -155,8 +162,7 @@ def write_hits(path: Path, hits: HitTable, segments: Sequence[Segment]) -> None:
 
     texts = per_segment([segment.text for segment in ordered])
     starts, ends = hits.start.tolist(), hits.end.tolist()
-    write_csv_columns(
-        path,
+    return (
         ["phrase", "surface", "segment_id", "region", "year", "sentence_index", "start", "end"],
         [
             pick(hits.names, hits.phrase),
@@ -169,6 +175,11 @@ def write_hits(path: Path, hits: HitTable, segments: Sequence[Segment]) -> None:
             ends,
         ],
     )
+
+
+def write_hits(path: Path, hits: HitTable, segments: Sequence[Segment]) -> None:
+    """``hits.csv``: every occurrence of every phrase, with the surface form found and where."""
+    write_csv_columns(path, *hit_columns(hits, segments))
 
 
 def write_texts(

@@ -15,14 +15,15 @@ from pathlib import Path
 
 from pipeline import (
     __version__,
+    api,
     cache,
     cluster,
     compare,
     echo,
+    engine,
     graph,
     ingest,
     io_utils,
-    nlp,
     outputs,
     parallel,
     phrases,
@@ -30,6 +31,7 @@ from pipeline import (
 )
 from pipeline.config import Settings
 from pipeline.errors import Errors
+from pipeline.model import model_path
 
 
 @dataclass
@@ -62,27 +64,11 @@ def _versions(model_dir: Path | None) -> dict[str, str]:
             found[package] = version(package)
         except PackageNotFoundError:
             found[package] = ""
-    meta = Path(model_dir or nlp.DEFAULT_MODEL) / "meta.json"
+    meta = model_path(model_dir) / "meta.json"
     if meta.is_file():
         info = json.loads(meta.read_text(encoding="utf-8"))
         found["model"] = f"{info.get('name', '')} {info.get('version', '')}".strip()
     return found
-
-
-def graph_settings(settings: Settings) -> graph.GraphSettings:
-    return graph.GraphSettings(
-        window=settings.graph_window,  # type: ignore[arg-type]
-        association=settings.graph_association,  # type: ignore[arg-type]
-        min_association=settings.graph_min_association,
-        top_edges=settings.graph_top_edges,
-        min_node_count=settings.graph_min_count,
-        min_edge_weight=settings.graph_min_edge_weight,
-        max_phrases=settings.graph_phrases,
-        min_llr=settings.graph_min_llr,
-        edges_per_node=settings.graph_edges_per_node,
-        join_gap=settings.graph_join_gap,
-        resolution=settings.graph_resolution,
-    )
 
 
 def run(
@@ -108,7 +94,8 @@ def run(
     timings = Timings()
     io_utils.check_out_dir(out_dir)  # before any work: never replace a folder tifa did not write
     with timings.stage("ingest"):
-        ingested = ingest.ingest(inputs)
+        corpus = api.Corpus.from_folder(*inputs)
+    ingested = corpus.ingested
     if not ingested.segments:
         raise Errors.E020(paths=", ".join(map(str, inputs)))
     reference = list(reference) or ([settings.reference] if settings.reference else [])
@@ -154,7 +141,7 @@ def _run_stages(
             grams.append(phrases.count_grams(segments, settings))
 
     with timings.stage("nlp"):  # workers, engine and cache as settings say; the model loads only if needed
-        analysed = nlp.analyse_corpus(
+        analysed = engine.analyse_corpus(
             segments,
             settings,
             model_dir=model_dir,
@@ -165,7 +152,7 @@ def _run_stages(
     centre = None
     if referenced is not None:
         with timings.stage("reference_nlp"):  # through the same cache: segmented once
-            analysed_reference = nlp.analyse_corpus(
+            analysed_reference = engine.analyse_corpus(
                 referenced.segments,
                 settings,
                 model_dir=model_dir,
@@ -207,8 +194,8 @@ def _run_stages(
         return overall.n_clusters
 
     def graph_stage() -> tuple[int, int]:
-        options = graph_settings(settings)
-        cooccurrence = graph.build_graph(found.phrases, found.hit_table, segments, settings=options)
+        options = api.graph_settings(settings)
+        cooccurrence = result.graph
         graph.write_graphml(cooccurrence, staging / "cooccurrence.graphml")
         graph.write_gexf(cooccurrence, staging / "cooccurrence.gexf")
         graph.write_dynamic_gexf(cooccurrence, staging / "cooccurrence_dynamic.gexf")
@@ -231,17 +218,16 @@ def _run_stages(
     with parallel.Stages(settings.resolved_workers()) as stages:
         stages.start("reuse", reuse_stage)
         stages.start("texts", texts_stage)
-        with timings.stage("phrases"):
-            found = phrases.extract(
-                segments,
-                analysed.sentences,
-                analysed.spans,
+        with timings.stage("phrases"):  # the library's path, with the segmentation done above
+            result = api.extract_phrases(
+                api.Corpus(ingested),
                 settings,
                 user_phrases=user_phrases,
+                analysed=analysed,
                 grams=grams[0] if grams else None,
                 reference_phrases=centre.surfaces if centre else None,
             )
-        counts = compare.count_hits(segments, found.hit_table, found.phrases)  # once, for both
+        found, counts = result.found, result.counts  # counted once, for adoption, keyness and diffusion
         echoes = None
         if centre is not None:
             with timings.stage("echo"):
@@ -318,7 +304,7 @@ def run_key(
 ) -> str:
     """A digest of everything the outputs depend on: inputs, settings, phrase list, code, model."""
     digest = hashlib.blake2b(digest_size=20)
-    digest.update(cache.fingerprint(model_dir or nlp.DEFAULT_MODEL).encode())
+    digest.update(cache.fingerprint(model_path(model_dir)).encode())  # $TIFA_MODEL too
     package = Path(__file__).parent
     for path in sorted([*package.glob("*.py"), *package.glob("data/*")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -396,19 +382,9 @@ def _problems(
 ) -> tuple[str, ...]:
     """The warnings of a run: settings it cannot honour, then each input's problems and skips, then
     (with a reference) the reference's, prefixed, and what the reference lacks."""
-
-    def of_files(result: ingest.IngestResult) -> tuple[str, ...]:
-        return tuple(
-            f"{report.source}: {problem}" for report in result.inputs for problem in report.problems
-        ) + tuple(
-            f"{report.source}: skipped — {report.reason}"
-            for report in result.inputs
-            if report.status != "processed"
-        )
-
-    warnings = _setting_warnings(ingested, settings) + of_files(ingested)
+    warnings = _setting_warnings(ingested, settings) + ingested.problems
     if reference is not None:
-        warnings += tuple(f"reference {p}" for p in of_files(reference)) + echo.warnings(reference)
+        warnings += tuple(f"reference {p}" for p in reference.problems) + echo.warnings(reference)
     return warnings
 
 

@@ -15,6 +15,8 @@ from pipeline.config import Settings
 from pipeline.ingest import ingest
 from pipeline.run import run
 
+pytestmark = pytest.mark.slow  # whole runs, one on a Dask cluster
+
 # Many small tasks, so both Dask workers get some.
 SMALL_TASKS = {"workers": 2, "batch_size": 2, "chunk_chars": 600, "cache": False}
 
