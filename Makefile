@@ -29,7 +29,7 @@ bench: $(MODEL)
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,maps]'
+	$(BIN)/python -m pip install -q -e '.[test,maps,parquet]'
 	touch $@
 
 $(MODEL): $(STAMP) models/userdict.txt pipeline/build_model.py

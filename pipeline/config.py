@@ -68,6 +68,7 @@ class Settings:
     write_report: bool = True  # report.html: the self-contained report
     write_texts: bool = True  # texts.jsonl: segment texts, for `tifa kwic` and the report's contexts
     report_phrases: int = 200  # rows in the report's phrase table (phrases.csv has them all)
+    table_format: str = "csv"  # or "parquet" (pyarrow): hits, adoption, phrases, segments, texts
 
     def resolved_workers(self) -> int:
         import os
@@ -82,6 +83,7 @@ _CHOICES = {
     "cluster_criterion": {"stability", "silhouette"},
     "cluster_features": {"words", "phrases", "both"},
     "level": {"province", "city"},
+    "table_format": {"csv", "parquet"},
 }
 _BOUNDS: dict[str, tuple[float, float]] = {
     "workers": (0, 256),
@@ -193,4 +195,8 @@ def load_settings(path: Path | None = None, overrides: list[str] | None = None) 
     settings = replace(Settings(), **values)
     if settings.min_chars > settings.max_chars:
         raise _bad(str(path or "--set"), "min_chars", "must not exceed max_chars")
+    if settings.table_format == "parquet":  # before any work, not when the tables are written
+        from pipeline.tables import check_format
+
+        check_format(settings.table_format)
     return settings
