@@ -175,6 +175,8 @@ def _run_stages(
             while_waiting=while_segmenting,  # in this process while the workers segment (timed on its own)
         )
 
+    if timings.log is not None:  # a resumed run segments only what the killed one had not finished
+        timings.log.say(f"{analysed.processed:,} segments segmented, {analysed.cached:,} read from the cache")
     centre = None
     if referenced is not None:
         with timings.stage("reference_nlp"):  # through the same cache: segmented once

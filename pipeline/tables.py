@@ -222,18 +222,30 @@ def read_rows(path: Path) -> Iterator[dict[str, str]]:
             yield dict(zip(names, map(_as_cell, values), strict=True))
 
 
+class BrokenLine(ValueError):
+    """A line of ``texts.jsonl`` that is not JSON."""
+
+    def __init__(self, line: int, reason: Exception) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line, self.reason = line, reason
+
+
 def read_texts(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, record)`` of every segment in ``texts.jsonl`` or ``texts.parquet``, in corpus order.
 
-    A record is the JSON object of the line (``original`` only where the run wrote one); a broken
-    line raises ``ValueError`` for the caller to report with its number.
+    A record is the JSON object of the line (``original`` only where the run wrote one); a line that
+    is no JSON raises ``BrokenLine`` with its number.
     """
     path = locate(path)
     if path.suffix != ".parquet":
         with path.open(encoding="utf-8") as handle:
             for number, line in enumerate(handle, start=1):
                 if line.strip():
-                    yield number, json.loads(line)
+                    try:
+                        record = json.loads(line)
+                    except ValueError as exc:
+                        raise BrokenLine(number, exc) from None
+                    yield number, record
         return
     number = 0
     for batch in parquet_batches(path):
