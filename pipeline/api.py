@@ -172,8 +172,8 @@ class Result:
     @cached_property
     def hits(self) -> pd.DataFrame:
         """``hits.csv``: every counted occurrence, with character offsets into the segment's text."""
-        header, columns = outputs.hit_columns(self.found.hit_table, self.segments)
-        return _frame(header, list(zip(*columns, strict=True)))
+        (columns,) = outputs.hit_column_chunks(self.found.hit_table, self.segments, rows=len(self.found.hit_table) or 1)
+        return _frame(outputs.HIT_HEADER, list(zip(*columns, strict=True)))
 
     @cached_property
     def adoption(self) -> pd.DataFrame:

@@ -68,6 +68,7 @@ class Settings:
     write_report: bool = True  # report.html: the self-contained report
     write_texts: bool = True  # texts.jsonl: segment texts, for `tifa kwic` and the report's contexts
     report_phrases: int = 200  # rows in the report's phrase table (phrases.csv has them all)
+    table_format: str = "csv"  # or "parquet" (pyarrow): hits, adoption, phrases, segments, texts
 
     def __post_init__(self) -> None:
         """Every value checked on construction (``Settings(min_chars=1)`` raises E030), as from a file.
@@ -97,6 +98,7 @@ _CHOICES = {
     "cluster_criterion": {"stability", "silhouette"},
     "cluster_features": {"words", "phrases", "both"},
     "level": {"province", "city"},
+    "table_format": {"csv", "parquet"},
 }
 _BOUNDS: dict[str, tuple[float, float]] = {
     "workers": (0, 256),
@@ -208,4 +210,9 @@ def load_settings(path: Path | None = None, overrides: list[str] | None = None) 
     chars = {"min_chars": Settings.min_chars, "max_chars": Settings.max_chars, **values}
     if chars["min_chars"] > chars["max_chars"]:  # said with the file's name, before Settings says it
         raise _bad(str(path or "--set"), "min_chars", "must not exceed max_chars")
-    return replace(Settings(), **values)
+    settings = replace(Settings(), **values)
+    if settings.table_format == "parquet":  # before any work, not when the tables are written
+        from pipeline.tables import check_format
+
+        check_format(settings.table_format)
+    return settings

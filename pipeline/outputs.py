@@ -6,16 +6,22 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.io_utils import atomic_write, csv_text, replace_folder, write_csv, write_csv_columns
+from pipeline import tables
+from pipeline.io_utils import atomic_write, csv_text, replace_folder
 from pipeline.records import HitTable, Phrase, Segment, Sentence, pick
 
 
 def write_segments(
-    path: Path, segments: Sequence[Segment], sentences: Sequence[Sentence], *, level: str = "province"
+    path: Path,
+    segments: Sequence[Segment],
+    sentences: Sequence[Sentence],
+    *,
+    level: str = "province",
+    table_format: str = "csv",
 ) -> None:
     """``segments.csv``: one row per segment with its attribution and size.
 
@@ -27,7 +33,7 @@ def write_segments(
     cities = level == "city" or any(s.city_code for s in segments)
     header = ["segment_id", "source", "region", "speaker", "title", "year", "date", "chars", "sentences"]
     header += ["city", "city_code"] * cities + ["province"] * (level == "city")
-    write_csv(
+    tables.write_rows(
         path,
         header,
         (
@@ -46,6 +52,7 @@ def write_segments(
             + [s.province] * (level == "city")
             for s in segments
         ),
+        table_format=table_format,
     )
 
 
@@ -66,6 +73,13 @@ def add_province(out_dir: Path, province_of: dict[str, str]) -> None:
     of 250 cities is grouped by province with pandas, R or a spreadsheet filter. The square similarity
     matrices and the wide adoption matrix keep their shape (clusters.csv has each city's province).
     """
+
+    def province(value: str) -> str:
+        return ";".join(province_of.get(name, "") for name in value.split(";")) if value else ""
+
+    for path in sorted(out_dir.glob("*.parquet")):  # table_format parquet: the large tables
+        if path.stem not in ("segments", "texts"):
+            tables.add_after(path, _REGION_COLUMNS, province)
     for path in sorted(out_dir.glob("*.csv")):
         if path.name == "segments.csv" or path.name.startswith(("similarity", "adoption_matrix")):
             continue
@@ -73,9 +87,6 @@ def add_province(out_dir: Path, province_of: dict[str, str]) -> None:
         if not rows or not any(name in _REGION_COLUMNS for name in rows[0]):
             continue
         at = [index for index, name in enumerate(rows[0]) if name in _REGION_COLUMNS]
-
-        def province(value: str) -> str:
-            return ";".join(province_of.get(name, "") for name in value.split(";")) if value else ""
 
         widened = []
         for number, row in enumerate(rows):
@@ -147,72 +158,78 @@ def phrase_table(phrases: Sequence[Phrase]) -> tuple[list[str], list[list[Any]]]
     return header, rows
 
 
-def write_phrases(path: Path, phrases: Sequence[Phrase]) -> None:
+def write_phrases(path: Path, phrases: Sequence[Phrase], *, table_format: str = "csv") -> None:
     """``phrases.csv``: one row per canonical phrase, best first; lists joined with ``;``."""
-    write_csv(path, *phrase_table(phrases))
+    tables.write_rows(path, *phrase_table(phrases), table_format=table_format)
 
 
-def hit_columns(hits: HitTable, segments: Sequence[Segment]) -> tuple[list[str], list[list[Any]]]:
-    """Header and columns of ``hits.csv``: each hit's phrase, surface form, segment and offsets."""
+HIT_HEADER = ["phrase", "surface", "segment_id", "region", "year", "sentence_index", "start", "end"]
+
+
+def hit_column_chunks(
+    hits: HitTable, segments: Sequence[Segment], rows: int = tables.CHUNK_ROWS
+) -> Iterator[list[list[Any]]]:
+    """The columns of ``hits.csv`` (``HIT_HEADER``), ``rows`` hits at a time: each hit's phrase,
+    surface form, segment and offsets. The rows of tens of millions of hits are never all in memory."""
     by_id = {segment.segment_id: segment for segment in segments}
     ordered = [by_id[segment_id] for segment_id in hits.segment_ids]
-
-    def per_segment(values: list[Any]) -> list[Any]:  # each hit's segment's value
-        return pick(values, hits.segment)
-
-    texts = per_segment([segment.text for segment in ordered])
-    starts, ends = hits.start.tolist(), hits.end.tolist()
-    return (
-        ["phrase", "surface", "segment_id", "region", "year", "sentence_index", "start", "end"],
-        [
-            pick(hits.names, hits.phrase),
-            [text[start:end] for text, start, end in zip(texts, starts, ends, strict=True)],
-            per_segment(list(hits.segment_ids)),
-            per_segment([segment.region for segment in ordered]),
-            per_segment([segment.year for segment in ordered]),
-            hits.sentence.tolist(),
+    texts = [segment.text for segment in ordered]
+    regions = [segment.region for segment in ordered]
+    years = [segment.year for segment in ordered]
+    for first in range(0, max(len(hits), 1), rows):
+        at = slice(first, first + rows)
+        segment = hits.segment[at]
+        starts, ends = hits.start[at].tolist(), hits.end[at].tolist()
+        yield [
+            pick(hits.names, hits.phrase[at]),
+            [text[start:end] for text, start, end in zip(pick(texts, segment), starts, ends, strict=True)],
+            pick(hits.segment_ids, segment),
+            pick(regions, segment),
+            pick(years, segment),
+            hits.sentence[at].tolist(),
             starts,
             ends,
-        ],
-    )
+        ]
 
 
-def write_hits(path: Path, hits: HitTable, segments: Sequence[Segment]) -> None:
+def write_hits(path: Path, hits: HitTable, segments: Sequence[Segment], *, table_format: str = "csv") -> None:
     """``hits.csv``: every occurrence of every phrase, with the surface form found and where."""
-    write_csv_columns(path, *hit_columns(hits, segments))
+    tables.write_columns(path, HIT_HEADER, hit_column_chunks(hits, segments), table_format=table_format)
 
 
 def write_texts(
-    path: Path, segments: Sequence[Segment], original_text: Callable[[Segment], str] | None = None
+    path: Path,
+    segments: Sequence[Segment],
+    original_text: Callable[[Segment], str] | None = None,
+    *,
+    table_format: str = "csv",
 ) -> None:
     """``texts.jsonl``: every segment's text and attribution, one JSON object a line, in corpus order.
 
     ``tifa kwic`` and the report's contexts read it, so the last run can be searched without
     segmenting again; ``start``/``end`` in ``hits.csv`` index these texts. A segment converted from
     traditional characters also carries ``original`` (same length, so the same offsets apply).
+    With ``table_format`` parquet: ``texts.parquet``, the same fields as columns (``original`` null
+    where it is the text).
     """
-    atomic_write(
-        path,
-        "".join(
-            json.dumps(
-                {
-                    "segment_id": s.segment_id,
-                    "source": s.source,
-                    "region": s.region,
-                    "speaker": s.speaker,
-                    "title": s.title,
-                    "year": s.year,
-                    "date": s.date,
-                    "text": s.text,
-                    **(
-                        {"original": original}
-                        if original_text and (original := original_text(s)) != s.text
-                        else {}
-                    ),
-                },
-                ensure_ascii=False,
+    names = ["segment_id", "source", "region", "speaker", "title", "year", "date", "text"]
+
+    def record(s: Segment) -> dict[str, Any]:
+        fields = dict(
+            zip(
+                names,
+                (s.segment_id, s.source, s.region, s.speaker, s.title, s.year, s.date, s.text),
+                strict=True,
             )
-            + "\n"
-            for s in segments
-        ),
-    )
+        )
+        if original_text and (original := original_text(s)) != s.text:
+            fields["original"] = original
+        return fields
+
+    if table_format == "parquet":
+        rows = ([*list(fields.values())[:8], fields.get("original")] for fields in map(record, segments))
+        tables.write_rows(path, [*names, "original"], rows, table_format=table_format)
+        return
+    with tables.atomic_file(path) as handle:  # line by line: the texts are not joined into one string
+        for s in segments:
+            handle.write((json.dumps(record(s), ensure_ascii=False) + "\n").encode("utf-8"))

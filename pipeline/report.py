@@ -17,7 +17,6 @@ hold everything.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import json
 import math
@@ -30,6 +29,7 @@ from typing import Any
 
 from pipeline.io_utils import atomic_write
 from pipeline.kwic import plain_csv
+from pipeline.tables import locate, read_rows, read_texts
 
 __all__ = ["ReportLimits", "build_report", "write_report"]
 
@@ -108,10 +108,9 @@ OUTPUT_NOTES = [
 
 
 def _rows(path: Path) -> Iterator[dict[str, str]]:
-    if not path.is_file():
+    if not locate(path).is_file():  # the CSV, or the table as Parquet (table_format)
         return
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        yield from csv.DictReader(handle)
+    yield from read_rows(path)
 
 
 def _int(value: str | None, default: int = 0) -> int:
@@ -579,7 +578,7 @@ def _blue(t: float) -> str:
 def _heatmap(
     out_dir: Path, heat_phrases: list[str], regions: list[str], clusters: dict[str, str], links: _Links
 ) -> str:
-    path = out_dir / "adoption.csv"
+    path = locate(out_dir / "adoption.csv")
     if not heat_phrases or not regions or not path.is_file():
         return '<p class="empty">No adoption table (adoption.csv) in this run.</p>'
     values = _overall_adoption(path, set(heat_phrases))
@@ -1394,7 +1393,7 @@ def _contexts(
     out_dir: Path, wanted: set[str], ranks: dict[str, int], limits: ReportLimits
 ) -> dict[str, list[_Line]]:
     """Up to ``contexts_per_phrase`` lines per wanted phrase, taken in turn from the regions using it most."""
-    texts_path, hits_path = out_dir / "texts.jsonl", out_dir / "hits.csv"
+    texts_path, hits_path = locate(out_dir / "texts.jsonl"), locate(out_dir / "hits.csv")
     if not wanted or not texts_path.is_file() or not hits_path.is_file():
         return {}
     per = limits.contexts_per_phrase
@@ -1406,12 +1405,9 @@ def _contexts(
             picked[phrase][region].append((segment_id, _int(start), _int(end)))
     needed = {seg for regions in picked.values() for hits in regions.values() for seg, _, _ in hits}
     texts: dict[str, dict[str, Any]] = {}
-    with texts_path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                record = json.loads(line)
-                if record["segment_id"] in needed:
-                    texts[record["segment_id"]] = record
+    for _, record in read_texts(texts_path):
+        if record["segment_id"] in needed:
+            texts[record["segment_id"]] = record
     width = limits.context_chars
     found: dict[str, list[_Line]] = {}
     for phrase, by_region in picked.items():
@@ -1486,9 +1482,10 @@ def _contexts_section(
 
 def _files(out_dir: Path) -> str:
     rows = [
-        f"<tr>{_td(name)}{_td(note)}</tr>"
+        f"<tr>{_td(locate(out_dir / name).name)}{_td(note)}</tr>"  # hits.parquet with table_format parquet
         for name, note in OUTPUT_NOTES
-        if (out_dir / name).is_file() or ("<year>" in name and any(out_dir.glob(name.replace("<year>", "*"))))
+        if locate(out_dir / name).is_file()
+        or ("<year>" in name and any(out_dir.glob(name.replace("<year>", "*"))))
     ]
     return (
         "<p>Everything in this folder; the CSVs are UTF-8 (with a byte-order mark for Excel) and read "
