@@ -201,12 +201,15 @@ def _frequent_grams(
     receives, for every n, the sorted distinct hashes of the frequent n-grams and their counts.
     """
     size = len(codes)
+    index = np.int32 if size < 2**31 else np.int64  # offsets: half the memory below 2 G characters
     word = codes != _SEPARATOR
     # run[i]: how many word characters start at i (how far an n-gram at i can reach)
-    separators = np.flatnonzero(~word)
-    next_separator = separators[np.searchsorted(separators, np.arange(size))] if len(separators) else size
-    run = next_separator - np.arange(size)
-    positions = np.flatnonzero(word)
+    offsets = np.arange(size, dtype=index)
+    run = np.where(word, index(size), offsets)
+    run = np.minimum.accumulate(run[::-1])[::-1]  # the next separator at or after each offset
+    run -= offsets
+    del offsets
+    positions = np.flatnonzero(word).astype(index)
     hashes = codes[positions].astype(np.uint64)
     frequent_prev = np.zeros(size + 1, dtype=bool)
     for n in range(1, settings.max_chars + 1):
@@ -225,8 +228,9 @@ def _frequent_grams(
         frequent_prev[positions] = True
         if n >= settings.min_chars:
             # Each occurrence's gram as an index into tables[n] (what np.unique of ``hashes`` gives)
-            group = (np.cumsum(is_frequent) - 1)[inverse[frequent]]
+            group = (np.cumsum(is_frequent, dtype=index) - 1)[inverse[frequent]]
             yield n, positions, group
+        del inverse, frequent
 
 
 def _gram_hashes(codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
