@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pipeline.errors import Errors, TifaError
+from pipeline.outputs import plain_csv, read_manifest
 from pipeline.records import Segment
 from pipeline.regions import lookup
 
@@ -79,22 +80,9 @@ def read_rows(path: Path) -> Iterator[dict[str, str]]:
         yield from csv.DictReader(handle)
 
 
-def plain_csv(path: Path) -> tuple[list[str], bytes] | None:
-    """A CSV's header and its bytes (the header line included, ending in a newline) when every line
-    is one row of bare fields: no field is quoted (no ``"`` anywhere) and lines end in ``\\n``, as in
-    the CSVs of an ordinary run. None otherwise, and for an empty file.
-
-    The large files can then be searched as bytes, a row found by its line and its fields split at
-    commas (neither byte occurs inside a multi-byte UTF-8 character), instead of parsing hundreds of
-    thousands of rows; readers fall back to the csv module when this gives None.
-    """
-    data = Path(path).read_bytes()
-    if not data or b'"' in data or b"\r" in data:
-        return None
-    if not data.endswith(b"\n"):
-        data += b"\n"
-    header = data[: data.find(b"\n")].decode("utf-8-sig").split(",")
-    return header, data
+def run_level(out_dir: Path) -> str:
+    """The level the run in ``out_dir`` compared (``province`` or ``city``, from its manifest)."""
+    return str(read_manifest(out_dir).get("settings", {}).get("level") or "province")
 
 
 def in_word_matches(out_dir: Path, phrase: str) -> set[tuple[str, int]]:
@@ -487,13 +475,25 @@ def format_kwic(lines: Sequence[KwicLine], width: int, columns: int | None = Non
 # tifa phrases / tifa regions
 
 
-def resolve_region(name: str) -> str:
-    """A region name in any form (上海市, 沪, Shanghai, 310000) as its short name; error when unknown."""
+def resolve_region(name: str, out_dir: Path | None = None) -> str:
+    """A region name in any form (上海市, 沪, Shanghai, 310000) as its short name; error when unknown.
+
+    When the run in ``out_dir`` compared cities (``--level city``), a city in any form (三明, 三明市,
+    大理州, 350400, a former name) is the name the run gives that unit (a county's: its prefecture's);
+    a province's name still means the province (its own report).
+    """
     import difflib
 
-    from pipeline.regions import gazetteer
+    from pipeline.regions import gazetteer, near_names, resolve_city
 
     region = lookup(name)
+    if region is None and out_dir is not None and run_level(out_dir) == "city":
+        city, candidates = resolve_city(name)
+        unit = city.unit if city is not None else None
+        if unit is None:
+            found = "、".join(f"{c.full} ({c.province.short})" for c in candidates) or "、".join(near_names(name))
+            raise Errors.E067(name=name, hint=f" (did you mean {found}?)" if found else "")
+        return unit.label
     if region is None:
         names = {n: r.short for r in gazetteer() for n in (r.short, r.full, r.english) if n}
         close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.5)
@@ -718,6 +718,7 @@ def _nearest(path: Path) -> dict[str, str]:
     found = {}
     for row in read_rows(path):
         region = row.pop("region")
+        row.pop("province", None)  # a city-level run's similarity.csv: the city's province
         others = [(float(value), name) for name, value in row.items() if name != region and value]
         if others:
             score, name = max(others)

@@ -12,13 +12,15 @@ import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
+import markupsafe
 import pytest
 from conftest import SEEDS
 
 from pipeline.cli import main
 from pipeline.io_utils import write_csv
-from pipeline.kwic import plain_csv
-from pipeline.report import ReportLimits, _diffusion, build_report, write_report
+from pipeline.outputs import plain_csv
+from pipeline.report import ReportLimits, build_report, write_report
+from pipeline.report.data import diffusion
 
 SCRIPT = "<script>alert(1)</script>"
 NASTY = '"&<>'
@@ -76,6 +78,11 @@ def report(out: Path) -> str:
     return (out / "report.html").read_text(encoding="utf-8")
 
 
+def _escaped(value: str) -> str:
+    """``value`` as the report's templates escape it (autoescape: & < > " ' as entities)."""
+    return str(markupsafe.escape(value))
+
+
 class _Collect(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -113,7 +120,7 @@ def test_corpus_markup_from_a_whole_run_is_only_ever_escaped(out: Path, report: 
     parsed = _assert_safe(report)
     assert "<b onmouseover" not in report and "<b>x" not in report
     assert "2017_重庆&lt;b&gt;x.txt" in report  # a file name, escaped
-    assert "牢记&quot;&amp;&lt;&gt;符号" in report  # running text (contexts, passages), escaped
+    assert "牢记&#34;&amp;&lt;&gt;符号" in report  # running text (contexts, passages), escaped
     # whatever markup ingest let through into titles, speakers and sources is shown as text
     with (out / "segments.csv").open(encoding="utf-8-sig", newline="") as handle:
         values = {row[key] for row in csv.DictReader(handle) for key in ("title", "speaker", "source")}
@@ -121,7 +128,7 @@ def test_corpus_markup_from_a_whole_run_is_only_ever_escaped(out: Path, report: 
     assert marked, "the test corpus should reach segments.csv with some markup"
     text = "".join(parsed.text)
     for value in marked:
-        assert html.escape(value, quote=True) in report and value in text, value
+        assert _escaped(value) in report and value in text, value
 
 
 def test_markup_in_every_field_is_escaped(out: Path, tmp_path: Path) -> None:
@@ -141,10 +148,10 @@ def test_markup_in_every_field_is_escaped(out: Path, tmp_path: Path) -> None:
             )
     report = build_report(poisoned)
     _assert_safe(report)
-    shown = html.escape(SCRIPT + target, quote=True)
+    shown = _escaped(SCRIPT + target)
     for section in ("phrases", "adoption", "contexts", "reuse"):
         body = re.search(rf'<section id="{section}">.*?</section>', report, re.DOTALL)
-        assert body is not None and (shown in body.group() or html.escape(SCRIPT) in body.group()), section
+        assert body is not None and (shown in body.group() or _escaped(SCRIPT) in body.group()), section
 
 
 def test_self_contained(report: str) -> None:
@@ -256,23 +263,23 @@ def test_diffusion_reads_first_and_last_years_alike(tmp_path: Path) -> None:
         ["新发展理念", 2016, 2, 2, 1, 2, 2, 1, 2015, "广东", "上海;广东"],
     ]
     ranks = {"新发展理念": 1, "两个确立": 2, "四个意识": 3}
-    plain = tmp_path / "plain.csv"
-    write_csv(plain, DIFFUSION, rows)
-    found = _diffusion(plain, ranks, 5)
+    plain, quoted, ragged = (tmp_path / name for name in ("plain", "quoted", "ragged"))
+    for folder in (plain, quoted, ragged):
+        folder.mkdir()
+    write_csv(plain / "diffusion.csv", DIFFUSION, rows)
+    found = diffusion(plain, ranks, 5)
     assert found.years == [2015, 2016]
     assert found.spreading == [("两个确立", 2), ("新发展理念", 1)]  # 四个意识 gained none
     assert found.curves["两个确立"] == {2015: (0.0, 0.0, 0), 2016: (1.0, 1.0, 2)}
     assert found.first == {"两个确立": ("2016", "上海;广东"), "新发展理念": ("2015", "广东")}
-    assert _diffusion(plain, ranks, 1).spreading == [("两个确立", 2)]
-    quoted = tmp_path / "quoted.csv"
-    write_csv(quoted, DIFFUSION, rows)
-    _quote_all(quoted)
-    assert _diffusion(quoted, ranks, 5) == found
+    assert diffusion(plain, ranks, 1).spreading == [("两个确立", 2)]
+    write_csv(quoted / "diffusion.csv", DIFFUSION, rows)
+    _quote_all(quoted / "diffusion.csv")
+    assert diffusion(quoted, ranks, 5) == found
     # 四个意识 with its 2016 row twice, none for 2015: blocks of the right size but not of the right
     # years, so every row is read; then it gained one region too
-    ragged = tmp_path / "ragged.csv"
-    write_csv(ragged, DIFFUSION, [*rows[:2], rows[3], rows[3], *rows[4:]])
-    assert _diffusion(ragged, ranks, 5).spreading == [("两个确立", 2), ("新发展理念", 1), ("四个意识", 1)]
+    write_csv(ragged / "diffusion.csv", DIFFUSION, [*rows[:2], rows[3], rows[3], *rows[4:]])
+    assert diffusion(ragged, ranks, 5).spreading == [("两个确立", 2), ("新发展理念", 1), ("四个意识", 1)]
 
 
 def _chromium() -> str:
