@@ -374,3 +374,89 @@ def test_tables_sort_filter_and_open_contexts_in_chromium(out: Path, report: str
             capture_output=True, text=True, timeout=120, check=False,
         ).stdout  # fmt: skip
     assert re.search(rf'<details id="{anchor.group(1)}"[^>]*\bopen', dom)
+
+
+# --------------------------------------------------------------------------- many units: cities
+
+CITIES = [  # (file, city, year): two provinces, a county-level name given by its full name
+    ("2016_三明.txt", "三明市", 2016),
+    ("2017_三明.txt", "三明", 2017),
+    ("2016_泉州.txt", "泉州", 2016),
+    ("2017_泉州.txt", "350500", 2017),
+    ("2016_南京.txt", "南京", 2016),
+    ("2017_苏州.txt", "苏州市", 2017),
+]
+SHARED = "全面贯彻新发展理念，推动高质量发展，落实“两个确立”，积极参与“一带一路”建设，深化供给侧结构性改革。"
+
+
+@pytest.fixture(scope="module")
+def city_out(tmp_path_factory) -> Path:
+    """`tifa run --level city` on six short city reports of 福建 and 江苏."""
+    root = tmp_path_factory.mktemp("cities")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    lines = ["file,city,year"]
+    for index, (name, city, year) in enumerate(CITIES):
+        own = (
+            "建设海峡西岸经济区，推进生态文明建设。"
+            if "三明" in name or "泉州" in name
+            else "推进长江经济带建设。"
+        )
+        (corpus / name).write_text(f"{SHARED}{own}第{index}次会议。{SHARED}", encoding="utf-8")
+        lines.append(f"{name},{city},{year}")
+    (corpus / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = root / "out"
+    assert main(["run", str(corpus), "--out", str(out), "--quiet", "--workers", "1", "--level", "city"]) == 0
+    return out
+
+
+def test_city_report_groups_units_by_province(city_out: Path) -> None:
+    report = (city_out / "report.html").read_text(encoding="utf-8")
+    parsed = _assert_safe(report)
+    heat = re.search(r'<section id="adoption">.*?</section>', report, re.DOTALL)
+    assert heat is not None
+    groups = re.findall(r'<tr class="group" data-group="([^"]+)">', heat.group())
+    assert groups == ["江苏", "福建"]  # GB/T 2260 order: 32 before 35
+    assert 'data-group="福建"><th class="rh">三明</th>' in heat.group()
+    assert 'data-target="#t-heat tbody tr"' in heat.group()  # the filter box of the grouped heatmap
+    regions = re.search(r'<table id="t-regions".*?</table>', report, re.DOTALL)
+    assert regions is not None and '<th class="">province</th>' in regions.group()
+    ids = set(parsed.ids)
+    targets = {
+        a["href"][1:] for tag, a in parsed.tags if tag == "a" and (a.get("href") or "").startswith("#")
+    }
+    assert targets <= ids
+
+
+def test_many_units_show_similarity_by_province(city_out: Path) -> None:
+    """Above ``figure_units`` units the similarity figure gives way to a province × province table
+    and a searchable table of each unit's nearest units; the dendrogram stays."""
+    few = build_report(city_out)
+    assert "Similarity by province" not in few and few.count("data:image/svg+xml;base64,") == 2
+    many = build_report(city_out, ReportLimits(figure_units=2))
+    _assert_safe(many)
+    assert "Similarity by province" in many and 'id="t-nearest"' in many
+    assert many.count("data:image/svg+xml;base64,") == 1  # the dendrogram only
+    nearest = re.search(r'<table id="t-nearest".*?</table>', many, re.DOTALL)
+    assert nearest is not None and nearest.group().count("<tr>") == 1 + 4  # header + 三明 泉州 南京 苏州
+
+
+def test_city_tables_carry_the_province(city_out: Path) -> None:
+    with (city_out / "similarity.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][:2] == ["region", "province"] and {row[1] for row in rows[1:]} == {"福建", "江苏"}
+    with (city_out / "adoption_matrix.csv").open(encoding="utf-8-sig", newline="") as handle:
+        header, provinces = list(csv.reader(handle))[:2]
+    assert provinces[0] == "province" and provinces[header.index("三明")] == "福建"
+    assert provinces[header.index("苏州")] == "江苏" and provinces[header.index("total")] == ""
+
+
+def test_kwic_region_takes_a_city_at_city_level(city_out: Path, capsys) -> None:
+    for name in ("三明", "三明市", "350400"):
+        assert main(["kwic", "一带一路", "--out", str(city_out), "--region", name, "--csv", "-"]) == 0
+        rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+        assert len(rows) == 4 and {row["region"] for row in rows} == {"三明"}, name
+    assert main(["kwic", "一带一路", "--out", str(city_out), "--region", "福建", "--csv", "-"]) == 0
+    assert list(csv.DictReader(capsys.readouterr().out.splitlines())) == []  # no province report here
+    assert main(["kwic", "一带一路", "--out", str(city_out), "--region", "三名"]) == 2
+    assert "E067" in capsys.readouterr().err

@@ -433,10 +433,17 @@ def province_similarity(run: Run) -> Context:
             pair[0] += value
             pair[1] += 1
     mean = {pair: total / n for pair, (total, n) in sums.items() if n}
-    peak = max(mean.values(), default=0.0)
-    grid = [
-        (a, [(b, mean.get((a, b)), *heat(mean.get((a, b), 0.0), peak)) for b in provinces]) for a in provinces
-    ]
+    low = min(mean.values(), default=0.0)
+    span = max(mean.values(), default=0.0) - low  # the colour spreads the range the means take
+
+    def cell(a: str, b: str) -> tuple[str, float | None, str, str]:
+        value = mean.get((a, b))
+        if value is None:
+            return b, None, "#ffffff", "#222"
+        t = (value - low) / span if span > 0 else 0.0
+        return b, value, blue(t), "#fff" if t > 0.55 else "#222"
+
+    grid = [(a, [cell(a, b) for b in provinces]) for a in provinces]
     shown = run.limits.nearest
     order = {region: index for index, region in enumerate(run.order(names))}
     nearest.sort(key=lambda item: order[item[0]])

@@ -18,7 +18,8 @@ document.querySelectorAll('[data-target="'+target+'"]').forEach(function(el){
 if(el.classList.contains('filter'))q=el.value.trim().toLowerCase();
 if(el.classList.contains('kindfilter'))kind=el.value;});
 var items=document.querySelectorAll(target),shown=0;
-items.forEach(function(it){var ok=(!q||it.textContent.toLowerCase().indexOf(q)>=0)&&
+items.forEach(function(it){var text=it.textContent+' '+(it.getAttribute('data-group')||'');
+var ok=(!q||text.toLowerCase().indexOf(q)>=0)&&
 (!kind||it.getAttribute('data-kind')===kind);it.style.display=ok?'':'none';if(ok)shown++;});
 document.querySelectorAll('[data-target="'+target+'"]').forEach(function(el){
 var s=el.parentNode.querySelector('.shown');if(s)s.textContent=(q||kind)?shown+' of '+items.length+' shown':'';});}
