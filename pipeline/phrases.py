@@ -833,7 +833,12 @@ def _summarise(
     region_phrase, region_of = _distinct(table.phrase[has_region], hit_region[has_region])
     region_bounds = np.searchsorted(region_phrase, np.arange(n_phrases + 1))
     region_names_of = [region_names[index] for index in region_of.tolist()]
-    change, years_used = _change(table, segments, segment_region)
+    change, years_used, peak_share = _change(table, segments, segment_region)
+    # regions reached: all regions that ever use it and, where texts have years, those using it in the
+    # same year at its peak (geometric mean) — a formula is taken up by many regions at once
+    reached = np.diff(region_bounds).astype(np.float64)
+    if peak_share is not None:
+        reached = np.sqrt(reached * peak_share * len(region_names))
     free = _free_counts(table)
     evidence = _Evidence.of(table, corpus, count)
     roles = evidence.roles(segments_n / max(len(segments), 1), change, dated=_has_years(segments))
@@ -853,20 +858,25 @@ def _summarise(
         in_word_count.tolist(),
         change.tolist(),
         years_used.tolist(),
+        reached.tolist(),
         region_bounds[:-1].tolist(),
         region_bounds[1:].tolist(),
         strict=True,
     )
     tags = lexicon.parts_of_speech()
-    for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, in_years, low, high in columns:
+    units = {name for name, contexts in zip(table.names, evidence.contexts.tolist(), strict=True) if contexts >= FRAME_UNIT}
+    frames = _frames(table.names, units, kept_names, tags)
+    for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, in_years, reach, low, high in columns:
         name = forms[0]
-        if role == "formula" and kinds[key] in _FORM_FREE and _governs_a_phrase(name, kept_names, tags):
+        if role == "formula" and _TITLE.search(name):
+            role = "title"
+        elif role == "formula" and kinds[key] in _FORM_FREE and name in frames:
             role = "frame"
         regions = tuple(region_names_of[low:high])
         score = _score(
             count=used,
             years_used=in_years,
-            spread=len(regions) if spread_by_region else segments_used,
+            spread=reach if spread_by_region else segments_used,
             free_share=free_used / used if used else 1.0,
             contexts=contexts,
             bits=cohesion[key] if kinds[key] in _FORM_FREE else None,
@@ -904,19 +914,61 @@ _FORM_FREE = frozenset({"statistical", "item", "reference"})  # kinds no form ru
 _GOVERNING = frozenset({"v", "p"})  # verbs and prepositions (jieba's tags)
 
 
-def _governs_a_phrase(name: str, kept_names: ahocorasick.Automaton, tags: Mapping[str, str]) -> bool:
-    """Whether ``name`` is another kept phrase governed by a verb or a preposition: a verb or a
-    preposition right before it (坚持|稳中求进工作总基调, 以|邓小平理论) or a preposition right after it
-    (科学发展观|为指导). The formula is the phrase inside; this is its frame."""
-    for last, inner in kept_names.iter(name):
-        start, end = last + 1 - len(inner), last + 1
-        if inner == name:
-            continue
-        before = next((name[k:start] for k in range(max(start - 4, 0), start) if name[k:start] in tags), "")
-        after = next((name[end:k] for k in range(min(end + 4, len(name)), end, -1) if name[end:k] in tags), "")
-        if tags.get(before) in _GOVERNING or tags.get(after) == "p":
-            return True
-    return False
+def _frames(
+    names: Sequence[str], units: set[str], kept_names: ahocorasick.Automaton, tags: Mapping[str, str]
+) -> set[str]:
+    """The phrases that are another kept phrase governed by a verb or a preposition: one before it
+    (坚持|稳中求进工作总基调, 贯彻落实|科学发展观, 以|邓小平理论) or a preposition after it (科学发展观|为指导).
+    The formula is the phrase inside; this is its frame. Only a word that governs several different
+    kept phrases frames them: a verb said before one phrase alone belongs to the formula
+    (全面建成|小康社会)."""
+    governed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # name → (governing word, inner)
+    for name in names:
+        for last, inner in kept_names.iter(name):
+            start, end = last + 1 - len(inner), last + 1
+            if inner == name or inner not in units:
+                continue
+            word = _governing_word(name[:start], tags) if 0 < start <= 4 else None
+            if word:
+                governed[name].append((word, inner))
+            after = next((name[end:k] for k in range(min(end + 4, len(name)), end, -1) if name[end:k] in tags), "")
+            if tags.get(after) == "p":
+                governed[name].append((after, inner))
+    inners_of: dict[str, set[str]] = defaultdict(set)
+    for pairs in governed.values():
+        for word, inner in pairs:
+            inners_of[word].add(inner)
+    return {
+        name
+        for name, pairs in governed.items()
+        if any(tags[word] == "p" or len(inners_of[word]) >= FRAME_INNERS for word, _ in pairs)
+    }
+
+
+def _governing_word(prefix: str, tags: Mapping[str, str]) -> str | None:
+    """The verb or preposition ``prefix`` is, alone or as the word right before the phrase (深入|推进),
+    or two verbs together (贯彻|落实). A verb of one character is too often part of a compound word to
+    count; a noun is not read as two words (发展: not 发|展)."""
+
+    def governs(word: str) -> bool:
+        return tags.get(word) == "p" or (tags.get(word) == "v" and len(word) > 1)
+
+    if governs(prefix):
+        return prefix
+    if tags.get(prefix, "i")[0] not in "iv":
+        return None
+    for k in range(1, len(prefix)):
+        first, second = prefix[:k], prefix[k:]
+        if first in tags and governs(second):
+            return second
+        if governs(first) and tags.get(second) in ("v", "a"):
+            return first
+    return None
+
+
+# A meeting or a plan named by its ordinal (党的十八大, 十八届三中全会, 第十三个五年规划纲要): what formulas
+# are cited from, not a formula.
+_TITLE = re.compile("[一二三四五六七八九十]+(?:届|中全会|中、)|党的[一二三四五六七八九十]+大|(?:[二三四五六七八九]十[一二三四五六七八九]?|十[一二三四五六七八九])大|全会|第[一二三四五六七八九十]+个五年")
 
 
 def _ranked_hits(table: HitTable, phrases: Sequence[Phrase]) -> HitTable:
@@ -940,14 +992,15 @@ def _ranked_hits(table: HitTable, phrases: Sequence[Phrase]) -> HitTable:
 
 def _change(
     table: HitTable, segments: Sequence[Segment], segment_region: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Per phrase: how much the share of regions using it moves across years (0: flat or no years,
-    1: 0 → all), and the share of the years in which it is used (1 where texts have no years)."""
+    1: 0 → all), the share of the years in which it is used (1 where texts have no years), and the
+    share of the regions using it in its peak year (None where texts have no years)."""
     regions_per_year = Counter(
         year for year, _ in {(s.year, s.region) for s in segments if s.region and s.year}
     )
     if len(regions_per_year) < 2:
-        return np.zeros(len(table.names)), np.ones(len(table.names))
+        return np.zeros(len(table.names)), np.ones(len(table.names)), None
     years = sorted(regions_per_year)
     column = {year: index for index, year in enumerate(years)}
     segment_column = np.asarray(
@@ -964,10 +1017,12 @@ def _change(
     np.add.at(using, (phrase, cell // n_regions), 1)
     shares = using / np.asarray([regions_per_year[year] for year in years], dtype=np.float64)
     years_used = np.maximum(np.count_nonzero(using, axis=1), 1) / len(years)
-    return shares.max(axis=1) - shares.min(axis=1), years_used
+    return shares.max(axis=1) - shares.min(axis=1), years_used, shares.max(axis=1)
 
 
-ROLE_WEIGHT = {"formula": 1.0, "label": 0.2, "boilerplate": 0.3, "fragment": 0.2, "frame": 0.3}
+ROLE_WEIGHT = {"formula": 1.0, "label": 0.2, "boilerplate": 0.3, "fragment": 0.2, "frame": 0.3, "title": 0.3}
+FRAME_UNIT = 1.5  # neighbours (perplexity) a phrase needs to be framed rather than a piece of the frame (创新|驱动发展战略)
+FRAME_INNERS = 20  # different phrases a verb or preposition governs, at least, to be a frame's word
 LABEL_SHARE = 0.5  # uses next to a number, at least: a statistics label (居民消费价格涨幅 3%)
 BOILERPLATE_COVERAGE, BOILERPLATE_CHANGE = 0.8, 0.25  # in most documents, every year alike
 FRAGMENT_SHARE = 0.5  # a list (、 inside) that continues past its end this often is cut short
@@ -1100,7 +1155,7 @@ def _score(
     *,
     count: int,
     years_used: float,
-    spread: int,
+    spread: float,
     free_share: float,
     contexts: float,
     bits: float | None,
@@ -1110,9 +1165,10 @@ def _score(
 ) -> float:
     """Rank of a phrase: how formulaic it is, how widely and often it is used, how its use moves.
 
-    * ``spread × log2(1 + count / years_used)``: adopted by many regions (segments when there are no
-      regions), often in the years it is used at all — a formula coined in the last year of a corpus is
-      not outweighed by one said as often over all its years;
+    * ``spread × log2(1 + count / years_used)``: adopted by many regions — the geometric mean of the
+      regions ever using it and those using it in its peak year (segments when there are no regions)
+      — often in the years it is used at all: a formula coined in the last year of a corpus is not
+      outweighed by one said as often over all its years;
     * ``0.5 + 0.5 × unit``: a unit of its own rather than a piece of one longer phrase — said on its
       own (its free share), or, when mostly said inside longer phrases, inside many different ones
       (``contexts / 8``, the nested-core evidence of term extraction);
@@ -1122,7 +1178,8 @@ def _score(
       are fixed by their form;
     * ``(1 + change)²``: where documents have years, a phrase whose adoption moves (absent, then
       everywhere) ranks above one used evenly throughout — the signal diffusion studies look for;
-    * the role: statistics labels × 0.2, boilerplate × 0.3, cut lists × 0.2 (``ROLE_WEIGHT``).
+    * the role: statistics labels × 0.2, boilerplate, frames and titles × 0.3, fragments × 0.2
+      (``ROLE_WEIGHT``).
     """
     unit = max(free_share, min(max(contexts - 1.0, 0.0) / CONTEXTS_FULL, 1.0))
     score = spread * math.log2(1 + count / years_used) * (UNIT_FLOOR + (1 - UNIT_FLOOR) * unit) * (1 + change) ** 2 * ROLE_WEIGHT[role]

@@ -362,3 +362,36 @@ def test_a_statistics_label_ranks_below_a_formula_with_the_same_spread(nlp) -> N
     assert (label.role, formula.role) == ("label", "formula")
     assert label.regions == formula.regions and label.count == formula.count
     assert _rank(result, "精准扶贫") < _rank(result, "居民消费价格涨幅")
+
+
+def test_a_meeting_named_by_its_ordinal_is_a_title_not_a_formula(nlp) -> None:
+    texts = [
+        f"深入贯彻党的十八大和十八届三中全会精神，{verb}“放管服”改革，推进“互联网+”行动。"
+        for verb in ("深化", "推进", "落实", "抓好", "推动", "完善")
+    ]
+    _, phrases, result = _run(nlp, texts)
+    titles = [p for p in phrases.values() if "十八" in p.phrase]
+    assert titles and all(p.role == "title" for p in titles), [(p.phrase, p.role) for p in titles]
+    assert phrases["放管服"].role == "formula"
+    assert all(_rank(result, "放管服") < _rank(result, p.phrase) for p in titles)
+
+
+def test_a_verb_governing_many_phrases_frames_them_and_one_governing_one_does_not() -> None:
+    import ahocorasick
+
+    from pipeline.lexicon import parts_of_speech
+    from pipeline.phrases import FRAME_INNERS, _frames
+
+    objects = ["新型城镇化", "供给侧结构性改革", "乡村振兴", "简政放权", "放管结合", "精准扶贫", "河长制", "多规合一",
+               "全域旅游", "分级诊疗", "海绵城市", "特色小镇", "智慧城市", "营改增", "去产能", "去库存", "去杠杆",
+               "降成本", "补短板", "一带一路", "互联网+"]
+    assert len(objects) >= FRAME_INNERS
+    names = objects + [f"推进{name}" for name in objects] + ["小康社会", "全面建成小康社会"]
+    kept = ahocorasick.Automaton()
+    for name in names:
+        kept.add_word(name, name)
+    kept.make_automaton()
+    frames = _frames(names, set(names), kept, parts_of_speech())
+    assert {f"推进{name}" for name in objects} <= frames  # 推进 governs every one of them: a frame
+    assert "全面建成小康社会" not in frames  # 建成 governs this one phrase alone: part of the formula
+    assert not frames & set(objects)
