@@ -460,3 +460,33 @@ def test_kwic_region_takes_a_city_at_city_level(city_out: Path, capsys) -> None:
     assert list(csv.DictReader(capsys.readouterr().out.splitlines())) == []  # no province report here
     assert main(["kwic", "一带一路", "--out", str(city_out), "--region", "三名"]) == 2
     assert "E067" in capsys.readouterr().err
+
+
+GROUP_PROBE = """<script>
+(function(){
+var box=document.querySelector('input.filter[data-target="#t-heat tbody tr"]');
+box.value='福建'; box.dispatchEvent(new Event('input'));
+var shown=Array.prototype.slice.call(document.querySelectorAll('#t-heat tbody tr'))
+  .filter(function(r){return r.style.display!=='none';})
+  .map(function(r){return r.querySelector('th').firstChild.textContent.trim();});
+document.body.setAttribute('data-probe',shown.join(','));
+})();
+</script></body>"""
+
+
+def test_city_heatmap_filters_by_province_in_chromium(city_out: Path, tmp_path: Path) -> None:
+    """Typing a province in the heatmap's filter box keeps its heading and its cities."""
+    chromium = _chromium()
+    page = tmp_path / "probe.html"
+    page.write_text(
+        (city_out / "report.html").read_text(encoding="utf-8").replace("</body>", GROUP_PROBE), encoding="utf-8"
+    )
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+            capture_output=True, text=True, timeout=120, check=False,
+        ).stdout  # fmt: skip
+    probe = re.search(r'data-probe="([^"]*)"', dom)
+    assert probe is not None and probe.group(1).split(",")[0] == "福建"
+    assert sorted(probe.group(1).split(",")[1:]) == ["三明", "泉州"]
