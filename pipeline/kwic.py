@@ -558,13 +558,14 @@ def top_phrases(
 def _region_adoption(out_dir: Path, region: str) -> dict[str, tuple[int, float]]:
     """``phrase -> (count, per_10k)`` over all years for one region, from ``adoption.csv``."""
     path = _need(out_dir, "adoption.csv")
-    prefix = f"{region},,"  # region is the first column and year the second: skip other rows unparsed
+    prefix = f"{region},"  # region is the first column: skip other regions' rows unparsed
     found: dict[str, tuple[int, float]] = {}
     with path.open(encoding="utf-8-sig", newline="") as handle:
         header = next(csv.reader([handle.readline()]))
         lines = (line for line in handle if line.startswith(prefix))
         for row in csv.DictReader(lines, fieldnames=header):
-            found[row["phrase"]] = (int(row["count"]), float(row["per_10k"]))
+            if row["region"] == region and row["year"] == "":  # a city-level run has province second
+                found[row["phrase"]] = (int(row["count"]), float(row["per_10k"]))
     return found
 
 

@@ -460,6 +460,12 @@ def test_kwic_region_takes_a_city_at_city_level(city_out: Path, capsys) -> None:
     assert list(csv.DictReader(capsys.readouterr().out.splitlines())) == []  # no province report here
     assert main(["kwic", "一带一路", "--out", str(city_out), "--region", "三名"]) == 2
     assert "E067" in capsys.readouterr().err
+    # tifa phrases --region: the city's own uses, read from adoption.csv (province in its second column)
+    from pipeline.kwic import top_phrases
+
+    rows, _ = top_phrases(city_out, region="三明", sort="rank")
+    used = {row.phrase: row.region_count for row in rows}
+    assert used.get("一带一路") == 4
 
 
 GROUP_PROBE = """<script>
