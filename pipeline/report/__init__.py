@@ -47,9 +47,9 @@ import markupsafe
 
 from pipeline.io_utils import atomic_write
 from pipeline.report.data import ReportLimits, Run, number, to_float, to_int
-from pipeline.report.sections import SECTIONS
+from pipeline.report.sections import SECTIONS, Section
 
-__all__ = ["REPORT_NAME", "ReportLimits", "build_report", "write_report"]
+__all__ = ["REPORT_NAME", "ReportLimits", "build_report", "build_section", "write_report"]
 
 REPORT_NAME = "report.html"
 _HERE = Path(__file__).parent
@@ -80,26 +80,44 @@ def build_report(out_dir: Path, limits: ReportLimits | None = None) -> str:
     """The HTML of the report for the output folder ``out_dir``."""
     limits = limits or ReportLimits()
     run = Run.load(Path(out_dir), limits)
-    env = environment()
     sections = []
     for section in SECTIONS:
-        found = section.build(run)
-        if found is not None:
-            html = env.get_template(f"{section.key}.html.j2").render(run=run, limits=limits, **found)
-            sections.append({"key": section.key, "title": section.title, "html": markupsafe.Markup(html)})
+        html = _render(run, section)
+        if html is not None:
+            sections.append({"key": section.key, "title": section.title, "html": html})
     counts = run.manifest.get("counts", {})
     summary = (
         f"{number(to_int(counts.get('documents'), len(run.segments)))} documents · "
         f"{number(len(run.segments))} segments · {number(len(run.regions))} regions · "
         f"{number(len(run.phrases))} phrases"
     )
-    return env.get_template("base.html.j2").render(
-        summary=summary,
-        version=run.manifest.get("versions", {}).get("tifa", ""),
-        sections=sections,
-        css=(_HERE / "static" / "report.css").read_text(encoding="utf-8"),
-        js=(_HERE / "static" / "report.js").read_text(encoding="utf-8"),
+    return (
+        environment()
+        .get_template("base.html.j2")
+        .render(
+            summary=summary,
+            version=run.manifest.get("versions", {}).get("tifa", ""),
+            sections=sections,
+            css=(_HERE / "static" / "report.css").read_text(encoding="utf-8"),
+            js=(_HERE / "static" / "report.js").read_text(encoding="utf-8"),
+        )
     )
+
+
+def build_section(out_dir: Path, key: str, limits: ReportLimits | None = None) -> str:
+    """The HTML of one section of the report (its content, without the page around it): to look at
+    or test a section on its own. "" when the section has nothing to show in this folder."""
+    limits = limits or ReportLimits()
+    section = next(section for section in SECTIONS if section.key == key)
+    return _render(Run.load(Path(out_dir), limits), section) or ""
+
+
+def _render(run: Run, section: Section) -> markupsafe.Markup | None:
+    found = section.build(run)
+    if found is None:
+        return None
+    template = environment().get_template(f"{section.key}.html.j2")
+    return markupsafe.Markup(template.render(run=run, limits=run.limits, **found))
 
 
 def write_report(out_dir: Path, limits: ReportLimits | None = None) -> Path:
