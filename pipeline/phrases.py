@@ -49,7 +49,7 @@ from pipeline import lexicon
 from pipeline.config import Settings
 from pipeline.nlp import RuleSpan
 from pipeline.records import Hit, HitTable, Phrase, Segment, Sentence
-from pipeline.rules import parallel_items
+from pipeline.rules import FUNCTION_CHARS, parallel_items
 
 COHESION_FULL = 12.0  # bits of cohesion at which a statistical phrase counts as fully fixed in ranking
 KIND_PRIORITY = ("user", "numbered", "quoted", "enumeration", "quotation", "item", "statistical", "reference")
@@ -841,7 +841,8 @@ def _summarise(
         reached = np.sqrt(reached * peak_share * len(region_names))
     free = _free_counts(table)
     evidence = _Evidence.of(table, corpus, count)
-    roles = evidence.roles(segments_n / max(len(segments), 1), change, dated=_has_years(segments))
+    quoted = np.fromiter((kinds[key] in _QUOTED for key in forms_by_key), dtype=bool, count=n_phrases)
+    roles = evidence.roles(segments_n / max(len(segments), 1), change, quoted, dated=_has_years(segments))
 
     kept_names = ahocorasick.Automaton()
     for name in table.names:
@@ -910,6 +911,7 @@ def _summarise(
     return phrases
 
 
+_QUOTED = frozenset({"quoted", "quotation", "user"})  # kinds whose bounds the writer (or user) marked
 _FORM_FREE = frozenset({"statistical", "item", "reference"})  # kinds no form rule vouches for whole
 _GOVERNING = frozenset({"v", "p"})  # verbs and prepositions (jieba's tags)
 
@@ -928,7 +930,9 @@ def _frames(
             start, end = last + 1 - len(inner), last + 1
             if inner == name or inner not in units:
                 continue
-            word = _governing_word(name[:start], tags) if 0 < start <= 4 else None
+            # the verb right before it, or the last of two joined by 和 (加强和创新|社会管理)
+            prefix = name[:start].rpartition("和")[2] if "和" in name[:start][1:-1] else name[:start]
+            word = _governing_word(prefix, tags) if 0 < len(prefix) <= 4 else None
             if word:
                 governed[name].append((word, inner))
             after = next((name[end:k] for k in range(min(end + 4, len(name)), end, -1) if name[end:k] in tags), "")
@@ -1027,6 +1031,7 @@ LABEL_SHARE = 0.5  # uses next to a number, at least: a statistics label (居民
 BOILERPLATE_COVERAGE, BOILERPLATE_CHANGE = 0.8, 0.25  # in most documents, every year alike
 FRAGMENT_SHARE = 0.5  # a list (、 inside) that continues past its end this often is cut short
 UNIT_FLOOR = 0.5  # weight of a phrase said only inside one longer phrase
+CUT_SHORT_SHARE = 0.7  # uses followed by the same character, at least: the phrase is cut short
 PIECE_SHARE = 0.6  # uses next to one same word, at least: a piece of a longer name
 CONTEXTS_FULL = 8.0  # distinct neighbours (perplexity) on its tighter side at which a phrase is a unit
 
@@ -1043,6 +1048,7 @@ class _Evidence:
 
     contexts: np.ndarray
     piece: np.ndarray  # mostly said next to one word that does not govern it: a piece of a longer name
+    cut_short: np.ndarray  # mostly followed by the same character: the start of a longer phrase
     next_to_number: np.ndarray  # share of uses with a number right before or within 4 characters after
     cut_list: np.ndarray  # a list (、 inside) whose uses mostly continue with 、 on one side
 
@@ -1073,20 +1079,27 @@ class _Evidence:
             at = np.minimum(end + step, len(raw) - 1)
             numbered |= ~blocked & digit[at]
             blocked |= (corpus.codes[at] == 0) & ~digit[at] & (raw[at] != ord("."))
+        # Cut short: most uses go on with the same character (医药卫生体制|改革, 强农惠农富农|政策,
+        # 五大发展|理念). A function character after it (的, 和) ends the phrase rather than continuing it.
+        function = np.isin(raw, np.fromiter((ord(char) for char in FUNCTION_CHARS), dtype=np.uint32))
+        follows = np.where((corpus.codes[end] != 0) & ~function[end], raw[end].astype(np.int64), -1)
+        _, follows_top = _neighbours(table.phrase, follows, uses)
         has_list = np.fromiter(("、" in name for name in table.names), dtype=bool, count=n_phrases)
         continues = [np.bincount(table.phrase, weights=dunhao[side], minlength=n_phrases) / uses for side in (start - 1, end)]
         return cls(
             contexts=np.minimum(left, right),
             piece=piece,
+            cut_short=follows_top >= CUT_SHORT_SHARE,
             next_to_number=np.bincount(table.phrase, weights=numbered, minlength=n_phrases) / uses,
             cut_list=has_list & (np.maximum(*continues) >= FRAGMENT_SHARE),
         )
 
-    def roles(self, coverage: np.ndarray, change: np.ndarray, *, dated: bool) -> list[str]:
+    def roles(self, coverage: np.ndarray, change: np.ndarray, quoted: np.ndarray, *, dated: bool) -> list[str]:
         """formula, or what else a phrase is: a statistics label, boilerplate or a fragment."""
         boilerplate = dated & (coverage >= BOILERPLATE_COVERAGE) & (change <= BOILERPLATE_CHANGE)
         role = np.full(len(coverage), "formula", dtype=object)
-        role[self.cut_list | self.piece] = "fragment"
+        # quotes mark where a formula ends, whatever follows (“全面两孩”政策)
+        role[self.cut_list | self.piece | (self.cut_short & ~quoted)] = "fragment"
         role[boilerplate] = "boilerplate"
         role[self.next_to_number >= LABEL_SHARE] = "label"
         return role.tolist()

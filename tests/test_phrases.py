@@ -386,12 +386,24 @@ def test_a_verb_governing_many_phrases_frames_them_and_one_governing_one_does_no
                "全域旅游", "分级诊疗", "海绵城市", "特色小镇", "智慧城市", "营改增", "去产能", "去库存", "去杠杆",
                "降成本", "补短板", "一带一路", "互联网+"]
     assert len(objects) >= FRAME_INNERS
-    names = objects + [f"推进{name}" for name in objects] + ["小康社会", "全面建成小康社会"]
+    names = objects + [f"推进{name}" for name in objects] + ["小康社会", "全面建成小康社会", "加强和推进新型城镇化"]
     kept = ahocorasick.Automaton()
     for name in names:
         kept.add_word(name, name)
     kept.make_automaton()
     frames = _frames(names, set(names), kept, parts_of_speech())
     assert {f"推进{name}" for name in objects} <= frames  # 推进 governs every one of them: a frame
+    assert "加强和推进新型城镇化" in frames  # the last of two verbs joined by 和 governs it
     assert "全面建成小康社会" not in frames  # 建成 governs this one phrase alone: part of the formula
     assert not frames & set(objects)
+
+
+def test_a_phrase_mostly_going_on_with_the_same_character_is_cut_short(nlp) -> None:
+    texts = [
+        f"{verb}资源节约型、环境友好型社会，推进“放管服”改革。“全面两孩”政策落地。"
+        for verb in ("建设", "加快建设", "推进", "努力建设", "着力建设", "全面建设")
+    ]
+    _, phrases, _ = _run(nlp, texts)
+    assert phrases["资源节约型、环境友好型"].role == "fragment"  # always followed by 社会
+    assert phrases["全面两孩"].role == "formula"  # the quotes say where it ends
+    assert phrases["放管服"].role == "formula"
