@@ -21,7 +21,7 @@ test: $(MODEL)
 models: $(MODEL)
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline tests
+	$(BIN)/ruff check pipeline tests tifa
 
 bench: $(MODEL)
 	$(BIN)/python -m pipeline.bench $(CORPUS)
@@ -29,7 +29,7 @@ bench: $(MODEL)
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,maps]'
+	$(BIN)/python -m pip install -q -e '.[test,maps,parquet]'
 	touch $@
 
 $(MODEL): $(STAMP) models/userdict.txt pipeline/build_model.py

@@ -29,6 +29,7 @@ import contextlib
 import csv
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -36,8 +37,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 TARGET_RATIO = 1.3  # cold whole pipeline / bare segmentation
 TARGET_WARM = 0.10  # warm rerun / cold run
@@ -56,6 +59,8 @@ class Measure:
     rss_total_mb: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
     note: str = ""
+    roles_mb: dict[str, float] = field(default_factory=dict)  # peak PSS of each kind of process
+    during_mb: dict[str, float] = field(default_factory=dict)  # peak of all processes while a stage ran
 
     @property
     def rate(self) -> float:
@@ -74,8 +79,10 @@ def _pss(pid: int) -> int:
     return 0
 
 
-def _tree_rss(pid: int) -> int:
-    """Bytes resident in ``pid`` and all its descendants, shared pages split (0 when it is gone).
+def _tree_rss(pid: int) -> dict[str, int]:
+    """Bytes resident in ``pid`` and all its descendants, shared pages split, by kind of process:
+    ``main`` (``pid``), each later stage (``tifa-graph``: forked stages name themselves) and
+    ``workers`` (segmentation); empty when it is gone.
 
     Reads ``/proc/PID/smaps_rollup`` (cheap, unlike a full ``smaps``), so sampling takes little
     of the CPU the measured run needs; RSS where that file does not exist.
@@ -83,20 +90,53 @@ def _tree_rss(pid: int) -> int:
     try:
         import psutil
     except ImportError:  # pragma: no cover - psutil comes with dask.distributed
-        return 0
+        return {}
     try:
         parent = psutil.Process(pid)
         processes = [parent, *parent.children(recursive=True)]
     except psutil.Error:
-        return 0
-    total = 0
+        return {}
+    found: dict[str, int] = {}
     for process in processes:
         with contextlib.suppress(psutil.Error, OSError, ValueError):
+            name = process.name()
+            role = "main" if process.pid == pid else name if name.startswith("tifa-") else "workers"
             try:
-                total += _pss(process.pid)
+                size = _pss(process.pid)
             except FileNotFoundError:
-                total += process.memory_info().rss
-    return total
+                size = process.memory_info().rss
+            found[role] = found.get(role, 0) + size
+    return found
+
+
+_STAGE_LINE = re.compile(r"^tifa: \[[0-9:]+\] (.+?) (started|done)\b")
+
+
+def _peaks_during(samples: list[tuple[float, int]], lines: list[tuple[float, str]]) -> dict[str, float]:
+    """The peak of all processes (MB) while each stage ran, from the run's progress lines
+    (``tifa: [m:ss] phrases started`` … ``done``); forked stages are counted from the phrase stage's
+    end, when they start (the longest are reported as done last)."""
+    began: dict[str, float] = {}
+    spans: dict[str, tuple[float, float]] = {}
+    for at, line in lines:
+        match = _STAGE_LINE.match(line)
+        if not match:
+            continue
+        name, what = match.groups()
+        if what == "started":
+            began[name] = at
+        else:  # a forked stage has no start line: reuse and texts start with phrases, the rest after
+            side = began.get("phrases", at) if name in ("reuse", "texts") else began.get("later", at)
+            spans[name] = (began.get(name, side), at)
+            if name == "phrases":
+                began["later"] = at
+    end = samples[-1][0] if samples else 0.0
+    if "report" in began:
+        spans["report"] = (began["report"], end)
+    return {
+        name: max((size for at, size in samples if start <= at <= stop), default=0) / 2**20
+        for name, (start, stop) in spans.items()
+    }
 
 
 def measure(label: str, command: list[str], *, env: dict[str, str] | None = None) -> tuple[Measure, str]:
@@ -106,21 +146,35 @@ def measure(label: str, command: list[str], *, env: dict[str, str] | None = None
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}, text=True
     )
     peak_total = 0
+    roles: dict[str, int] = {}
+    samples: list[tuple[float, int]] = []  # (seconds since start, all processes)
     stop = threading.Event()
 
     def sample() -> None:
         nonlocal peak_total
         while not stop.is_set():
-            peak_total = max(peak_total, _tree_rss(process.pid))
+            found = _tree_rss(process.pid)
+            total = sum(found.values())
+            samples.append((time.perf_counter() - started, total))
+            peak_total = max(peak_total, total)
+            for role, size in found.items():
+                roles[role] = max(roles.get(role, 0), size)
             stop.wait(SAMPLE_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     stdout_chunks: list[str] = []
     stderr_chunks: list[str] = []
+    lines: list[tuple[float, str]] = []  # stderr lines with the second they came
+
+    def read_lines(stream: Any, into: list[str]) -> None:
+        for line in stream:
+            lines.append((time.perf_counter() - started, line))
+            into.append(line)
+
     readers = [
-        threading.Thread(target=lambda stream=stream, into=into: into.append(stream.read()), daemon=True)
-        for stream, into in ((process.stdout, stdout_chunks), (process.stderr, stderr_chunks))
+        threading.Thread(target=lambda: stdout_chunks.append(process.stdout.read()), daemon=True),  # type: ignore[union-attr]
+        threading.Thread(target=read_lines, args=(process.stderr, stderr_chunks), daemon=True),
     ]
     for reader in readers:
         reader.start()
@@ -140,18 +194,20 @@ def measure(label: str, command: list[str], *, env: dict[str, str] | None = None
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         rss_process_mb=usage.ru_maxrss / 1024,
         rss_total_mb=peak_total / 2**20,
+        roles_mb={role: size / 2**20 for role, size in sorted(roles.items())},
+        during_mb=_peaks_during(samples, lines),
     )
     return result, stdout
 
 
-def bare(label: str, corpus: Path, workers: int, batch_size: int) -> Measure:
+def bare(label: str, corpus: Path | Sequence[Path], workers: int, batch_size: int) -> Measure:
     result, stdout = measure(
         label,
         [
             sys.executable,
             "-m",
             "pipeline.bench",
-            str(corpus),
+            *map(str, _paths(corpus)),
             "--bare",
             "--workers",
             str(workers),
@@ -166,24 +222,30 @@ def bare(label: str, corpus: Path, workers: int, batch_size: int) -> Measure:
     return result
 
 
-def tifa_run(label: str, corpus: Path, out: Path, cache: Path, workers: int) -> Measure:
+def _paths(corpus: Path | Sequence[Path]) -> list[Path]:
+    return [corpus] if isinstance(corpus, Path) else list(corpus)
+
+
+def tifa_run(label: str, corpus: Path | Sequence[Path], out: Path, cache: Path, workers: int) -> Measure:
     command = [
-        sys.executable, "-m", "pipeline.cli", "run", str(corpus), "--out", str(out), "--quiet",
+        sys.executable, "-m", "pipeline.cli", "run", *map(str, _paths(corpus)), "--out", str(out),
         "--workers", str(workers), "--set", f"cache_dir={cache}",
     ]  # fmt: skip
-    result, _ = measure(label, command)
+    # Progress lines (not --quiet, forced off a terminal) mark when each stage ran: memory by stage.
+    result, _ = measure(label, command, env={"TIFA_PROGRESS": "1"})
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     result.chars = manifest["counts"]["characters"]
     result.stages = manifest.get("timings", {})
     return result
 
 
-def _bare_child(corpus: Path, workers: int, batch_size: int) -> None:
+def _bare_child(corpus: Sequence[Path], workers: int, batch_size: int) -> None:
     """The ``--bare`` run: read the corpus, then time spaCy loading and ``nlp.pipe`` alone."""
     from pipeline import ingest
-    from pipeline.nlp import CHUNK_CHARS, chunks, model_path
+    from pipeline.model import model_path
+    from pipeline.nlp import CHUNK_CHARS, chunks
 
-    segments = ingest.ingest([str(corpus)]).segments
+    segments = ingest.ingest(list(map(str, corpus))).segments
     pieces = [piece for segment in segments for _, piece in chunks(segment.text, CHUNK_CHARS)]
     started = time.perf_counter()
     import spacy
@@ -205,11 +267,14 @@ def _bare_child(corpus: Path, workers: int, batch_size: int) -> None:
 # --------------------------------------------------------------------------- the repeated corpus
 
 
-def repeat_corpus(corpus: Path, copies: int, target: Path) -> Path:
+def repeat_corpus(corpus: Path, copies: int, target: Path, *, vary: bool = False) -> Path:
     """``copies`` copies of every text of ``corpus`` under new names, each with a unique last line.
 
     A ``metadata.csv`` sidecar is repeated with the new names; files it does not list are left out
-    (as ``tifa run`` would skip them).
+    (as ``tifa run`` would skip them). ``vary`` (the scale mode) makes each copy after the first a
+    different text, not only a different file, so neither the cache, nor duplicate detection, nor
+    the shared-passage search gets a copy for free: see ``varied``. Its years move on by the span of
+    the corpus's years, as a longer series of reports would.
     """
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
@@ -226,6 +291,8 @@ def repeat_corpus(corpus: Path, copies: int, target: Path) -> Path:
         files = sorted(path for path in corpus.rglob("*") if path.suffix in {".txt", ".md"})
     else:
         files = [corpus]
+    years = [int(row["year"]) for row in rows if row.get("year", "").isdigit()]
+    span = max(years) - min(years) + 1 if years else 0
     copied_rows = []
     for copy in range(1, copies + 1):
         for number, path in enumerate(files):
@@ -234,17 +301,45 @@ def repeat_corpus(corpus: Path, copies: int, target: Path) -> Path:
                 text, encoding = data.decode("utf-8-sig"), "utf-8"
             except UnicodeDecodeError:
                 text, encoding = data.decode("gb18030"), "gb18030"
+            if vary:
+                text = varied(text, copy - 1)
             name = f"{path.stem}_copy{copy}{path.suffix}"
             line = f"\n（基准测试副本{copy}，第{number + 1}篇。）\n"
             (target / name).write_bytes((text.rstrip("\n") + line).encode(encoding))
             if rows:
-                copied_rows.append({**rows[number], "file": name})
+                row = {**rows[number], "file": name}
+                if vary and row.get("year", "").isdigit():
+                    row["year"] = str(int(row["year"]) + span * (copy - 1))
+                copied_rows.append(row)
     if copied_rows:
         with (target / "metadata.csv").open("w", encoding="utf-8", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=fieldnames)
             writer.writeheader()
             writer.writerows(copied_rows)
     return target
+
+
+_DIGITS = "0123456789"
+
+
+def varied(text: str, shift: int) -> str:
+    """``text`` made another text of the same kind (``shift`` 0: unchanged).
+
+    The opening lines (title, government, date: where ingest finds a region) stay; the other
+    paragraphs are rotated by ``shift`` quarters, so segments, chunks, cache keys and the pieces the
+    shared-passage search meets differ from the other copies, and every figure's digits move on by
+    ``shift`` (增长7.5% → 增长9.7% at shift 2), so the n-grams with numbers — what grows with a real
+    corpus's vocabulary — are new. The sentences and their words stay Chinese official prose, so
+    segmentation costs what it costs on new reports.
+    """
+    if shift == 0:
+        return text
+    lines = text.split("\n")
+    head, body = lines[:3], lines[3:]
+    turn = (shift * len(body)) // 4
+    body = body[turn:] + body[:turn]
+    table = str.maketrans(_DIGITS, _DIGITS[shift % 10 :] + _DIGITS[: shift % 10])
+    return "\n".join([*head, *(line.translate(table) for line in body)])
 
 
 # --------------------------------------------------------------------------- the report
@@ -337,9 +432,92 @@ def report(measures: dict[str, Measure], copies: int) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- the scale mode
+
+SCALE_CORPORA = ("../shared/corpora/gov_work_reports", "../shared/corpora/city_work_reports")
+SCALE_COPIES = 4  # 12.1 M characters × 4 ≈ 48 M: "about 50 M"
+TARGET_SCALE_MB = 4 * 1024  # peak of all processes at ~50 M characters
+
+
+def scale_report(measures: dict[str, Measure], copies: int) -> str:
+    """The scale mode's figures: memory by process and by stage, growth of time, cold / bare."""
+    lines = []
+    for key in ("cold1", "cold"):
+        run = measures.get(key)
+        if run is None:
+            continue
+        lines.append(
+            f"{run.label}: {run.chars:,} characters, {run.seconds:,.0f} s, peak of all processes"
+            f" {run.rss_total_mb:,.0f} MB (largest process {run.rss_process_mb:,.0f} MB)"
+        )
+        lines.append("  peak by process: " + ", ".join(f"{k} {v:,.0f} MB" for k, v in run.roles_mb.items()))
+        lines.append(
+            "  peak of all processes while each stage ran: "
+            + ", ".join(f"{k} {v:,.0f} MB" for k, v in run.during_mb.items())
+        )
+    one, many, many_bare = measures.get("cold1"), measures.get("cold"), measures.get("bare")
+    if many:
+        peak = max(many.rss_process_mb, many.rss_total_mb)
+        lines.append(
+            f"peak memory at {many.chars / 1e6:.1f} M characters  {peak:8,.0f} MB   target < {TARGET_SCALE_MB:,}:"
+            f" {_verdict(peak, TARGET_SCALE_MB)}"
+        )
+    if one and many:
+        growth = many.seconds / one.seconds
+        chars = many.chars / one.chars
+        lines.append(
+            f"time({chars:.2f}× characters) / time(1×)  {growth:6.2f}   target ≤ {TARGET_LINEAR}:"
+            f" {_verdict(growth, TARGET_LINEAR)}"
+        )
+    if many and many_bare:
+        ratio = many.seconds / many_bare.seconds
+        lines.append(
+            f"cold / bare at {many.chars / 1e6:.1f} M characters  {ratio:6.2f}   target ≤ {TARGET_RATIO}:"
+            f" {_verdict(ratio, TARGET_RATIO)}"
+        )
+    runs = [measure for measure in measures.values() if measure.stages]
+    if runs:
+        names = list(dict.fromkeys(name for measure in runs for name in measure.stages))
+        lines.append("")
+        lines.append("stage seconds (after phrases: side by side)")
+        lines.append(" " * 25 + " ".join(f"{name:>8}" for name in names))
+        for measure in runs:
+            lines.append(
+                f"{measure.label:<24} " + " ".join(f"{measure.stages.get(name, 0.0):>8.1f}" for name in names)
+            )
+    return "\n".join(lines)
+
+
+def scale(corpora: Sequence[Path], copies: int, work: Path, workers: int, batch_size: int) -> None:
+    """The scale mode: ``corpora`` (12.1 M characters) cold, then repeated ``copies`` times with
+    varied text (``repeat_corpus(vary=True)``): bare segmentation and a cold run. ``copies`` 1: the
+    corpora alone (to estimate before the long runs)."""
+    measures: dict[str, Measure] = {}
+
+    def step(key: str, measure: Measure) -> None:
+        measures[key] = measure
+        print(_row(measure), flush=True)
+
+    shutil.rmtree(work / "cache-scale1", ignore_errors=True)
+    step(
+        "cold1", tifa_run("tifa run, cold, 1×", corpora, work / "out-scale1", work / "cache-scale1", workers)
+    )
+    if copies > 1:
+        repeated = [
+            repeat_corpus(corpus, copies, work / f"scale-{copies}x" / corpus.name, vary=True)
+            for corpus in corpora
+        ]
+        step("bare", bare(f"bare nlp.pipe, {copies}×", repeated, workers, batch_size))
+        shutil.rmtree(work / "cache-scale", ignore_errors=True)
+        label = f"tifa run, cold, {copies}×"
+        step("cold", tifa_run(label, repeated, work / "out-scale", work / "cache-scale", workers))
+    print()
+    print(scale_report(measures, copies))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("corpus", type=Path)
+    parser.add_argument("corpus", type=Path, nargs="*", help="a corpus (the scale mode: several)")
     parser.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
     parser.add_argument(
         "--batch-size", type=int, default=0, help="pieces per batch (0: the setting's default)"
@@ -348,6 +526,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="bare and cold runs of the corpus, in turn")
     parser.add_argument(
         "--work", type=Path, help="folder for outputs, caches and copies (default: a temporary one)"
+    )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        nargs="?",
+        const=SCALE_COPIES,
+        metavar="COPIES",
+        help=f"scale mode: the corpora (default {' + '.join(SCALE_CORPORA)}) cold, then repeated COPIES "
+        f"times (default {SCALE_COPIES}, about 50 M characters) with varied text: bare and cold; 1 = the "
+        "corpora alone",
     )
     parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -360,6 +548,24 @@ def main(argv: list[str] | None = None) -> None:
     if args.bare:
         _bare_child(args.corpus, workers, batch_size)
         return
+    if args.scale is not None:
+        corpora = args.corpus or [Path(path) for path in SCALE_CORPORA]
+        if missing := [str(path) for path in corpora if not path.exists()]:
+            raise SystemExit(f"no corpus at {', '.join(missing)}")
+        work = args.work or Path(tempfile.mkdtemp(prefix="tifa-bench-"))
+        work.mkdir(parents=True, exist_ok=True)
+        print(
+            f"scale mode: {', '.join(map(str, corpora))}, {workers} workers, work folder {work}", flush=True
+        )
+        try:
+            scale(corpora, args.scale, work, workers, batch_size)
+        finally:
+            if args.work is None:
+                shutil.rmtree(work, ignore_errors=True)
+        return
+    if len(args.corpus) != 1:
+        raise SystemExit("give one corpus (several only with --scale)")
+    args.corpus = args.corpus[0]
     if not args.corpus.exists():
         raise SystemExit(f"no corpus at {args.corpus}")
     work = args.work or Path(tempfile.mkdtemp(prefix="tifa-bench-"))

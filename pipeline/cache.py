@@ -1,6 +1,6 @@
 """On-disk cache of the NLP stage: a rerun segments only the texts it has not seen.
 
-One file per segment text, holding its ``nlp.Analysis`` (sentence, token and rule-span offsets as
+One file per segment text, holding its ``records.Analysis`` (sentence, token and rule-span offsets as
 int32 arrays plus the span labels, zlib-compressed — about a third of the text's size in UTF-8)::
 
     <cache dir>/<fingerprint>/<key[:2]>/<key>.nlp
@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import nlp as nlp_stage
-from pipeline.nlp import Analysis
+from pipeline.model import check_model, model_path
+from pipeline.records import Analysis
 
 FORMAT = b"TIFA-NLP-1\n"
 KEEP_VERSIONS = 4  # fingerprint folders kept (the most recently used)
@@ -88,7 +88,7 @@ def fingerprint(model_dir: Path | str, settings: dict[str, object] | None = None
             digest.update(f"{package}={version(package)}\n".encode())
         except PackageNotFoundError:
             digest.update(f"{package}=?\n".encode())
-    package_dir = Path(nlp_stage.__file__).parent
+    package_dir = Path(__file__).parent
     for name in _SOURCES:
         path = package_dir / name
         digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"-"))
@@ -101,7 +101,7 @@ def default_dir(model_dir: Path | str | None = None) -> Path:
     """``.cache/nlp`` beside the model, or the user's cache folder when that cannot be written."""
     if os.environ.get("TIFA_CACHE_DIR"):
         return Path(os.environ["TIFA_CACHE_DIR"])
-    beside = nlp_stage.model_path(model_dir).resolve().parent / ".cache" / "nlp"
+    beside = model_path(model_dir).resolve().parent / ".cache" / "nlp"
     if _writable(beside):
         return beside
     home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -130,7 +130,7 @@ class NlpCache:
         settings: dict[str, object] | None = None,
         directory: Path | str | None = None,
     ) -> NlpCache:
-        model = nlp_stage.check_model(model_dir)
+        model = check_model(model_dir)
         store = cls(directory or default_dir(model), fingerprint(model, settings))
         store.prune()
         return store

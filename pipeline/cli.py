@@ -346,13 +346,13 @@ def _add_lookup_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _kwic(args: argparse.Namespace) -> int:
-    from pipeline import kwic
+    from pipeline import kwic, tables
     from pipeline.text import normalize
 
     query = normalize(args.phrase).strip()
     if not query:
         raise Errors.E064()
-    phrase_csv = args.out / "phrases.csv"
+    phrase_csv = tables.locate(args.out / "phrases.csv")  # or phrases.parquet
     if args.inputs:
         from pipeline.ingest import ingest
 
@@ -362,7 +362,7 @@ def _kwic(args: argparse.Namespace) -> int:
         segments = list(ingest(args.inputs).segments)
         where = ", ".join(args.inputs)
     else:
-        texts = args.out / "texts.jsonl"
+        texts = tables.locate(args.out / "texts.jsonl")  # or texts.parquet
         if not texts.is_file() and (args.out / "manifest.json").is_file():
             raise Errors.E061(path=args.out)
         if not texts.is_file():
@@ -434,7 +434,7 @@ def _kwic_hints(
 
 
 def _phrases(args: argparse.Namespace) -> int:
-    from pipeline import kwic
+    from pipeline import kwic, tables
 
     region = kwic.resolve_region(args.region, args.out) if args.region else ""
     rows, total = kwic.top_phrases(
@@ -452,7 +452,7 @@ def _phrases(args: argparse.Namespace) -> int:
     sys.stdout.write(
         kwic.format_table(header, table, align="><<>>>>>>", columns=kwic.terminal_width(), fit=1)
     )
-    print(f"{len(rows)} of {total} phrase(s) — all in {args.out / 'phrases.csv'}", file=sys.stderr)
+    print(f"{len(rows)} of {total} phrase(s) — all in {tables.locate(args.out / 'phrases.csv')}", file=sys.stderr)
     return 0
 
 

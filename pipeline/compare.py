@@ -36,6 +36,7 @@ import numpy as np
 
 from pipeline.io_utils import write_csv
 from pipeline.records import Hit, HitTable, Phrase, Segment, pick
+from pipeline.tables import write_rows
 
 __all__ = [
     "AdoptionMatrix",
@@ -543,9 +544,16 @@ def _joined(values: Iterable[str]) -> str:
     return LIST_SEPARATOR.join(values)
 
 
-def write_adoption(out_dir: Path, rows: Iterable[AdoptionRow], matrix: AdoptionMatrix | None = None) -> None:
-    """Write ``adoption.csv`` (long) and, when given, ``adoption_matrix.csv`` (phrase × region)."""
-    write_csv(Path(out_dir) / "adoption.csv", AdoptionRow._fields, rows)
+def write_adoption(
+    out_dir: Path,
+    rows: Iterable[AdoptionRow],
+    matrix: AdoptionMatrix | None = None,
+    *,
+    table_format: str = "csv",
+) -> None:
+    """Write ``adoption.csv`` (long; ``adoption.parquet`` with ``table_format`` parquet) and, when
+    given, ``adoption_matrix.csv`` (phrase × region)."""
+    write_rows(Path(out_dir) / "adoption.csv", AdoptionRow._fields, rows, table_format=table_format)
     if matrix is not None:
         write_csv(Path(out_dir) / "adoption_matrix.csv", matrix.header, matrix.rows())
 

@@ -68,6 +68,22 @@ class Settings:
     write_report: bool = True  # report.html: the self-contained report
     write_texts: bool = True  # texts.jsonl: segment texts, for `tifa kwic` and the report's contexts
     report_phrases: int = 200  # rows in the report's phrase table (phrases.csv has them all)
+    table_format: str = "csv"  # or "parquet" (pyarrow): hits, adoption, phrases, segments, texts
+
+    def __post_init__(self) -> None:
+        """Every value checked on construction (``Settings(min_chars=1)`` raises E030), as from a file.
+
+        >>> Settings(min_chars=1)
+        Traceback (most recent call last):
+        pipeline.errors.TifaError: E030 Settings: setting 'min_chars' must be between 2 and 40, got 1
+        """
+        for field in fields(self):
+            value = getattr(self, field.name)
+            checked = _coerce("Settings", field.name, value, type(field.default))
+            if checked is not value:  # 3 for a float setting: stored as 3.0, as a file would give it
+                object.__setattr__(self, field.name, checked)
+        if self.min_chars > self.max_chars:
+            raise _bad("Settings", "min_chars", "must not exceed max_chars")
 
     def resolved_workers(self) -> int:
         import os
@@ -82,6 +98,7 @@ _CHOICES = {
     "cluster_criterion": {"stability", "silhouette"},
     "cluster_features": {"words", "phrases", "both"},
     "level": {"province", "city"},
+    "table_format": {"csv", "parquet"},
 }
 _BOUNDS: dict[str, tuple[float, float]] = {
     "workers": (0, 256),
@@ -190,7 +207,12 @@ def load_settings(path: Path | None = None, overrides: list[str] | None = None) 
         if key not in types:
             raise _bad("--set", key, _unknown(key, types))
         values[key] = _coerce("--set", key, value.strip(), types[key])
-    settings = replace(Settings(), **values)
-    if settings.min_chars > settings.max_chars:
+    chars = {"min_chars": Settings.min_chars, "max_chars": Settings.max_chars, **values}
+    if chars["min_chars"] > chars["max_chars"]:  # said with the file's name, before Settings says it
         raise _bad(str(path or "--set"), "min_chars", "must not exceed max_chars")
+    settings = replace(Settings(), **values)
+    if settings.table_format == "parquet":  # before any work, not when the tables are written
+        from pipeline.tables import check_format
+
+        check_format(settings.table_format)
     return settings

@@ -39,8 +39,7 @@ from pipeline.config import Settings
 from pipeline.errors import Errors
 from pipeline.ingest import IngestResult, ingest
 from pipeline.io_utils import write_csv
-from pipeline.nlp import NlpResult
-from pipeline.records import Phrase, Segment, Sentence
+from pipeline.records import NlpResult, Phrase, Segment, Sentence
 
 ECHO_YEARS = 3  # shares by the end of Y, Y+1, Y+2
 # Settings only a run with a reference uses: manifest.json lists them under "reference", not "settings",
@@ -469,7 +468,7 @@ class Centre:
 
 def centre_of(ingested: IngestResult, analysed: NlpResult, settings: Settings) -> Centre:
     """The reference with the phrases the phrase stage finds in it alone (``analysed``: its segmentation,
-    by ``nlp.analyse_corpus`` through the same cache as the corpus)."""
+    by ``engine.analyse_corpus`` through the same cache as the corpus)."""
     segments = ingested.segments
     found = phrase_stage.extract(segments, analysed.sentences, analysed.spans, settings)
     return Centre(ingested, len(analysed.sentences), found.phrases, tuple(analysed.sentences))

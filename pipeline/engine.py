@@ -1,9 +1,14 @@
 """Where the NLP work runs: in this process, in a pool of worker processes, or on Dask.
 
+``analyse`` (and ``analyse_corpus``, with the run's settings and cache) is how the NLP stage is
+called: it cuts the segments into pieces, has ``pipeline.nlp`` segment them where the work runs,
+joins the pieces and keeps them in ``pipeline.cache``. Imports go one way: engine → nlp, cache →
+records, model.
+
 The unit of work is a *task*: a few pieces of segments (``nlp.chunks``), at most ``batch_size``
 pieces and about ``TASK_CHARS`` characters, so many short texts travel together and one huge report
 is spread over several tasks. A worker runs ``nlp.pipe`` over the task's pieces and sends back one
-``nlp.Analysis`` per piece (integer offsets, never a ``Doc``).
+``records.Analysis`` per piece (integer offsets, never a ``Doc``).
 
 Tasks are submitted lazily with a bounded number in flight (``window``) and their results are read
 in submission order, so the output does not depend on which worker finished first, and memory holds
@@ -33,15 +38,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline import nlp as nlp_stage
+from pipeline.cache import NlpCache
 from pipeline.errors import Errors
-from pipeline.nlp import Analysis, NlpResult
+from pipeline.model import check_model
 from pipeline.parallel import die_with_parent
-from pipeline.records import Segment
+from pipeline.records import Analysis, NlpResult, Segment
 
 if TYPE_CHECKING:
     from spacy.language import Language
 
-    from pipeline.cache import NlpCache
+    from pipeline.config import Settings
 
 ENGINES = ("local", "dask")
 # A task holds at most this many characters (about a second of one core's work): enough to make
@@ -245,7 +251,7 @@ def _tasks(
 
 def analyse(
     segments: Sequence[Segment],
-    language: Language | None,
+    language: Language | None = None,
     *,
     workers: int = 1,
     batch_size: int = 32,
@@ -257,10 +263,22 @@ def analyse(
     chunk_chars: int = nlp_stage.CHUNK_CHARS,
     while_waiting: Callable[[], None] | None = None,
 ) -> NlpResult:
-    """See ``pipeline.nlp.analyse``."""
+    """Segment every segment into sentences and tokens and collect rule spans.
+
+    ``workers`` processes (1: in this process) or, with ``engine="dask"``, tasks on a Dask cluster
+    (a local one, or the one at ``scheduler``). With a ``cache`` (``pipeline.cache.NlpCache``) only
+    segments it does not hold are processed. ``language`` (from ``nlp.load_nlp``) is used in this
+    process and by forked workers; it is loaded from ``model_dir`` when needed and not given.
+    ``while_waiting`` is called once, in this process, while the first tasks run (not at all when
+    there is nothing to segment).
+
+    >>> result = analyse([segment], load_nlp())  # doctest: +SKIP
+    >>> result.sentences[0].tokens  # doctest: +SKIP
+    ('深刻', '领悟', '“', '两', '个', '确立', '”')
+    """
     if language is not None and model_dir is None:
         model_dir = language.meta.get("tifa_model_dir")
-    model = str(nlp_stage.check_model(model_dir).resolve())
+    model = str(check_model(model_dir).resolve())
     keys = [cache.key(segment.text) if cache is not None else "" for segment in segments]
     # Segments to process: not cached, not empty, and the first of any repeated text.
     seen: set[str] = set()
@@ -301,6 +319,38 @@ def analyse(
             if progress is not None:
                 progress(len(segment.text))
     return NlpResult(tuple(sentences), tuple(spans), processed=processed, cached=cached)
+
+
+def analyse_corpus(
+    segments: Sequence[Segment],
+    settings: Settings,
+    *,
+    model_dir: Path | str | None = None,
+    progress: Callable[[int], None] | None = None,
+    while_waiting: Callable[[], None] | None = None,
+) -> NlpResult:
+    """``analyse`` as ``tifa run`` calls it: workers, engine, cache and pieces from ``settings``.
+
+    The model is loaded only if some segment is not in the cache (and then where the work runs).
+    """
+    model = check_model(model_dir)
+    cache = None
+    if settings.cache:
+        output_settings = {name: getattr(settings, name) for name in nlp_stage.OUTPUT_SETTINGS}
+        cache = NlpCache.open(model, output_settings, settings.cache_dir or None)
+    return analyse(
+        segments,
+        None,
+        workers=settings.resolved_workers(),
+        batch_size=settings.batch_size,
+        progress=progress,
+        model_dir=model,
+        engine=settings.engine,
+        scheduler=settings.scheduler,
+        cache=cache,
+        chunk_chars=settings.chunk_chars,
+        while_waiting=while_waiting,
+    )
 
 
 def _stream(

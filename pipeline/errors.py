@@ -43,6 +43,7 @@ class Errors(Enum):
     E031 = "settings file {path} not found — check the path given to --config"
     E032 = "cannot read settings file {path} ({reason})"
     E033 = "{path}: not valid TOML ({reason}) — see tifa.toml for the format"
+    E034 = "Parquet tables need pyarrow — pip install pyarrow (or pip install -e '.[parquet]')"
     # the output folder (--out)
     E040 = "--out {path} is a file, not a folder — give a folder for the outputs"
     E041 = (

@@ -91,6 +91,17 @@ class IngestResult:
         """``segment.text`` as written (traditional characters kept); offsets are the same."""
         return self.originals.get(segment.segment_id, segment.text)
 
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Each input's problems, then each skipped input with the reason: the run's warnings."""
+        return tuple(
+            f"{report.source}: {problem}" for report in self.inputs for problem in report.problems
+        ) + tuple(
+            f"{report.source}: skipped — {report.reason}"
+            for report in self.inputs
+            if report.status != "processed"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class _Document:
@@ -800,6 +811,30 @@ def ingest(paths: Iterable[str | Path]) -> IngestResult:
     return IngestResult(tuple(segments), tuple(reports), seen.originals)
 
 
+def ingest_records(records: Iterable[Mapping[str, object]], source: str = "texts") -> IngestResult:
+    """Records in memory read as the records of one JSONL file named ``source``: same normalisation,
+    traditional → simplified, region and city resolution, speaker splitting and duplicate check.
+
+    A record has ``text`` and optional ``region``, ``city``, ``year``, ``title``, ``speaker``,
+    ``date``, ``id``; its segments are ``source#id`` (``id``: the record's number from 0 when absent).
+
+    >>> [(s.segment_id, s.region, s.year) for s in ingest_records([{"text": "堅持“兩個確立”。", "region": "沪"}]).segments]
+    [('texts#0', '上海', None)]
+    """
+    problems: list[str] = []
+    documents = list(
+        _record_documents(
+            source, ((f"text {n}", {"id": str(n), **record}) for n, record in enumerate(records)), problems
+        )
+    )
+    if not documents:
+        reason = "no usable records" + (f" ({problems[0]})" if problems else "")
+        return IngestResult((), (_report(source, "skipped", reason, "texts", "", problems),))
+    seen = _Seen()
+    report, segments = _segmented(documents, source, "texts", "", problems, seen)
+    return IngestResult(tuple(segments), (report,), seen.originals)
+
+
 def _load_sidecar(folder: Path, root: Path) -> tuple[dict[str, dict[str, str]], InputReport | None]:
     path = folder / SIDECAR
     if not path.is_file():
@@ -900,7 +935,13 @@ def _ingest_file(
         return _report(source, "skipped", str(exc), fmt, encoding, problems), []
     except OSError as exc:
         return _report(source, "skipped", f"cannot read: {exc.strerror or exc}", fmt, encoding, problems), []
+    return _segmented(documents, source, fmt, encoding, problems, seen)
 
+
+def _segmented(
+    documents: list[_Document], source: str, fmt: str, encoding: str, problems: list[str], seen: _Seen
+) -> tuple[InputReport, list[Segment]]:
+    """The documents of one input attributed, checked for duplicates and split at speaker headers."""
     segments: list[Segment] = []
     kept = traditional = 0
     for document in documents:

@@ -225,6 +225,64 @@ def kill_test(
     return seconds, kills
 
 
+@dataclass(frozen=True)
+class Resume:
+    uninterrupted: float  # seconds of the cold run, uninterrupted
+    uninterrupted_nlp: float  # its segmentation's seconds
+    killed_after: float  # seconds from the start of the killed run to the kill
+    killed_at: str  # the killed run's last progress line
+    resumed: float  # seconds of the resumed run, start to end
+    resumed_nlp: float  # its segmentation's seconds
+    resumed_line: str  # its line "N segments segmented, M read from the cache"
+    same: bool  # the resumed run's outputs are the uninterrupted run's
+
+
+def resume_test(inputs: list[Path], work: Path, share: float = 0.5) -> Resume:
+    """Kill a cold run when its segmentation has done ``share`` of the characters, run it again with
+    the same cache, and time both against an uninterrupted cold run (the outputs must be the same)."""
+
+    def nlp_seconds(out: Path) -> float:
+        return json.loads((out / "manifest.json").read_text(encoding="utf-8"))["timings"]["nlp"]
+
+    def shown(command: list[str]) -> list[str]:  # progress lines on stderr
+        return [part for part in command if part != "--quiet"]
+
+    progress = {**environment(), "TIFA_PROGRESS": "1"}
+    for name in ("cache", "cache-cold", "out-cold", "out-resume"):
+        shutil.rmtree(work / name, ignore_errors=True)
+    cold = run_to_end(tifa_command(inputs, work / "out-cold", work / "cache"))
+    (work / "cache").rename(work / "cache-cold")  # the same cache_dir setting, empty again
+    command = shown(tifa_command(inputs, work / "out-resume", work / "cache"))
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, env=progress, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    last = ""
+    for line in process.stderr:  # type: ignore[union-attr]
+        if line.startswith("tifa: [") and " segmentation " in line and "%" in line:
+            last = line.strip()
+            if int(last.split(" segmentation ")[1].split("%")[0]) >= 100 * share:
+                process.send_signal(signal.SIGKILL)
+                break
+    killed_after = time.perf_counter() - started
+    process.wait()
+    process.stderr.close()  # type: ignore[union-attr]
+    started = time.perf_counter()
+    completed = subprocess.run(command, env=progress, capture_output=True, text=True, check=True)
+    resumed = time.perf_counter() - started
+    line = next((x for x in completed.stderr.splitlines() if "read from the cache" in x), "")
+    return Resume(
+        uninterrupted=cold,
+        uninterrupted_nlp=nlp_seconds(work / "out-cold"),
+        killed_after=killed_after,
+        killed_at=last,
+        resumed=resumed,
+        resumed_nlp=nlp_seconds(work / "out-resume"),
+        resumed_line=line.strip(),
+        same=not differences(snapshot(work / "out-cold") or {}, snapshot(work / "out-resume") or {}),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.killtest", description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", type=Path, nargs="+")
@@ -237,9 +295,28 @@ def main(argv: list[str] | None = None) -> int:
         "staging folder holds N finished files)",
     )
     parser.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
+    parser.add_argument(
+        "--resume",
+        type=float,
+        metavar="SHARE",
+        help="instead: kill a cold run when segmentation has done SHARE (0.5) of the characters, run it "
+        "again on the same cache, and time both against an uninterrupted cold run",
+    )
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="tifa-killtest-"))
     work.mkdir(parents=True, exist_ok=True)
+    if args.resume is not None:
+        found = resume_test(args.corpus, work, args.resume)
+        print(
+            f"uninterrupted cold run   {found.uninterrupted:8.1f} s (segmentation {found.uninterrupted_nlp:.1f} s)"
+        )
+        print(f"killed after             {found.killed_after:8.1f} s   last line: {found.killed_at}")
+        print(
+            f"resumed run              {found.resumed:8.1f} s (segmentation {found.resumed_nlp:.1f} s)   {found.resumed_line}"
+        )
+        print(f"killed + resumed         {found.killed_after + found.resumed:8.1f} s")
+        print(f"resumed outputs = uninterrupted outputs: {found.same}")
+        return 0 if found.same else 1
     seconds, kills = kill_test(args.corpus, args.previous, work, args.at)
     print()
     print(

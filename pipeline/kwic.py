@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import heapq
-import json
 import math
 import os
 import re
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from pipeline import tables
 from pipeline.errors import Errors, TifaError
 from pipeline.outputs import plain_csv, read_manifest
 from pipeline.records import Segment
@@ -75,9 +75,8 @@ def missing_run(out_dir: Path, name: str) -> TifaError:
 
 
 def read_rows(path: Path) -> Iterator[dict[str, str]]:
-    """Rows of one CSV written by ``tifa run`` (UTF-8 with BOM)."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        yield from csv.DictReader(handle)
+    """Rows of one CSV written by ``tifa run`` (UTF-8 with BOM), or of its Parquet form (``tables``)."""
+    yield from tables.read_rows(path)
 
 
 def run_level(out_dir: Path) -> str:
@@ -85,44 +84,44 @@ def run_level(out_dir: Path) -> str:
     return str(read_manifest(out_dir).get("settings", {}).get("level") or "province")
 
 
+
 def in_word_matches(out_dir: Path, phrase: str) -> set[tuple[str, int]]:
     """Where the run found ``phrase`` inside a longer word and did not count it (``in_word_hits.csv``)."""
-    path = out_dir / "in_word_hits.csv"
+    path = tables.locate(out_dir / "in_word_hits.csv")
     if not path.is_file():
         return set()
     return {(row["segment_id"], int(row["start"])) for row in read_rows(path) if row["phrase"] == phrase}
 
 
 def _need(out_dir: Path, name: str) -> Path:
-    path = Path(out_dir) / name
+    path = tables.locate(Path(out_dir) / name)
     if not path.is_file():
         raise missing_run(Path(out_dir), name)
     return path
 
 
 def load_texts(path: Path) -> list[Segment]:
-    """Segments from ``texts.jsonl`` (one JSON object per segment, in corpus order)."""
+    """Segments from ``texts.jsonl`` (one JSON object per segment, in corpus order) or ``texts.parquet``."""
     segments = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                segments.append(
-                    Segment(
-                        segment_id=str(record["segment_id"]),
-                        source=str(record.get("source", "")),
-                        region=str(record.get("region", "")),
-                        speaker=str(record.get("speaker", "")),
-                        title=str(record.get("title", "")),
-                        year=record.get("year"),
-                        text=str(record["text"]),
-                        date=str(record.get("date", "")),
-                    )
+    number = 0
+    try:
+        for number, record in tables.read_texts(path):  # noqa: B007 - the error below names it
+            segments.append(
+                Segment(
+                    segment_id=str(record["segment_id"]),
+                    source=str(record.get("source", "")),
+                    region=str(record.get("region", "")),
+                    speaker=str(record.get("speaker", "")),
+                    title=str(record.get("title", "")),
+                    year=record.get("year"),
+                    text=str(record["text"]),
+                    date=str(record.get("date", "")),
                 )
-            except (ValueError, KeyError, TypeError) as exc:
-                raise Errors.E062(path=path, line=number, reason=exc) from None
+            )
+    except tables.BrokenLine as exc:
+        raise Errors.E062(path=path, line=exc.line, reason=exc.reason) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Errors.E062(path=path, line=number, reason=exc) from None
     return segments
 
 
@@ -560,6 +559,11 @@ def _region_adoption(out_dir: Path, region: str) -> dict[str, tuple[int, float]]
     path = _need(out_dir, "adoption.csv")
     prefix = f"{region},"  # region is the first column: skip other regions' rows unparsed
     found: dict[str, tuple[int, float]] = {}
+    if path.suffix == ".parquet":
+        for row in read_rows(path):
+            if row["region"] == region and row["year"] == "":
+                found[row["phrase"]] = (int(row["count"]), float(row["per_10k"]))
+        return found
     with path.open(encoding="utf-8-sig", newline="") as handle:
         header = next(csv.reader([handle.readline()]))
         lines = (line for line in handle if line.startswith(prefix))

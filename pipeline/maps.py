@@ -42,6 +42,7 @@ import numpy as np
 from pipeline.errors import Errors, TifaError
 from pipeline.kwic import plain_csv, read_rows
 from pipeline.regions import lookup
+from pipeline.tables import locate
 
 __all__ = [
     "ECHO_COLUMN",
@@ -420,7 +421,7 @@ class _Units:
 
 
 def _units(out_dir: Path, level: str) -> _Units:
-    path = Path(out_dir) / "segments.csv"
+    path = locate(Path(out_dir) / "segments.csv")  # or segments.parquet
     if not path.is_file():
         from pipeline.kwic import missing_run
 

@@ -6,7 +6,8 @@ segmenter loaded from ``models/`` (built by ``make models``), plus two registere
 ``tifa_formulas`` (the form-based phrase rules of ``pipeline.rules``, written to ``doc.spans``).
 Later stages receive plain ``Sentence`` and ``RuleSpan`` records.
 
-How the work is spread (``pipeline.engine``): long segments are cut at line breaks into pieces of
+The stage is run by ``pipeline.engine.analyse`` (``analyse_corpus`` for ``tifa run``), which this
+module does not import. How the work is spread: long segments are cut at line breaks into pieces of
 about ``CHUNK_CHARS`` characters (``chunks``), pieces are grouped into tasks, and each task runs in a
 worker process (or on a Dask worker) through ``nlp.pipe``. A worker turns each ``Doc`` into an
 ``Analysis`` — a few integer arrays of offsets — so no ``Doc`` crosses a process boundary. The main
@@ -16,10 +17,7 @@ and turns it into records.
 
 from __future__ import annotations
 
-import os
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,85 +25,20 @@ import numpy as np
 
 from pipeline import rules
 from pipeline.errors import Errors
-from pipeline.records import Segment, Sentence
+from pipeline.model import check_model
+from pipeline.records import Analysis, RuleSpan, Segment, Sentence
 from pipeline.text import split_sentences
 
 if TYPE_CHECKING:  # spaCy is imported only where a model is loaded or a Doc is handled
     from spacy.language import Language
     from spacy.tokens import Doc
 
-    from pipeline.config import Settings
-
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "zh_pkuseg"
 FORMULA_SPANS = "formulas"
 # Long documents are cut at line breaks into pieces of about this size, so one huge report
 # cannot stall a worker and memory stays bounded by the piece, not the document.
 CHUNK_CHARS = 4000
 # Settings whose value changes what this stage outputs: part of the cache's fingerprint.
 OUTPUT_SETTINGS = ("chunk_chars",)
-
-
-@dataclass(frozen=True, slots=True)
-class RuleSpan:
-    """A formula found by a form rule: offsets into ``Segment.text``; ``label`` is the rule's kind."""
-
-    segment_id: str
-    sentence_index: int
-    start: int
-    end: int
-    label: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class NlpResult:
-    sentences: tuple[Sentence, ...]
-    spans: tuple[RuleSpan, ...]
-    processed: int = 0  # segments segmented in this run
-    cached: int = 0  # segments read from the cache
-
-
-@dataclass(frozen=True, slots=True, eq=False)  # arrays: compare fields with numpy, not ==
-class Analysis:
-    """The NLP result of one text (a piece or a whole segment) as offsets into that text.
-
-    What workers send back and what the cache stores; ``to_records`` turns it into records.
-    ``sentences``: (S, 2) start, end of each sentence, surrounding spaces left out; ``tokens``:
-    (T, 2) start, end of each non-space token; ``sentence_tokens``: (S,) tokens per sentence;
-    ``spans``: (R, 3) start, end, sentence index of each rule span, with ``labels``.
-    """
-
-    sentences: np.ndarray
-    tokens: np.ndarray
-    sentence_tokens: np.ndarray
-    spans: np.ndarray
-    labels: tuple[str, ...]
-
-    @staticmethod
-    def empty() -> Analysis:
-        pairs, triples = np.zeros((0, 2), np.int32), np.zeros((0, 3), np.int32)
-        return Analysis(pairs, pairs, np.zeros(0, np.int32), triples, ())
-
-    @staticmethod
-    def join(parts: Sequence[tuple[int, Analysis]]) -> Analysis:
-        """One analysis from ``(offset, analysis)`` of consecutive pieces of a text."""
-        if len(parts) == 1 and parts[0][0] == 0:
-            return parts[0][1]
-        if not parts:
-            return Analysis.empty()
-        sentences, tokens, spans, first = [], [], [], 0
-        for offset, part in parts:
-            sentences.append(part.sentences + offset)
-            tokens.append(part.tokens + offset)
-            spans.append(part.spans + np.asarray([offset, offset, first], dtype=np.int32))
-            first += len(part.sentences)
-        return Analysis(
-            np.concatenate(sentences),
-            np.concatenate(tokens),
-            np.concatenate([part.sentence_tokens for _, part in parts]),
-            np.concatenate(spans),
-            tuple(label for _, part in parts for label in part.labels),
-        )
 
 
 # --------------------------------------------------------------------------- spaCy components
@@ -230,19 +163,6 @@ def _register_components() -> None:
     _REGISTERED = True
 
 
-def model_path(model_dir: Path | str | None = None) -> Path:
-    """The model folder in force: ``model_dir``, else ``$TIFA_MODEL``, else ``models/zh_pkuseg``."""
-    return Path(model_dir or os.environ.get("TIFA_MODEL") or DEFAULT_MODEL)
-
-
-def check_model(model_dir: Path | str | None = None) -> Path:
-    """The model folder, or ``TifaError`` (E010) naming the fix when it has not been built."""
-    path = model_path(model_dir)
-    if not (path / "config.cfg").is_file() or not (path / "tokenizer").exists():
-        raise Errors.E010(path=path)
-    return path
-
-
 def load_nlp(model_dir: Path | str | None = None) -> Language:
     """Load the segmenter from ``models/`` and add the sentence and formula components.
 
@@ -346,80 +266,3 @@ def to_records(
         for (start, end, index), label in zip(analysis.spans.tolist(), analysis.labels, strict=True)
     ]
     return sentences, spans
-
-
-def analyse(
-    segments: Sequence[Segment],
-    nlp: Language | None = None,
-    *,
-    workers: int = 1,
-    batch_size: int = 32,
-    progress: Callable[[int], None] | None = None,
-    model_dir: Path | str | None = None,
-    engine: str = "local",
-    scheduler: str = "",
-    cache: object | None = None,
-    chunk_chars: int = CHUNK_CHARS,
-    while_waiting: Callable[[], None] | None = None,
-) -> NlpResult:
-    """Segment every segment into sentences and tokens and collect rule spans.
-
-    ``workers`` processes (1: in this process) or, with ``engine="dask"``, tasks on a Dask cluster
-    (a local one, or the one at ``scheduler``). With a ``cache`` (``pipeline.cache.NlpCache``) only
-    segments it does not hold are processed. ``nlp`` is used in this process and by forked workers;
-    it is loaded from ``model_dir`` when needed and not given. ``while_waiting`` is called once, in
-    this process, while the first tasks run (not at all when there is nothing to segment).
-
-    >>> result = analyse([segment], load_nlp())  # doctest: +SKIP
-    >>> result.sentences[0].tokens  # doctest: +SKIP
-    ('深刻', '领悟', '“', '两', '个', '确立', '”')
-    """
-    from pipeline import engine as engines
-
-    return engines.analyse(
-        segments,
-        nlp,
-        workers=workers,
-        batch_size=batch_size,
-        progress=progress,
-        model_dir=model_dir,
-        engine=engine,
-        scheduler=scheduler,
-        cache=cache,
-        chunk_chars=chunk_chars,
-        while_waiting=while_waiting,
-    )
-
-
-def analyse_corpus(
-    segments: Sequence[Segment],
-    settings: Settings,
-    *,
-    model_dir: Path | str | None = None,
-    progress: Callable[[int], None] | None = None,
-    while_waiting: Callable[[], None] | None = None,
-) -> NlpResult:
-    """``analyse`` as ``tifa run`` calls it: workers, engine, cache and pieces from ``settings``.
-
-    The model is loaded only if some segment is not in the cache (and then where the work runs).
-    """
-    model = check_model(model_dir)
-    cache = None
-    if settings.cache:
-        from pipeline.cache import NlpCache
-
-        output_settings = {name: getattr(settings, name) for name in OUTPUT_SETTINGS}
-        cache = NlpCache.open(model, output_settings, settings.cache_dir or None)
-    return analyse(
-        segments,
-        None,
-        workers=settings.resolved_workers(),
-        batch_size=settings.batch_size,
-        progress=progress,
-        model_dir=model,
-        engine=settings.engine,
-        scheduler=settings.scheduler,
-        cache=cache,
-        chunk_chars=settings.chunk_chars,
-        while_waiting=while_waiting,
-    )

@@ -13,12 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.io_utils import atomic_write, csv_text, replace_folder, write_csv, write_csv_columns
+from pipeline import tables
+from pipeline.io_utils import atomic_write, csv_text, replace_folder
 from pipeline.records import HitTable, Phrase, Segment, Sentence, pick
 
 
 def write_segments(
-    path: Path, segments: Sequence[Segment], sentences: Sequence[Sentence], *, level: str = "province"
+    path: Path,
+    segments: Sequence[Segment],
+    sentences: Sequence[Sentence],
+    *,
+    level: str = "province",
+    table_format: str = "csv",
 ) -> None:
     """``segments.csv``: one row per segment with its attribution and size.
 
@@ -30,7 +36,7 @@ def write_segments(
     cities = level == "city" or any(s.city_code for s in segments)
     header = ["segment_id", "source", "region", "speaker", "title", "year", "date", "chars", "sentences"]
     header += ["city", "city_code"] * cities + ["province"] * (level == "city")
-    write_csv(
+    tables.write_rows(
         path,
         header,
         (
@@ -49,6 +55,7 @@ def write_segments(
             + [s.province] * (level == "city")
             for s in segments
         ),
+        table_format=table_format,
     )
 
 
@@ -70,6 +77,13 @@ def add_province(out_dir: Path, province_of: dict[str, str]) -> None:
     matrices gain the column after ``region`` too; the wide ``adoption_matrix.csv`` (a column per
     region) gains a second header row, ``province`` and each column's province.
     """
+
+    def province(value: str) -> str:
+        return ";".join(province_of.get(name, "") for name in value.split(";")) if value else ""
+
+    for path in sorted(out_dir.glob("*.parquet")):  # table_format parquet: the large tables
+        if path.stem not in ("segments", "texts"):
+            tables.add_after(path, _REGION_COLUMNS, province)
     for path in sorted(out_dir.glob("*.csv")):
         if path.name == "segments.csv":
             continue
@@ -81,9 +95,6 @@ def add_province(out_dir: Path, province_of: dict[str, str]) -> None:
         if not rows or not any(name in _REGION_COLUMNS for name in rows[0]):
             continue
         at = [index for index, name in enumerate(rows[0]) if name in _REGION_COLUMNS]
-
-        def province(value: str) -> str:
-            return ";".join(province_of.get(name, "") for name in value.split(";")) if value else ""
 
         widened = []
         for number, row in enumerate(rows):
@@ -111,108 +122,125 @@ def swap_into_place(staging: Path, out_dir: Path) -> None:
     replace_folder(staging, out_dir)
 
 
-def write_phrases(path: Path, phrases: Sequence[Phrase]) -> None:
-    """``phrases.csv``: one row per canonical phrase, best first; lists joined with ``;``."""
-    write_csv(
-        path,
+def phrase_table(phrases: Sequence[Phrase]) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of ``phrases.csv`` (what ``tifa.Result.phrases`` shows too).
+
+    >>> phrase_table([Phrase("两个确立", "quoted", ("两个确立",), 3, 2, ("上海", "江西"), 7.5)])[1]
+    [['两个确立', 'quoted', 3, 2, 2, '上海;江西', '两个确立', 'formula', 1, 7.5, '', '', '', 0]]
+    """
+    header = [
+        "phrase",
+        "kind",
+        "count",
+        "segments",
+        "regions_n",
+        "regions",
+        "variants",
+        "role",
+        "rank",
+        "score",
+        "items",
+        "contains",
+        "cohesion",
+        "in_word",
+    ]
+    rows = [
         [
-            "phrase",
-            "kind",
-            "count",
-            "segments",
-            "regions_n",
-            "regions",
-            "variants",
-            "role",
-            "rank",
-            "score",
-            "items",
-            "contains",
-            "cohesion",
-            "in_word",
-        ],
-        (
-            [
-                p.phrase,
-                p.kind,
-                p.count,
-                p.segments,
-                p.regions_n,
-                ";".join(p.regions),
-                ";".join(p.variants),
-                p.role,
-                rank,
-                p.score,
-                ";".join(p.items),
-                ";".join(p.contains),
-                "" if p.cohesion is None else p.cohesion,
-                p.in_word,
-            ]
-            for rank, p in enumerate(phrases, start=1)
-        ),
-    )
+            p.phrase,
+            p.kind,
+            p.count,
+            p.segments,
+            p.regions_n,
+            ";".join(p.regions),
+            ";".join(p.variants),
+            p.role,
+            rank,
+            p.score,
+            ";".join(p.items),
+            ";".join(p.contains),
+            "" if p.cohesion is None else p.cohesion,
+            p.in_word,
+        ]
+        for rank, p in enumerate(phrases, start=1)
+    ]
+    return header, rows
 
 
-def write_hits(path: Path, hits: HitTable, segments: Sequence[Segment]) -> None:
-    """``hits.csv``: every occurrence of every phrase, with the surface form found and where."""
+def write_phrases(path: Path, phrases: Sequence[Phrase], *, table_format: str = "csv") -> None:
+    """``phrases.csv``: one row per canonical phrase, best first; lists joined with ``;``."""
+    tables.write_rows(path, *phrase_table(phrases), table_format=table_format)
+
+
+HIT_HEADER = ["phrase", "surface", "segment_id", "region", "year", "sentence_index", "start", "end"]
+
+
+def hit_column_chunks(
+    hits: HitTable, segments: Sequence[Segment], rows: int = tables.CHUNK_ROWS
+) -> Iterator[list[list[Any]]]:
+    """The columns of ``hits.csv`` (``HIT_HEADER``), ``rows`` hits at a time: each hit's phrase,
+    surface form, segment and offsets. The rows of tens of millions of hits are never all in memory."""
     by_id = {segment.segment_id: segment for segment in segments}
     ordered = [by_id[segment_id] for segment_id in hits.segment_ids]
-
-    def per_segment(values: list[Any]) -> list[Any]:  # each hit's segment's value
-        return pick(values, hits.segment)
-
-    texts = per_segment([segment.text for segment in ordered])
-    starts, ends = hits.start.tolist(), hits.end.tolist()
-    write_csv_columns(
-        path,
-        ["phrase", "surface", "segment_id", "region", "year", "sentence_index", "start", "end"],
-        [
-            pick(hits.names, hits.phrase),
-            [text[start:end] for text, start, end in zip(texts, starts, ends, strict=True)],
-            per_segment(list(hits.segment_ids)),
-            per_segment([segment.region for segment in ordered]),
-            per_segment([segment.year for segment in ordered]),
-            hits.sentence.tolist(),
+    texts = [segment.text for segment in ordered]
+    regions = [segment.region for segment in ordered]
+    years = [segment.year for segment in ordered]
+    for first in range(0, max(len(hits), 1), rows):
+        at = slice(first, first + rows)
+        segment = hits.segment[at]
+        starts, ends = hits.start[at].tolist(), hits.end[at].tolist()
+        yield [
+            pick(hits.names, hits.phrase[at]),
+            [text[start:end] for text, start, end in zip(pick(texts, segment), starts, ends, strict=True)],
+            pick(hits.segment_ids, segment),
+            pick(regions, segment),
+            pick(years, segment),
+            hits.sentence[at].tolist(),
             starts,
             ends,
-        ],
-    )
+        ]
+
+
+def write_hits(path: Path, hits: HitTable, segments: Sequence[Segment], *, table_format: str = "csv") -> None:
+    """``hits.csv``: every occurrence of every phrase, with the surface form found and where."""
+    tables.write_columns(path, HIT_HEADER, hit_column_chunks(hits, segments), table_format=table_format)
 
 
 def write_texts(
-    path: Path, segments: Sequence[Segment], original_text: Callable[[Segment], str] | None = None
+    path: Path,
+    segments: Sequence[Segment],
+    original_text: Callable[[Segment], str] | None = None,
+    *,
+    table_format: str = "csv",
 ) -> None:
     """``texts.jsonl``: every segment's text and attribution, one JSON object a line, in corpus order.
 
     ``tifa kwic`` and the report's contexts read it, so the last run can be searched without
     segmenting again; ``start``/``end`` in ``hits.csv`` index these texts. A segment converted from
     traditional characters also carries ``original`` (same length, so the same offsets apply).
+    With ``table_format`` parquet: ``texts.parquet``, the same fields as columns (``original`` null
+    where it is the text).
     """
-    atomic_write(
-        path,
-        "".join(
-            json.dumps(
-                {
-                    "segment_id": s.segment_id,
-                    "source": s.source,
-                    "region": s.region,
-                    "speaker": s.speaker,
-                    "title": s.title,
-                    "year": s.year,
-                    "date": s.date,
-                    "text": s.text,
-                    **(
-                        {"original": original}
-                        if original_text and (original := original_text(s)) != s.text
-                        else {}
-                    ),
-                },
-                ensure_ascii=False,
+    names = ["segment_id", "source", "region", "speaker", "title", "year", "date", "text"]
+
+    def record(s: Segment) -> dict[str, Any]:
+        fields = dict(
+            zip(
+                names,
+                (s.segment_id, s.source, s.region, s.speaker, s.title, s.year, s.date, s.text),
+                strict=True,
             )
-            + "\n"
-            for s in segments
-        ),
-    )
+        )
+        if original_text and (original := original_text(s)) != s.text:
+            fields["original"] = original
+        return fields
+
+    if table_format == "parquet":
+        rows = ([*list(fields.values())[:8], fields.get("original")] for fields in map(record, segments))
+        tables.write_rows(path, [*names, "original"], rows, table_format=table_format)
+        return
+    with tables.atomic_file(path) as handle:  # line by line: the texts are not joined into one string
+        for s in segments:
+            handle.write((json.dumps(record(s), ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,7 +259,10 @@ def plain_csv(path: Path) -> tuple[list[str], bytes] | None:
     commas (neither byte occurs inside a multi-byte UTF-8 character), instead of parsing hundreds of
     thousands of rows; readers fall back to the csv module when this gives None.
     """
-    data = Path(path).read_bytes()
+    path = tables.locate(Path(path))
+    if path.suffix == ".parquet":  # read row by row (read_table)
+        return None
+    data = path.read_bytes()
     if not data or b'"' in data or b"\r" in data:
         return None
     if not data.endswith(b"\n"):
@@ -242,11 +273,8 @@ def plain_csv(path: Path) -> tuple[list[str], bytes] | None:
 
 def read_table(out_dir: Path, name: str) -> list[dict[str, str]]:
     """The rows of the CSV ``name`` in ``out_dir`` (none when the run did not write it)."""
-    path = Path(out_dir) / name
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return list(csv.DictReader(handle))
+    path = tables.locate(Path(out_dir) / name)  # the CSV, or the table as Parquet (table_format)
+    return list(tables.read_rows(path)) if path.is_file() else []
 
 
 def read_manifest(out_dir: Path) -> dict[str, Any]:
@@ -271,7 +299,7 @@ def read_phrase_rows(out_dir: Path) -> list[dict[str, str]]:
 def read_overall_adoption(out_dir: Path, wanted: set[str]) -> dict[tuple[str, str], tuple[int, float]]:
     """``(region, phrase) -> (count, per_10k)`` of ``adoption.csv`` over all years (the rows with no
     year), for the ``wanted`` phrases only."""
-    path = Path(out_dir) / "adoption.csv"
+    path = tables.locate(Path(out_dir) / "adoption.csv")
     if not path.is_file():
         return {}
     values: dict[tuple[str, str], tuple[int, float]] = {}
@@ -303,7 +331,7 @@ def read_hits_of(
     wanted phrase are one block of lines, found by searching on from the previous block in rank
     order; the rows of other phrases are never parsed.
     """
-    path = Path(out_dir) / "hits.csv"
+    path = tables.locate(Path(out_dir) / "hits.csv")
     if not path.is_file():
         return
     header, data = plain_csv(path) or ([], b"")
@@ -354,7 +382,7 @@ def read_diffusion(
     last line of each block are parsed (and every line of the phrases picked). Any other file is
     read row by row; both give the same result.
     """
-    path = Path(out_dir) / "diffusion.csv"
+    path = tables.locate(Path(out_dir) / "diffusion.csv")
     plain = plain_csv(path) if path.is_file() else None
     found = _plain_diffusion(*plain, pick) if plain is not None else None
     if found is not None:

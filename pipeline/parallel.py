@@ -27,6 +27,7 @@ from pipeline.errors import Errors
 
 Stage = tuple[str, Callable[[], Any]]  # a name and what to run; the result must pickle
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
 
 
 class Stages:
@@ -44,8 +45,9 @@ class Stages:
     ...     done = stages.wait()
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, on_done: Callable[[str, float], None] | None = None) -> None:
         self.workers = workers
+        self.on_done = on_done  # told each stage's name and seconds as it finishes (progress lines)
         self.forking = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
         self._context = multiprocessing.get_context("fork") if self.forking else None
         self._parent = os.getpid()
@@ -64,6 +66,8 @@ class Stages:
         self._order.append(name)
         if not self.forking:
             self._results[name] = _timed(task)
+            if self.on_done is not None:
+                self.on_done(name, self._results[name][1])
             return
         self._waiting.append((name, task))
         self._fill()
@@ -112,6 +116,8 @@ class Stages:
                 self._stop()
                 raise value
             self._results[name] = (value, seconds)
+            if self.on_done is not None:
+                self.on_done(name, seconds)
 
     def _stop(self) -> None:
         for connection, (_, process) in self._running.items():
@@ -130,6 +136,7 @@ def _timed(task: Callable[[], Any]) -> tuple[Any, float]:
 
 def _child(task: Callable[[], Any], send: Connection, parent: int) -> None:
     die_with_parent(parent)
+    _name_process(multiprocessing.current_process().name)
     gc.disable()  # a short-lived stage that builds rows, not cycles: the collector only costs time
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     try:
@@ -151,6 +158,17 @@ def _picklable(exc: BaseException) -> BaseException:
         return exc
     except Exception:  # an exception that cannot travel becomes its text
         return RuntimeError("".join(traceback.format_exception(exc)).strip())
+
+
+def _name_process(name: str) -> None:
+    """Show the stage's name (``tifa-graph``) as the process's name in ``ps`` and ``/proc/PID/comm``,
+    so memory can be told apart per stage (``pipeline.bench``)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl: the name stays python
+        return
 
 
 def die_with_parent(parent: int) -> None:

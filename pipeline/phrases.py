@@ -47,8 +47,7 @@ import numpy as np
 
 from pipeline import lexicon
 from pipeline.config import Settings
-from pipeline.nlp import RuleSpan
-from pipeline.records import Hit, HitTable, Phrase, Segment, Sentence
+from pipeline.records import Hit, HitTable, Phrase, RuleSpan, Segment, Sentence
 from pipeline.rules import FUNCTION_CHARS, parallel_items
 
 COHESION_FULL = 12.0  # bits of cohesion at which a statistical phrase counts as fully fixed in ranking

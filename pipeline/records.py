@@ -161,3 +161,71 @@ class HitTable:
             start=column(hit.start for hit in hits),
             end=column(hit.end for hit in hits),
         )
+
+
+# --------------------------------------------------------------------------- what the NLP stage hands on
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpan:
+    """A formula found by a form rule: offsets into ``Segment.text``; ``label`` is the rule's kind."""
+
+    segment_id: str
+    sentence_index: int
+    start: int
+    end: int
+    label: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class NlpResult:
+    """What the NLP stage hands on: every sentence and rule span, in corpus order."""
+
+    sentences: tuple[Sentence, ...]
+    spans: tuple[RuleSpan, ...]
+    processed: int = 0  # segments segmented in this run
+    cached: int = 0  # segments read from the cache
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compare fields with numpy, not ==
+class Analysis:
+    """The NLP result of one text (a piece or a whole segment) as offsets into that text.
+
+    What workers send back and what the cache stores; ``to_records`` turns it into records.
+    ``sentences``: (S, 2) start, end of each sentence, surrounding spaces left out; ``tokens``:
+    (T, 2) start, end of each non-space token; ``sentence_tokens``: (S,) tokens per sentence;
+    ``spans``: (R, 3) start, end, sentence index of each rule span, with ``labels``.
+    """
+
+    sentences: np.ndarray
+    tokens: np.ndarray
+    sentence_tokens: np.ndarray
+    spans: np.ndarray
+    labels: tuple[str, ...]
+
+    @staticmethod
+    def empty() -> Analysis:
+        pairs, triples = np.zeros((0, 2), np.int32), np.zeros((0, 3), np.int32)
+        return Analysis(pairs, pairs, np.zeros(0, np.int32), triples, ())
+
+    @staticmethod
+    def join(parts: Sequence[tuple[int, Analysis]]) -> Analysis:
+        """One analysis from ``(offset, analysis)`` of consecutive pieces of a text."""
+        if len(parts) == 1 and parts[0][0] == 0:
+            return parts[0][1]
+        if not parts:
+            return Analysis.empty()
+        sentences, tokens, spans, first = [], [], [], 0
+        for offset, part in parts:
+            sentences.append(part.sentences + offset)
+            tokens.append(part.tokens + offset)
+            spans.append(part.spans + np.asarray([offset, offset, first], dtype=np.int32))
+            first += len(part.sentences)
+        return Analysis(
+            np.concatenate(sentences),
+            np.concatenate(tokens),
+            np.concatenate([part.sentence_tokens for _, part in parts]),
+            np.concatenate(spans),
+            tuple(label for _, part in parts for label in part.labels),
+        )

@@ -42,6 +42,7 @@ class ReuseRow(NamedTuple):
 _HASH_BASE = np.uint64(0x100000001B3)  # FNV-1 64-bit prime; arithmetic wraps modulo 2**64
 _SEPARATOR_BASE = 0x110000  # above every Unicode code point: separators never match text
 _CHUNK = 1 << 20  # windows per step where a whole-corpus uint64 temporary would be needed
+_PART_WINDOWS = 1 << 23  # windows whose keys are sorted in one pass (64 MB of keys)
 
 
 def shared_passages(segments: Sequence[Segment], *, min_chars: int = 15) -> list[ReuseRow]:
@@ -98,11 +99,14 @@ def shared_passages(segments: Sequence[Segment], *, min_chars: int = 15) -> list
 
 def _concatenate(ordered: Sequence[Segment]) -> tuple[np.ndarray, np.ndarray]:
     """All texts back to back as UTF-32 code points (uint32, 4 bytes a character), and where each
-    segment starts (``seg_start[-1]`` is the total length)."""
+    segment starts (``seg_start[-1]`` is the total length). Filled segment by segment: the corpus is
+    never one string as well."""
     lengths = np.fromiter((len(s.text) for s in ordered), dtype=np.int64, count=len(ordered))
     seg_start = np.zeros(len(ordered) + 1, dtype=np.int64)
     np.cumsum(lengths, out=seg_start[1:])
-    codes = np.frombuffer("".join(s.text for s in ordered).encode("utf-32-le"), dtype=np.uint32)
+    codes = np.empty(int(seg_start[-1]), dtype=np.uint32)
+    for segment, start, stop in zip(ordered, seg_start[:-1].tolist(), seg_start[1:].tolist(), strict=True):
+        codes[start:stop] = np.frombuffer(segment.text.encode("utf-32-le"), dtype=np.uint32)
     return codes, seg_start
 
 
@@ -110,9 +114,11 @@ def _shared_runs(ordered: Sequence[Segment], label_of: np.ndarray, k: int) -> tu
     """Maximal runs ``firsts[i]..lasts[i]`` of window starts (positions in the texts of ``ordered`` put
     back to back) whose k-gram occurs under two or more labels.
 
-    Memory is the peak of the whole comparison on a large corpus, so the per-window arrays are one
-    uint64 key (sorted in place), an int32 count and a few booleans, and the uint32 code points are
-    dropped once hashed.
+    Memory is the peak of the whole comparison on a large corpus, so it is bounded: besides the code
+    points (4 bytes a character) and a flag and a label a window, the windows are hashed ``_CHUNK`` at a
+    time and grouped in ``parts`` passes, each holding the sortable keys (8 bytes) of the windows whose
+    hash falls in its share of the hash space (about ``_PART_WINDOWS`` windows): equal hashes always
+    fall in the same pass, so the passes find exactly what one pass over all windows would.
     """
     empty = np.zeros(0, dtype=np.int64)
     codes, seg_start = _concatenate(ordered)
@@ -130,19 +136,14 @@ def _shared_runs(ordered: Sequence[Segment], label_of: np.ndarray, k: int) -> tu
     present[codes] = True
     is_word = np.zeros_like(present)
     is_word[[c for c in np.flatnonzero(present).tolist() if chr(c).isalnum()]] = True
-    count_type = np.int32 if n < 2**31 - 1 else np.int64
-    word_sum = _running_count(is_word[codes], count_type)
-    valid &= word_sum[k:] > word_sum[:-k]
+    for start in range(0, n_windows, _CHUNK):  # a running count per chunk: no corpus-sized counts
+        stop = min(start + _CHUNK, n_windows)
+        word_sum = _running_count(is_word[codes[start : stop + k - 1]], np.int32)
+        valid[start:stop] &= word_sum[k : k + stop - start] > word_sum[: stop - start]
     del word_sum, present, is_word
     n_valid = int(np.count_nonzero(valid))
     if n_valid < 2:
         return empty, empty
-
-    key = np.zeros(n_windows, dtype=np.uint64)
-    for j in range(k):  # in place: no temporaries the size of the corpus
-        np.multiply(key, _HASH_BASE, out=key)
-        np.add(key, codes[j : j + n_windows], out=key)
-    del codes
 
     # One sortable uint64 per window: the high bits of the hash (after a mixing step: the high bits of
     # a polynomial hash alone collide often), then the label, then the window start. Sorting it groups
@@ -156,23 +157,57 @@ def _shared_runs(ordered: Sequence[Segment], label_of: np.ndarray, k: int) -> tu
     high = np.uint64(((1 << 64) - 1) ^ ((1 << low) - 1))
     window_label = np.repeat(label_of.astype(np.min_scalar_type(int(label_of.max()))), lengths)
     shift = np.uint64(pos_bits)
-    for start in range(0, n_windows, _CHUNK):  # chunks: the temporaries stay small
-        part = key[start : start + _CHUNK]
-        _mix(part)
-        part &= high
-        np.minimum(part, high - hash_unit, out=part)  # the all-ones hash is kept for ineligible windows
-        part |= np.arange(start, start + len(part), dtype=np.uint64)
-        part |= window_label[start : start + len(part)].astype(np.uint64) << shift
-    key[~valid] = high  # ineligible windows sort last and are cut off below
-    del valid, window_label
-    key.sort()
-    key = key[:n_valid]
+    # The pass of a window is a function of the hash's top 16 bits, which are hash bits (low < 48).
+    parts = max(1, -(-n_valid // _PART_WINDOWS)) if low <= 48 else 1
+    kept = []
+    for part in range(parts):
+        keys = []
+        for start in range(0, n_windows, _CHUNK):  # chunks: the temporaries stay small
+            stop = min(start + _CHUNK, n_windows)
+            key = np.zeros(stop - start, dtype=np.uint64)
+            for j in range(k):  # in place: no further temporaries
+                np.multiply(key, _HASH_BASE, out=key)
+                np.add(key, codes[start + j : stop + j], out=key)
+            _mix(key)
+            key &= high
+            np.minimum(key, high - hash_unit, out=key)
+            chosen = valid[start:stop]
+            if parts > 1:
+                chosen = chosen & ((key >> np.uint64(48)) % np.uint64(parts) == part)
+            at = np.flatnonzero(chosen)
+            key = key[at]
+            key |= (at + start).astype(np.uint64)
+            key |= window_label[at + start].astype(np.uint64) << shift
+            keys.append(key)
+        key = np.concatenate(keys)
+        del keys
+        key.sort()
+        kept.append(_shared_windows(key, hash_unit, np.uint64(1 << pos_bits), pos_bits))
+        del key
+    del codes, valid, window_label
+    kept = np.sort(np.concatenate(kept)).astype(np.int64)
+    if kept.size == 0:
+        return empty, empty
+    # A run ends at a gap or at the end of a segment (no gap there when k = 1).
+    segment = np.searchsorted(seg_start, kept, side="right")
+    breaks = np.flatnonzero((np.diff(kept) != 1) | (np.diff(segment) != 0))
+    firsts = np.concatenate((kept[:1], kept[breaks + 1]))
+    lasts = np.concatenate((kept[breaks], kept[-1:]))
+    return firsts, lasts
 
+
+def _shared_windows(
+    key: np.ndarray, hash_unit: np.uint64, label_unit: np.uint64, pos_bits: int
+) -> np.ndarray:
+    """The window starts of the sorted ``key`` whose hash group holds two labels or more."""
+    n_valid = len(key)
+    if n_valid < 2:
+        return np.zeros(0, dtype=np.uint64)
     # A hash is shared when its group (equal high bits) holds two labels. Neighbours are compared a
-    # chunk at a time so that no second corpus-sized uint64 array exists.
+    # chunk at a time so that no second uint64 array of the windows exists.
+    count_type = np.int32 if n_valid < 2**31 - 1 else np.int64
     new_hash = np.empty(n_valid - 1, dtype=bool)
     other_label = np.empty(n_valid - 1, dtype=bool)
-    label_unit = np.uint64(1 << pos_bits)
     for start in range(0, n_valid - 1, _CHUNK):
         stop = min(start + _CHUNK, n_valid - 1)
         step = key[start + 1 : stop + 1] ^ key[start:stop]
@@ -184,18 +219,7 @@ def _shared_runs(ordered: Sequence[Segment], label_of: np.ndarray, k: int) -> tu
     shared = np.zeros(int(group[-1]) + 1, dtype=bool)
     shared[group[1:][other_label]] = True
     del other_label
-    kept = key[shared[group]]
-    del group, key
-    kept &= np.uint64((1 << pos_bits) - 1)
-    kept = np.sort(kept).astype(np.int64)
-    if kept.size == 0:
-        return empty, empty
-    # A run ends at a gap or at the end of a segment (no gap there when k = 1).
-    segment = np.searchsorted(seg_start, kept, side="right")
-    breaks = np.flatnonzero((np.diff(kept) != 1) | (np.diff(segment) != 0))
-    firsts = np.concatenate((kept[:1], kept[breaks + 1]))
-    lasts = np.concatenate((kept[breaks], kept[-1:]))
-    return firsts, lasts
+    return key[shared[group]] & np.uint64((1 << pos_bits) - 1)
 
 
 def _running_count(flags: np.ndarray, dtype: type[np.integer]) -> np.ndarray:

@@ -15,32 +15,45 @@ from pathlib import Path
 
 from pipeline import (
     __version__,
+    api,
     cache,
     cluster,
     compare,
     echo,
+    engine,
     graph,
     ingest,
     io_utils,
-    nlp,
     outputs,
     parallel,
     phrases,
     reuse,
+    tables,
 )
+from pipeline import progress as progress_log
 from pipeline.config import Settings
 from pipeline.errors import Errors
+from pipeline.model import model_path
 
 
 @dataclass
 class Timings:
     seconds: dict[str, float] = field(default_factory=dict)
+    log: progress_log.StageLog | None = None  # stage lines on stderr (pipeline/progress.py)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        shown = _SHOWN.get(name, name)
+        if self.log is not None and name != "phrases_grams":  # that one runs inside segmentation
+            self.log.start(shown)
         started = time.perf_counter()
         yield
         self.seconds[name] = round(time.perf_counter() - started, 3)
+        if self.log is not None and name != "phrases_grams":
+            self.log.done(shown, self.seconds[name])
+
+
+_SHOWN = {"nlp": "segmentation", "reference_nlp": "segmentation of the reference"}
 
 
 @dataclass(frozen=True)
@@ -62,27 +75,11 @@ def _versions(model_dir: Path | None) -> dict[str, str]:
             found[package] = version(package)
         except PackageNotFoundError:
             found[package] = ""
-    meta = Path(model_dir or nlp.DEFAULT_MODEL) / "meta.json"
+    meta = model_path(model_dir) / "meta.json"
     if meta.is_file():
         info = json.loads(meta.read_text(encoding="utf-8"))
         found["model"] = f"{info.get('name', '')} {info.get('version', '')}".strip()
     return found
-
-
-def graph_settings(settings: Settings) -> graph.GraphSettings:
-    return graph.GraphSettings(
-        window=settings.graph_window,  # type: ignore[arg-type]
-        association=settings.graph_association,  # type: ignore[arg-type]
-        min_association=settings.graph_min_association,
-        top_edges=settings.graph_top_edges,
-        min_node_count=settings.graph_min_count,
-        min_edge_weight=settings.graph_min_edge_weight,
-        max_phrases=settings.graph_phrases,
-        min_llr=settings.graph_min_llr,
-        edges_per_node=settings.graph_edges_per_node,
-        join_gap=settings.graph_join_gap,
-        resolution=settings.graph_resolution,
-    )
 
 
 def run(
@@ -105,10 +102,13 @@ def run(
     ``out_dir`` always holds one complete run. ``reference``: the centre's texts (``pipeline.echo``;
     default: the ``reference`` setting), never a region.
     """
-    timings = Timings()
+    timings = Timings(log=progress_log.StageLog(progress))
     io_utils.check_out_dir(out_dir)  # before any work: never replace a folder tifa did not write
     with timings.stage("ingest"):
-        ingested = ingest.ingest(inputs)
+        corpus = api.Corpus.from_folder(*inputs)
+    ingested = corpus.ingested
+    characters = sum(len(segment.text) for segment in ingested.segments)
+    timings.log.say(f"{len(ingested.segments):,} segments, {progress_log.size(characters)} characters")  # type: ignore[union-attr]
     if not ingested.segments:
         raise Errors.E020(paths=", ".join(map(str, inputs)))
     reference = list(reference) or ([settings.reference] if settings.reference else [])
@@ -154,18 +154,20 @@ def _run_stages(
             grams.append(phrases.count_grams(segments, settings))
 
     with timings.stage("nlp"):  # workers, engine and cache as settings say; the model loads only if needed
-        analysed = nlp.analyse_corpus(
+        analysed = engine.analyse_corpus(
             segments,
             settings,
             model_dir=model_dir,
-            progress=_progress_bar(sum(len(s.text) for s in segments), progress),
+            progress=_progress_bar(sum(len(s.text) for s in segments), progress, timings.log),
             while_waiting=while_segmenting,  # in this process while the workers segment (timed on its own)
         )
 
+    if timings.log is not None:  # a resumed run segments only what the killed one had not finished
+        timings.log.say(f"{analysed.processed:,} segments segmented, {analysed.cached:,} read from the cache")
     centre = None
     if referenced is not None:
         with timings.stage("reference_nlp"):  # through the same cache: segmented once
-            analysed_reference = nlp.analyse_corpus(
+            analysed_reference = engine.analyse_corpus(
                 referenced.segments,
                 settings,
                 model_dir=model_dir,
@@ -185,6 +187,7 @@ def _run_stages(
             staging,
             compare.adoption(segments, found.hit_table, found.phrases, include_zero=False, counts=counts),
             compare.adoption_matrix(segments, found.hit_table, found.phrases, counts=counts),
+            table_format=settings.table_format,
         )
 
     def keyness_stage() -> None:
@@ -207,8 +210,8 @@ def _run_stages(
         return overall.n_clusters
 
     def graph_stage() -> tuple[int, int]:
-        options = graph_settings(settings)
-        cooccurrence = graph.build_graph(found.phrases, found.hit_table, segments, settings=options)
+        options = api.graph_settings(settings)
+        cooccurrence = result.graph
         graph.write_graphml(cooccurrence, staging / "cooccurrence.graphml")
         graph.write_gexf(cooccurrence, staging / "cooccurrence.gexf")
         graph.write_dynamic_gexf(cooccurrence, staging / "cooccurrence_dynamic.gexf")
@@ -218,30 +221,41 @@ def _run_stages(
         graph.write_graphml(bipartite, staging / "region_phrase.graphml")
         return cooccurrence.number_of_nodes(), cooccurrence.number_of_edges()
 
+    table_format = settings.table_format  # csv or parquet: the large tables (pipeline/tables.py)
+
     def texts_stage() -> None:
-        outputs.write_segments(staging / "segments.csv", segments, analysed.sentences, level=settings.level)
+        outputs.write_segments(
+            staging / "segments.csv",
+            segments,
+            analysed.sentences,
+            level=settings.level,
+            table_format=table_format,
+        )
         if settings.write_texts:
-            outputs.write_texts(staging / "texts.jsonl", segments, ingested.original_text)
+            outputs.write_texts(
+                staging / "texts.jsonl", segments, ingested.original_text, table_format=table_format
+            )
 
     def write_stage() -> None:
-        outputs.write_phrases(staging / "phrases.csv", found.phrases)
-        outputs.write_hits(staging / "hits.csv", found.hit_table, segments)
-        outputs.write_hits(staging / "in_word_hits.csv", found.in_word, segments)  # not counted: for audit
+        outputs.write_phrases(staging / "phrases.csv", found.phrases, table_format=table_format)
+        outputs.write_hits(staging / "hits.csv", found.hit_table, segments, table_format=table_format)
+        # not counted: for audit
+        outputs.write_hits(staging / "in_word_hits.csv", found.in_word, segments, table_format=table_format)
 
-    with parallel.Stages(settings.resolved_workers()) as stages:
+    on_done = timings.log.done if timings.log else None  # a line on stderr as each stage finishes
+    with parallel.Stages(settings.resolved_workers(), on_done=on_done) as stages:
         stages.start("reuse", reuse_stage)
         stages.start("texts", texts_stage)
-        with timings.stage("phrases"):
-            found = phrases.extract(
-                segments,
-                analysed.sentences,
-                analysed.spans,
+        with timings.stage("phrases"):  # the library's path, with the segmentation done above
+            result = api.extract_phrases(
+                api.Corpus(ingested),
                 settings,
                 user_phrases=user_phrases,
+                analysed=analysed,
                 grams=grams[0] if grams else None,
                 reference_phrases=centre.surfaces if centre else None,
             )
-        counts = compare.count_hits(segments, found.hit_table, found.phrases)  # once, for both
+        found, counts = result.found, result.counts  # counted once, for adoption, keyness and diffusion
         echoes = None
         if centre is not None:
             with timings.stage("echo"):
@@ -292,8 +306,12 @@ def _run_stages(
     if settings.write_report:  # last: the report is built from the files above, manifest included
         from pipeline.report import ReportLimits, write_report
 
+        if timings.log is not None:
+            timings.log.start("report")
         write_report(staging, ReportLimits(phrases=settings.report_phrases))
     outputs.swap_into_place(staging, out_dir)
+    if timings.log is not None:
+        timings.log.say("outputs in place")
     return RunSummary(
         out_dir=out_dir,
         documents=manifest["counts"]["documents"],
@@ -318,7 +336,7 @@ def run_key(
 ) -> str:
     """A digest of everything the outputs depend on: inputs, settings, phrase list, code, model."""
     digest = hashlib.blake2b(digest_size=20)
-    digest.update(cache.fingerprint(model_dir or nlp.DEFAULT_MODEL).encode())
+    digest.update(cache.fingerprint(model_path(model_dir)).encode())  # $TIFA_MODEL too
     package = Path(__file__).parent
     for path in sorted([*package.glob("*.py"), *package.glob("data/*")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -376,7 +394,7 @@ def _unchanged(
         manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if manifest.get("run_key") != key or not (out_dir / "phrases.csv").is_file():
+    if manifest.get("run_key") != key or not tables.locate(out_dir / "phrases.csv").is_file():
         return None
     counts = manifest.get("counts", {})
     return RunSummary(
@@ -396,19 +414,9 @@ def _problems(
 ) -> tuple[str, ...]:
     """The warnings of a run: settings it cannot honour, then each input's problems and skips, then
     (with a reference) the reference's, prefixed, and what the reference lacks."""
-
-    def of_files(result: ingest.IngestResult) -> tuple[str, ...]:
-        return tuple(
-            f"{report.source}: {problem}" for report in result.inputs for problem in report.problems
-        ) + tuple(
-            f"{report.source}: skipped — {report.reason}"
-            for report in result.inputs
-            if report.status != "processed"
-        )
-
-    warnings = _setting_warnings(ingested, settings) + of_files(ingested)
+    warnings = _setting_warnings(ingested, settings) + ingested.problems
     if reference is not None:
-        warnings += tuple(f"reference {p}" for p in of_files(reference)) + echo.warnings(reference)
+        warnings += tuple(f"reference {p}" for p in reference.problems) + echo.warnings(reference)
     return warnings
 
 
@@ -423,9 +431,12 @@ def _setting_warnings(ingested: ingest.IngestResult, settings: Settings) -> tupl
     return ()
 
 
-def _progress_bar(total: int, enabled: bool):  # returns a callback or None
+def _progress_bar(total: int, enabled: bool, log: progress_log.StageLog | None = None):  # a callback or None
     if not enabled:
         return None
+    tenths = log.segmenting(total) if log is not None else None
+    if tenths is not None:  # not a terminal: lines at each tenth instead of a bar
+        return tenths
     from tqdm import tqdm
 
     bar = tqdm(

@@ -17,6 +17,20 @@ def nlp():
 
 
 @pytest.fixture(scope="session")
+def seed_run(tmp_path_factory) -> Path:
+    """`tifa run seeds --out out` through the installed console script, once per session, shared by
+    the tests that read a whole run's files (read them, never write). One worker, hash seed 1 and a
+    cold cache of its own (``cache`` beside ``out``): test_determinism compares it with a warm rerun.
+    Its wall time is in ``seconds`` beside ``out``."""
+    from pipeline import killtest
+
+    work = tmp_path_factory.mktemp("seed_run")
+    command = killtest.tifa_command([SEEDS], work / "out", work / "cache", "--workers", "1")
+    (work / "seconds").write_text(str(killtest.run_to_end(command, hash_seed="1")))
+    return work / "out"
+
+
+@pytest.fixture(scope="session")
 def seed_segments():
     from pipeline.ingest import ingest
 

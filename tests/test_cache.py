@@ -12,8 +12,9 @@ import pytest
 from pipeline import cache as nlp_cache
 from pipeline.cache import NlpCache, decode, encode, fingerprint
 from pipeline.config import Settings
-from pipeline.nlp import DEFAULT_MODEL, Analysis, analyse, analyse_corpus
-from pipeline.records import Segment
+from pipeline.engine import analyse, analyse_corpus
+from pipeline.model import DEFAULT_MODEL
+from pipeline.records import Analysis, Segment
 
 TEXTS = [
     "我们要深刻领悟“两个确立”的决定性意义。\n推动制造业高端化、智能化、绿色化发展。",
@@ -179,6 +180,7 @@ def test_cli_flags_reach_the_settings(monkeypatch: pytest.MonkeyPatch, tmp_path:
     )
 
 
+@pytest.mark.slow
 def test_tifa_run_fills_the_cache_only_when_asked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from conftest import SEEDS
 
@@ -205,3 +207,25 @@ def test_only_the_latest_versions_are_kept(tmp_path: Path) -> None:
     kept = {path.name for path in (tmp_path / "c").iterdir()}
     assert versions[0].name in kept and versions[-1].name in kept and "not-a-version" in kept
     assert len(kept) == nlp_cache.KEEP_VERSIONS + 1
+
+
+def test_run_key_follows_tifa_model_like_the_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Switching models with $TIFA_MODEL changes the run key, so a rerun does not keep stale outputs."""
+    from pipeline.ingest import ingest
+    from pipeline.model import model_path
+    from pipeline.run import run_key
+
+    corpus = tmp_path / "2016_上海.txt"
+    corpus.write_text("我们要深刻领悟“两个确立”的决定性意义。", encoding="utf-8")
+    ingested = ingest([corpus])
+    monkeypatch.delenv("TIFA_MODEL", raising=False)
+    default = run_key(ingested, Settings(), (), None)
+    model = tmp_path / "model"  # another model: run_key only fingerprints its files
+    model.mkdir()
+    (model / "meta.json").write_text('{"name": "other", "version": "0.0.1"}', encoding="utf-8")
+    monkeypatch.setenv("TIFA_MODEL", str(model))
+    assert model_path() == model
+    assert run_key(ingested, Settings(), (), None) != default
+    assert run_key(ingested, Settings(), (), None) == run_key(ingested, Settings(), (), model)
+    monkeypatch.delenv("TIFA_MODEL")
+    assert run_key(ingested, Settings(), (), None) == default

@@ -17,22 +17,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-@pytest.fixture(scope="module")
-def seed_run(tmp_path_factory) -> Path:
-    """What `make run` does: `tifa run seeds --out out`, through the installed console script."""
-    out = tmp_path_factory.mktemp("run") / "out"
-    tifa = Path(sys.executable).with_name("tifa")
-    completed = subprocess.run(
-        [str(tifa), "run", str(SEEDS), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return out
-
-
+@pytest.mark.slow
 def test_make_run_command_on_seeds(seed_run: Path) -> None:
     rows = _csv(seed_run / "segments.csv")
     speakers = {row["region"]: row["speaker"] for row in rows if row["region"]}
@@ -79,6 +64,7 @@ def test_only_bad_inputs_fail_cleanly(tmp_path: Path, capsys) -> None:
     assert code != 0 and "E020" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_bad_input_reported_on_stderr_and_in_manifest(tmp_path: Path, capsys) -> None:
     (tmp_path / "good.txt").write_text("推动高质量发展。", encoding="utf-8")
     (tmp_path / "broken.jsonl").write_text('{"text": "坚持稳中求进。"}\n{oops\n', encoding="utf-8")
@@ -106,6 +92,7 @@ CONTRACT = [
 ]
 
 
+@pytest.mark.slow
 def test_seed_run_writes_the_output_contract(seed_run: Path) -> None:
     for name in CONTRACT:
         assert (seed_run / name).is_file(), name
@@ -115,6 +102,7 @@ def test_seed_run_writes_the_output_contract(seed_run: Path) -> None:
     assert {"quoted", "numbered", "enumeration", "statistical"} <= kinds
 
 
+@pytest.mark.slow
 def test_seed_adoption_and_clusters(seed_run: Path) -> None:
     adoption = _csv(seed_run / "adoption.csv")
     overall = [row for row in adoption if not row["year"]]
@@ -137,6 +125,7 @@ def test_seed_adoption_and_clusters(seed_run: Path) -> None:
     assert set(clusters) == set(regions) and all(clusters.values())
 
 
+@pytest.mark.slow
 def test_seed_graph_loads_in_networkx(seed_run: Path) -> None:
     import networkx as nx
 
@@ -155,6 +144,7 @@ def test_seed_graph_loads_in_networkx(seed_run: Path) -> None:
     }
 
 
+@pytest.mark.slow
 def test_rerun_with_nothing_changed_keeps_outputs(tmp_path: Path, capsys) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -225,6 +215,7 @@ def _interrupt(corpus: Path, out: Path) -> tuple[subprocess.CompletedProcess, fl
     return subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr), time.monotonic() - pressed
 
 
+@pytest.mark.slow
 def test_ctrl_c_says_what_out_holds_and_leaves_nothing_beside_it(tmp_path: Path) -> None:
     corpus = _big_corpus(tmp_path / "big")
     small = tmp_path / "small"
@@ -259,13 +250,14 @@ def test_a_failed_run_leaves_no_lock_or_partial_folder(tmp_path: Path, monkeypat
     def broken(*args, **kwargs):
         raise KeyboardInterrupt  # as Ctrl-C during segmentation
 
-    monkeypatch.setattr(pipeline.run.nlp, "analyse_corpus", broken)
+    monkeypatch.setattr(pipeline.run.engine, "analyse_corpus", broken)
     out = tmp_path / "out"
     assert main(["run", str(corpus), "--out", str(out), "--workers", "1"]) == 130
     assert capsys.readouterr().err.strip() == f"tifa: interrupted — nothing was written: {out}/ holds no run"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]
 
 
+@pytest.mark.slow
 def test_n_clusters_above_the_regions_is_said_to_be_capped(tmp_path: Path, capsys) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -283,6 +275,7 @@ def test_n_clusters_above_the_regions_is_said_to_be_capped(tmp_path: Path, capsy
     assert len({row["cluster"] for row in _csv(out / "clusters.csv")}) <= 4
 
 
+@pytest.mark.slow
 def test_warnings_are_given_at_the_end_of_ingest_before_the_long_stages(tmp_path: Path, monkeypatch) -> None:
     from pipeline import run as run_module
     from pipeline.config import Settings
@@ -297,7 +290,7 @@ def test_warnings_are_given_at_the_end_of_ingest_before_the_long_stages(tmp_path
         assert received, "warnings were not given before segmentation started"
         raise RuntimeError("stop here")
 
-    monkeypatch.setattr(run_module.nlp, "analyse_corpus", segmenting)
+    monkeypatch.setattr(run_module.engine, "analyse_corpus", segmenting)
     with pytest.raises(RuntimeError, match="stop here"):
         run_module.run([str(corpus)], tmp_path / "out", Settings(), on_warnings=received.extend, progress=False)
     assert any("notes.txt" in warning for warning in received)

@@ -120,3 +120,26 @@ def test_bad_file_is_named_even_with_good_overrides(tmp_path: Path) -> None:
     config.write_text("n_clusters = -1\n", encoding="utf-8")
     with pytest.raises(TifaError, match=r"x\.toml: setting 'n_clusters' must be between 0 and 1000"):
         load_settings(config, ["min_count=3"])
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        ({"min_chars": 1}, ["E030", "min_chars", "between 2 and 40"]),
+        ({"graph_window": "paragraph"}, ["graph_window", "sentence"]),
+        ({"n_clusters": True}, ["n_clusters", "integer"]),
+        ({"write_report": "maybe"}, ["write_report", "true or false"]),
+        ({"min_chars": 30, "max_chars": 20}, ["min_chars", "max_chars"]),
+    ],
+)
+def test_settings_check_themselves_when_built_in_python(values: dict, words: list[str]) -> None:
+    with pytest.raises(TifaError) as raised:
+        Settings(**values)
+    assert all(word in str(raised.value) for word in words), str(raised.value)
+
+
+def test_settings_built_in_python_store_values_as_a_file_would() -> None:
+    settings = Settings(min_cohesion=4, write_texts="no")
+    assert settings.min_cohesion == 4.0 and isinstance(settings.min_cohesion, float)
+    assert settings.write_texts is False
+    assert settings == load_settings(None, ["min_cohesion=4", "write_texts=no"])

@@ -13,9 +13,9 @@ from pipeline import echo, echo_check
 from pipeline.cli import main
 from pipeline.compare import count_hits
 from pipeline.config import Settings
+from pipeline.engine import analyse, analyse_corpus
 from pipeline.errors import TifaError
 from pipeline.ingest import IngestResult, ingest
-from pipeline.nlp import analyse, analyse_corpus
 from pipeline.phrases import extract
 from pipeline.records import Hit, Phrase, Segment
 from pipeline.text import normalize
@@ -192,6 +192,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 def test_run_with_a_reference(tmp_path: Path, capsys) -> None:
     corpus = _folder(
         tmp_path / "corpus",
@@ -236,6 +237,7 @@ def test_run_with_a_reference(tmp_path: Path, capsys) -> None:
     assert "reference" not in manifest and not set(echo.REFERENCE_SETTINGS) & set(manifest["settings"])
 
 
+@pytest.mark.slow
 def test_reference_without_years_warns_and_loses_nothing(tmp_path: Path, capsys) -> None:
     corpus = _folder(
         tmp_path / "corpus", {"2016_广东.txt": "推进一带一路建设。", "2017_广西.txt": "一带一路。"}

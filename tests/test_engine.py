@@ -8,8 +8,9 @@ from collections import deque
 import pytest
 
 from pipeline import engine, rules
-from pipeline.nlp import Analysis, analyse, chunks, doc_analysis
-from pipeline.records import Segment
+from pipeline.engine import analyse
+from pipeline.nlp import chunks, doc_analysis
+from pipeline.records import Analysis, Segment
 from pipeline.text import split_sentences
 
 TEXTS = [

@@ -391,6 +391,7 @@ def hostile_run(corpus: Path, tmp_path_factory) -> tuple[Path, subprocess.Comple
     return out, completed
 
 
+@pytest.mark.slow
 def test_run_completes_and_the_manifest_lists_every_file(hostile_run) -> None:
     out, _ = hostile_run
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -403,6 +404,7 @@ def test_run_completes_and_the_manifest_lists_every_file(hostile_run) -> None:
     assert manifest["counts"]["skipped"] == sum(status == "skipped" for status, _ in HOSTILE.values())
 
 
+@pytest.mark.slow
 def test_stderr_says_each_skip_in_one_line(hostile_run) -> None:
     _, completed = hostile_run
     lines = completed.stderr.splitlines()
@@ -414,6 +416,7 @@ def test_stderr_says_each_skip_in_one_line(hostile_run) -> None:
             assert len(mentions) == 1, (name, mentions)
 
 
+@pytest.mark.slow
 def test_traditional_and_simplified_texts_share_phrases(hostile_run) -> None:
     out, _ = hostile_run
     with (out / "phrases.csv").open(encoding="utf-8-sig", newline="") as handle:
@@ -422,6 +425,7 @@ def test_traditional_and_simplified_texts_share_phrases(hostile_run) -> None:
     assert {"香港", "澳门", "广东", "上海"} <= regions
 
 
+@pytest.mark.slow
 def test_graph_files_are_valid_xml_and_report_escapes_corpus_text(hostile_run) -> None:
     out, _ = hostile_run
     for name in ("cooccurrence.graphml", "cooccurrence.gexf", "region_phrase.graphml"):
@@ -433,6 +437,7 @@ def test_graph_files_are_valid_xml_and_report_escapes_corpus_text(hostile_run) -
         assert "&lt;img src=x" in page
 
 
+@pytest.mark.slow
 def test_nothing_is_written_outside_out(hostile_run) -> None:
     out, _ = hostile_run
     work = out.parent

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SEEDS
+from conftest import ROOT
 
 from pipeline import maps
 from pipeline.cli import main
@@ -297,9 +297,8 @@ def test_report_shows_the_cluster_map_and_first_year_maps(run_dir: Path) -> None
 
 @needs_maps
 @pytest.mark.slow
-def test_seed_map_of_两个确立_colours_exactly_its_three_regions(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    assert main(["run", str(SEEDS), "--out", str(out), "--quiet"]) == 0
+def test_seed_map_of_两个确立_colours_exactly_its_three_regions(seed_run: Path) -> None:
+    out = seed_run
     data = maps.phrase_map(out, "两个确立")
     _, drawn = maps.draw(data)
     assert set(drawn.coloured) == {"上海", "江西", "甘肃"}

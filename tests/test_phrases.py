@@ -4,8 +4,8 @@ import pytest
 from conftest import shared_path
 
 from pipeline.config import Settings
+from pipeline.engine import analyse
 from pipeline.lexicon import general_frequencies
-from pipeline.nlp import analyse
 from pipeline.phrases import count_grams, extract, phrase_key
 from pipeline.records import Segment
 from pipeline.text import normalize

@@ -167,3 +167,21 @@ def test_hash_collisions_do_not_change_shared_passages(monkeypatch) -> None:
     assert [r.passage for r in expected] == [SHARED, f"{core}、数字中国。", WITHIN, core]
     monkeypatch.setattr(reuse, "_mix", lambda x: x.fill(0))  # every window hashes alike
     assert shared_passages(segments) == expected  # more text indexed, the same passages
+
+
+@pytest.mark.parametrize("part_windows", [1, 7])
+def test_shared_passages_in_several_passes_are_those_of_one(monkeypatch, part_windows: int) -> None:
+    core = "加快建设制造强国、质量强国、网络强国"
+    segments = [
+        seg("sh", "上海", None, f"我们认为{SHARED}。{WITHIN}甲{core}、数字中国。"),
+        seg("hb", "河北", None, f"大家表示{SHARED}！"),
+        seg("js", "江苏", None, f"乙{core}、数字中国。另外{WITHIN}。"),
+        seg("zj", "浙江", None, f"丙{core}！"),
+    ]
+    expected = shared_passages(segments)
+    monkeypatch.setattr(reuse, "_PART_WINDOWS", part_windows)  # many passes over the hash space
+    monkeypatch.setattr(reuse, "_CHUNK", 5)
+    assert shared_passages(segments) == expected
+    rng = random.Random(part_windows)
+    for _ in range(20):
+        _agrees_with_brute_force(rng, "甲乙丙", 12, rng.randint(1, 3))

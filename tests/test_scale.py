@@ -15,6 +15,8 @@ from pipeline.config import Settings
 from pipeline.ingest import ingest
 from pipeline.run import run
 
+pytestmark = pytest.mark.slow  # whole runs, one on a Dask cluster
+
 # Many small tasks, so both Dask workers get some.
 SMALL_TASKS = {"workers": 2, "batch_size": 2, "chunk_chars": 600, "cache": False}
 
@@ -101,3 +103,43 @@ def test_benchmark_report_states_each_target() -> None:
     assert "4× / 1× time           4.80   target ≤ 4.4: NOT met" in text
     assert "4× peak RSS (MB)      3,500   target < 3,072: NOT met" in text
     assert "NLP stage alone / bare: 1.00" in text
+
+
+def test_scale_copies_are_other_texts_with_later_years(tmp_path: Path) -> None:
+    from pipeline.bench import varied
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    lines = ["2015年上海市政府工作报告", "上海市市长 杨雄", "2015年1月25日"]
+    lines += [f"第{n}段：全市生产总值增长{n}.5%，坚持稳中求进工作总基调。" for n in range(1, 9)]
+    (corpus / "a.txt").write_text("\n".join(lines), encoding="utf-8")
+    (corpus / "b.txt").write_text("广东省人民政府\n省长\n2016年\n推进供给侧结构性改革。", encoding="utf-8")
+    (corpus / "metadata.csv").write_text("file,region,year\na.txt,上海,2015\nb.txt,广东,2016\n", encoding="utf-8")
+    repeated = repeat_corpus(corpus, 3, tmp_path / "x3", vary=True)
+    copies = [(repeated / f"a_copy{k}.txt").read_text(encoding="utf-8").splitlines() for k in (1, 2, 3)]
+    assert copies[0][:-1] == lines  # the first copy is the text itself
+    assert all(copy[:3] == lines[:3] for copy in copies)  # the opening lines (region, year) stay
+    assert len({tuple(copy) for copy in copies}) == 3  # but every copy is another text
+    assert sorted(copies[1][3:-1]) != sorted(lines[3:])  # digits moved on, not only paragraphs moved
+    assert varied("第1段：增长7.5%。", 2) == "第1段：增长7.5%。"  # the first three lines never change
+    assert varied("题\n人\n日\n增长7.5%。", 2) == "题\n人\n日\n增长9.7%。"
+    with (repeated / "metadata.csv").open(encoding="utf-8") as handle:
+        years = {row["file"]: row["year"] for row in csv.DictReader(handle)}
+    assert years["a_copy1.txt"] == "2015" and years["a_copy2.txt"] == "2017" and years["b_copy3.txt"] == "2020"
+    keys = {segment.text for segment in ingest([str(repeated)]).segments}
+    assert len(keys) == 6  # six different texts: no copy is free for the cache or the duplicate check
+
+
+def test_scale_report_states_each_target() -> None:
+    from pipeline.bench import Measure, scale_report
+
+    one = Measure("tifa run, cold, 1×", chars=12_000_000, seconds=600.0, rss_total_mb=2800.0)
+    one.roles_mb, one.during_mb = {"main": 1500.0, "workers": 1400.0}, {"phrases": 2500.0}
+    many = Measure("tifa run, cold, 4×", chars=48_000_000, seconds=2700.0, rss_total_mb=4500.0)
+    bare = Measure("bare nlp.pipe, 4×", chars=48_000_000, seconds=2000.0)
+    text = scale_report({"cold1": one, "bare": bare, "cold": many}, 4)
+    assert "peak by process: main 1,500 MB, workers 1,400 MB" in text
+    assert "while each stage ran: phrases 2,500 MB" in text
+    assert "peak memory at 48.0 M characters     4,500 MB   target < 4,096: NOT met" in text
+    assert "time(4.00× characters) / time(1×)    4.50   target ≤ 4.4: NOT met" in text
+    assert "cold / bare at 48.0 M characters    1.35   target ≤ 1.3: NOT met" in text

@@ -7,14 +7,13 @@ depends on the output contract only, never on the stages' records.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import outputs
+from pipeline import outputs, tables
 from pipeline.kwic import top_keyness, year_runs
 from pipeline.regions import lookup
 
@@ -135,8 +134,8 @@ def contexts(
     out_dir: Path, wanted: set[str], ranks: dict[str, int], per: int, width: int
 ) -> dict[str, list[Line]]:
     """Up to ``per`` lines per wanted phrase, taken in turn from the regions using it most."""
-    texts_path = out_dir / "texts.jsonl"
-    if not wanted or not texts_path.is_file() or not (out_dir / "hits.csv").is_file():
+    texts_path = tables.locate(out_dir / "texts.jsonl")  # or texts.parquet (table_format)
+    if not wanted or not texts_path.is_file() or not tables.locate(out_dir / "hits.csv").is_file():
         return {}
     picked: dict[str, dict[str, list[tuple[str, int, int]]]] = defaultdict(lambda: defaultdict(list))
     region_hits: dict[str, Counter[str]] = defaultdict(Counter)
@@ -146,12 +145,9 @@ def contexts(
             picked[phrase][region].append((segment_id, start, end))
     needed = {seg for regions in picked.values() for hits in regions.values() for seg, _, _ in hits}
     texts: dict[str, dict[str, Any]] = {}
-    with texts_path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                record = json.loads(line)
-                if record["segment_id"] in needed:
-                    texts[record["segment_id"]] = record
+    for _, record in tables.read_texts(texts_path):
+        if record["segment_id"] in needed:
+            texts[record["segment_id"]] = record
     found: dict[str, list[Line]] = {}
     for phrase, by_region in picked.items():
         order = sorted(by_region, key=lambda r: (-region_hits[phrase][r], r))

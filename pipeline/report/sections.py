@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline import outputs
+from pipeline import outputs, tables
 from pipeline.report.data import (
     Run,
     blue,
@@ -195,7 +195,7 @@ def phrases(run: Run) -> Context:
 
 def adoption(run: Run) -> Context:
     heat_phrases = run.heat_phrases
-    if not heat_phrases or not run.regions or not (run.out_dir / "adoption.csv").is_file():
+    if not heat_phrases or not run.regions or not tables.locate(run.out_dir / "adoption.csv").is_file():
         return {"groups": []}
     values = outputs.read_overall_adoption(run.out_dir, set(heat_phrases))
     peak = {p: max((values.get((r, p), (0, 0.0))[1] for r in run.regions), default=0.0) for p in heat_phrases}
@@ -516,9 +516,9 @@ def files(run: Run) -> Context:
     out_dir = run.out_dir
     return {
         "rows": [
-            (name, note)
+            (tables.locate(out_dir / name).name, note)  # hits.parquet with table_format parquet
             for name, note in OUTPUT_NOTES
-            if (out_dir / name).is_file()
+            if tables.locate(out_dir / name).is_file()
             or ("<year>" in name and any(out_dir.glob(name.replace("<year>", "*"))))
         ]
     }
