@@ -284,7 +284,9 @@ def _add_lookup_commands(commands: argparse._SubParsersAction) -> None:
     kwic.add_argument(
         "--width", type=_count, default=20, help="characters of context on each side (default: 20)"
     )
-    kwic.add_argument("--region", help="only this region (any name: 上海, 上海市, 沪, Shanghai)")
+    kwic.add_argument(
+        "--region", help="only this region (any name: 上海, 上海市, 沪, Shanghai; a city at --level city: 三明, 350400)"
+    )
     kwic.add_argument("--year", type=int, help="only this year")
     kwic.add_argument("--limit", type=_count, default=0, help="at most this many lines (default: all)")
     kwic.add_argument(
@@ -370,7 +372,7 @@ def _kwic(args: argparse.Namespace) -> int:
     rows = list(kwic.read_rows(phrase_csv)) if not args.exact and phrase_csv.is_file() else []
     canonical, forms = kwic.phrase_forms(query, rows) if rows else (query, (query,))
     listed = canonical != query or forms != (query,) or any(row["phrase"] == query for row in rows)
-    region = kwic.resolve_region(args.region) if args.region else ""
+    region = kwic.resolve_region(args.region, None if args.inputs else args.out) if args.region else ""
     # In the run's own texts, a listed phrase shows its counted uses: not the matches inside a longer
     # word (新发展理念 in 创新发展理念), which in_word_hits.csv keeps for audit.
     in_word = kwic.in_word_matches(args.out, canonical) if listed and not args.inputs else set()
@@ -434,7 +436,7 @@ def _kwic_hints(
 def _phrases(args: argparse.Namespace) -> int:
     from pipeline import kwic, tables
 
-    region = kwic.resolve_region(args.region) if args.region else ""
+    region = kwic.resolve_region(args.region, args.out) if args.region else ""
     rows, total = kwic.top_phrases(
         args.out, kind=args.kind or "", region=region, limit=args.limit, sort=args.sort
     )
@@ -457,7 +459,7 @@ def _phrases(args: argparse.Namespace) -> int:
 def _regions(args: argparse.Namespace) -> int:
     from pipeline import kwic
 
-    region = kwic.resolve_region(args.region) if args.region else ""
+    region = kwic.resolve_region(args.region, args.out) if args.region else ""
     top = args.top if args.top is not None else (20 if region else 5)
     rows = kwic.region_overview(args.out, top=top, region=region)
     columns = kwic.terminal_width()

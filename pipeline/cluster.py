@@ -1043,6 +1043,7 @@ def write_dendrogram(out_dir: Path, result: ClusterResult, *, name: str | None =
                 color_threshold=threshold,
                 above_threshold_color="#888888",
                 ax=ax,
+                leaf_font_size=8 if n > 60 else None,  # scipy shrinks labels of many leaves to 5 px
             )
             ax.set_xlabel("Ward 距离（余弦）")
             if result.support:

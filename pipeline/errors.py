@@ -72,6 +72,10 @@ class Errors(Enum):
         "{word} is neither a file nor a folder to search — a phrase with a space goes in quotes: "
         'tifa kwic "{phrase} {word}"'
     )
+    E067 = (
+        "unknown or ambiguous city '{name}' in a city-level run — use a city (三明, 三明市, 大理州, "
+        "350400) or a province{hint}"
+    )
 
     # the reference corpus (--reference)
     E070 = (

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from pipeline import tables
 from pipeline.errors import Errors, TifaError
+from pipeline.outputs import plain_csv, read_manifest
 from pipeline.records import Segment
 from pipeline.regions import lookup
 
@@ -78,25 +79,10 @@ def read_rows(path: Path) -> Iterator[dict[str, str]]:
     yield from tables.read_rows(path)
 
 
-def plain_csv(path: Path) -> tuple[list[str], bytes] | None:
-    """A CSV's header and its bytes (the header line included, ending in a newline) when every line
-    is one row of bare fields: no field is quoted (no ``"`` anywhere) and lines end in ``\\n``, as in
-    the CSVs of an ordinary run. None otherwise, and for an empty file.
+def run_level(out_dir: Path) -> str:
+    """The level the run in ``out_dir`` compared (``province`` or ``city``, from its manifest)."""
+    return str(read_manifest(out_dir).get("settings", {}).get("level") or "province")
 
-    The large files can then be searched as bytes, a row found by its line and its fields split at
-    commas (neither byte occurs inside a multi-byte UTF-8 character), instead of parsing hundreds of
-    thousands of rows; readers fall back to the csv module when this gives None.
-    """
-    path = tables.locate(path)
-    if path.suffix == ".parquet":  # read row by row (read_rows)
-        return None
-    data = path.read_bytes()
-    if not data or b'"' in data or b"\r" in data:
-        return None
-    if not data.endswith(b"\n"):
-        data += b"\n"
-    header = data[: data.find(b"\n")].decode("utf-8-sig").split(",")
-    return header, data
 
 
 def in_word_matches(out_dir: Path, phrase: str) -> set[tuple[str, int]]:
@@ -488,13 +474,25 @@ def format_kwic(lines: Sequence[KwicLine], width: int, columns: int | None = Non
 # tifa phrases / tifa regions
 
 
-def resolve_region(name: str) -> str:
-    """A region name in any form (上海市, 沪, Shanghai, 310000) as its short name; error when unknown."""
+def resolve_region(name: str, out_dir: Path | None = None) -> str:
+    """A region name in any form (上海市, 沪, Shanghai, 310000) as its short name; error when unknown.
+
+    When the run in ``out_dir`` compared cities (``--level city``), a city in any form (三明, 三明市,
+    大理州, 350400, a former name) is the name the run gives that unit (a county's: its prefecture's);
+    a province's name still means the province (its own report).
+    """
     import difflib
 
-    from pipeline.regions import gazetteer
+    from pipeline.regions import gazetteer, near_names, resolve_city
 
     region = lookup(name)
+    if region is None and out_dir is not None and run_level(out_dir) == "city":
+        city, candidates = resolve_city(name)
+        unit = city.unit if city is not None else None
+        if unit is None:
+            found = "、".join(f"{c.full} ({c.province.short})" for c in candidates) or "、".join(near_names(name))
+            raise Errors.E067(name=name, hint=f" (did you mean {found}?)" if found else "")
+        return unit.label
     if region is None:
         names = {n: r.short for r in gazetteer() for n in (r.short, r.full, r.english) if n}
         close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.5)
@@ -559,7 +557,7 @@ def top_phrases(
 def _region_adoption(out_dir: Path, region: str) -> dict[str, tuple[int, float]]:
     """``phrase -> (count, per_10k)`` over all years for one region, from ``adoption.csv``."""
     path = _need(out_dir, "adoption.csv")
-    prefix = f"{region},,"  # region is the first column and year the second: skip other rows unparsed
+    prefix = f"{region},"  # region is the first column: skip other regions' rows unparsed
     found: dict[str, tuple[int, float]] = {}
     if path.suffix == ".parquet":
         for row in read_rows(path):
@@ -570,7 +568,8 @@ def _region_adoption(out_dir: Path, region: str) -> dict[str, tuple[int, float]]
         header = next(csv.reader([handle.readline()]))
         lines = (line for line in handle if line.startswith(prefix))
         for row in csv.DictReader(lines, fieldnames=header):
-            found[row["phrase"]] = (int(row["count"]), float(row["per_10k"]))
+            if row["region"] == region and row["year"] == "":  # a city-level run has province second
+                found[row["phrase"]] = (int(row["count"]), float(row["per_10k"]))
     return found
 
 
@@ -724,6 +723,7 @@ def _nearest(path: Path) -> dict[str, str]:
     found = {}
     for row in read_rows(path):
         region = row.pop("region")
+        row.pop("province", None)  # a city-level run's similarity.csv: the city's province
         others = [(float(value), name) for name, value in row.items() if name != region and value]
         if others:
             score, name = max(others)

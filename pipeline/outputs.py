@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +74,8 @@ def add_province(out_dir: Path, province_of: dict[str, str]) -> None:
     """Give every long CSV in ``out_dir`` a province column after each region column (``province``,
     ``province_a``; ``provinces`` beside a ``;``-joined list of regions, in the same order), so a table
     of 250 cities is grouped by province with pandas, R or a spreadsheet filter. The square similarity
-    matrices and the wide adoption matrix keep their shape (clusters.csv has each city's province).
+    matrices gain the column after ``region`` too; the wide ``adoption_matrix.csv`` (a column per
+    region) gains a second header row, ``province`` and each column's province.
     """
 
     def province(value: str) -> str:
@@ -81,9 +85,13 @@ def add_province(out_dir: Path, province_of: dict[str, str]) -> None:
         if path.stem not in ("segments", "texts"):
             tables.add_after(path, _REGION_COLUMNS, province)
     for path in sorted(out_dir.glob("*.csv")):
-        if path.name == "segments.csv" or path.name.startswith(("similarity", "adoption_matrix")):
+        if path.name == "segments.csv":
             continue
         rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
+        if path.name == "adoption_matrix.csv" and rows:
+            below = ["province"] + [province_of.get(name, "") for name in rows[0][1:]]  # total: ""
+            atomic_write(path, "\ufeff" + csv_text(rows[0], [below, *rows[1:]]))
+            continue
         if not rows or not any(name in _REGION_COLUMNS for name in rows[0]):
             continue
         at = [index for index, name in enumerate(rows[0]) if name in _REGION_COLUMNS]
@@ -233,3 +241,244 @@ def write_texts(
     with tables.atomic_file(path) as handle:  # line by line: the texts are not joined into one string
         for s in segments:
             handle.write((json.dumps(record(s), ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+# ---------------------------------------------------------------------------------------------
+# readers: the tables above read back (the report reads an output folder through these only).
+# One function per large table, so a table stored another way is read by changing its reader;
+# the small tables go through read_table. The fast paths rely on the order the writers (and the
+# stages' own writers) keep, and fall back to the csv module for a file of any other shape.
+
+
+def plain_csv(path: Path) -> tuple[list[str], bytes] | None:
+    """A CSV's header and its bytes (the header line included, ending in a newline) when every line
+    is one row of bare fields: no field is quoted (no ``"`` anywhere) and lines end in ``\\n``, as in
+    the CSVs of an ordinary run. None otherwise, and for an empty file.
+
+    The large files can then be searched as bytes, a row found by its line and its fields split at
+    commas (neither byte occurs inside a multi-byte UTF-8 character), instead of parsing hundreds of
+    thousands of rows; readers fall back to the csv module when this gives None.
+    """
+    path = tables.locate(Path(path))
+    if path.suffix == ".parquet":  # read row by row (read_table)
+        return None
+    data = path.read_bytes()
+    if not data or b'"' in data or b"\r" in data:
+        return None
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    header = data[: data.find(b"\n")].decode("utf-8-sig").split(",")
+    return header, data
+
+
+def read_table(out_dir: Path, name: str) -> list[dict[str, str]]:
+    """The rows of the CSV ``name`` in ``out_dir`` (none when the run did not write it)."""
+    path = tables.locate(Path(out_dir) / name)  # the CSV, or the table as Parquet (table_format)
+    return list(tables.read_rows(path)) if path.is_file() else []
+
+
+def read_manifest(out_dir: Path) -> dict[str, Any]:
+    """``manifest.json`` (empty when missing or unreadable)."""
+    try:
+        manifest = json.loads((Path(out_dir) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def read_segments(out_dir: Path) -> list[dict[str, str]]:
+    """``segments.csv``, in corpus order."""
+    return read_table(out_dir, "segments.csv")
+
+
+def read_phrase_rows(out_dir: Path) -> list[dict[str, str]]:
+    """``phrases.csv``, best first."""
+    return read_table(out_dir, "phrases.csv")
+
+
+def read_overall_adoption(out_dir: Path, wanted: set[str]) -> dict[tuple[str, str], tuple[int, float]]:
+    """``(region, phrase) -> (count, per_10k)`` of ``adoption.csv`` over all years (the rows with no
+    year), for the ``wanted`` phrases only."""
+    path = tables.locate(Path(out_dir) / "adoption.csv")
+    if not path.is_file():
+        return {}
+    values: dict[tuple[str, str], tuple[int, float]] = {}
+    header, data = plain_csv(path) or ([], b"")
+    if header[:5] != ["region", "year", "phrase", "count", "per_10k"]:
+        for row in read_table(out_dir, "adoption.csv"):
+            if row["year"] == "" and row["phrase"] in wanted:
+                values[(row["region"], row["phrase"])] = (cell_int(row["count"]), cell_float(row["per_10k"]))
+        return values
+    # Only the year may be empty, so ",,PHRASE," occurs only in the no-year row of PHRASE: one regex
+    # search finds those few rows among the ~800,000 and the region is what precedes it on its line.
+    bare = sorted(p.encode() for p in wanted if "," not in p and "\n" not in p)  # others would be quoted
+    if not bare:
+        return values
+    pattern = re.compile(b",,(" + b"|".join(map(re.escape, bare)) + b"),([^,\n]*),([^,\n]*),")
+    for found in pattern.finditer(data):
+        region = data[data.rfind(b"\n", 0, found.start()) + 1 : found.start()].decode()
+        values[(region, found[1].decode())] = (cell_int(found[2].decode()), cell_float(found[3].decode()))
+    return values
+
+
+def read_hits_of(
+    out_dir: Path, wanted: set[str], ranks: dict[str, int]
+) -> Iterator[tuple[str, str, str, int, int]]:
+    """``(phrase, region, segment_id, start, end)`` of every hit of the ``wanted`` phrases in
+    ``hits.csv``, in file order.
+
+    :func:`write_hits` lists the hits by phrase rank (``ranks``), so in a plain file the rows of each
+    wanted phrase are one block of lines, found by searching on from the previous block in rank
+    order; the rows of other phrases are never parsed.
+    """
+    path = tables.locate(Path(out_dir) / "hits.csv")
+    if not path.is_file():
+        return
+    header, data = plain_csv(path) or ([], b"")
+    names = ("region", "segment_id", "start", "end")
+    if header[:1] != ["phrase"] or not set(names) <= set(header):
+        for row in read_table(out_dir, "hits.csv"):
+            if row["phrase"] in wanted:
+                yield row["phrase"], row["region"], row["segment_id"], cell_int(row["start"]), cell_int(row["end"])
+        return
+    region_at, segment_at, start_at, end_at = (header.index(name) for name in names)
+    pos = 0  # the newline before the line to search from
+    for phrase in sorted(wanted, key=lambda p: (ranks[p], p)):
+        key = b"\n" + phrase.encode() + b","
+        at = data.find(key, pos) if "," not in phrase and "\n" not in phrase else -1
+        if at < 0:
+            continue  # no hit (or a phrase that a plain file cannot hold)
+        while data.startswith(key, at):
+            end = data.find(b"\n", at + 1)
+            row = data[at + 1 : end].decode().split(",")
+            yield phrase, row[region_at], row[segment_at], cell_int(row[start_at]), cell_int(row[end_at])
+            at = end
+        pos = at
+
+
+DiffusionPoint = tuple[float, float, int]  # a phrase in a year: (cum. share adopted, share using, adopted)
+# (phrase, regions adopted in the first year, by the last year, share adopted by the last year)
+DiffusionEnd = tuple[str, int, int, float]
+
+
+@dataclass(frozen=True)
+class DiffusionCurves:
+    """What :func:`read_diffusion` returns: the years and the curves of the phrases picked."""
+
+    years: list[int]
+    curves: dict[str, dict[int, DiffusionPoint]]  # phrase -> year -> point
+    first: dict[str, tuple[str, str]]  # phrase -> (first_year, first_regions)
+    picked: list[Any]  # what ``pick`` returned
+
+
+def read_diffusion(
+    out_dir: Path, pick: Callable[[list[DiffusionEnd]], Sequence[tuple[str, Any]]]
+) -> DiffusionCurves:
+    """The years of ``diffusion.csv`` and the curves of the phrases ``pick`` chooses from every
+    phrase's two ends (first and last year); ``pick`` returns ``(phrase, anything)`` pairs.
+
+    compare.diffusion writes one row per phrase and year with text, sorted by phrase then year, so
+    in a plain file every phrase is a block of as many lines as there are years: only the first and
+    last line of each block are parsed (and every line of the phrases picked). Any other file is
+    read row by row; both give the same result.
+    """
+    path = tables.locate(Path(out_dir) / "diffusion.csv")
+    plain = plain_csv(path) if path.is_file() else None
+    found = _plain_diffusion(*plain, pick) if plain is not None else None
+    if found is not None:
+        return found
+    curves: dict[str, dict[int, DiffusionPoint]] = {}
+    first: dict[str, tuple[str, str]] = {}
+    years: set[int] = set()
+    for row in read_table(out_dir, "diffusion.csv"):
+        year = cell_int(row["year"], -1)
+        if year < 0:
+            continue
+        years.add(year)
+        curves.setdefault(row["phrase"], {})[year] = (
+            cell_float(row["share_adopted_cumulative"]),
+            cell_float(row["share_using"]),
+            cell_int(row["adopted_cumulative"]),
+        )
+        first[row["phrase"]] = (row.get("first_year", ""), row.get("first_regions", ""))
+    ordered = sorted(years)
+    if len(ordered) < 2:
+        return DiffusionCurves(ordered, {}, {}, [])
+    none: DiffusionPoint = (0.0, 0.0, 0)
+    ends = []
+    for phrase, curve in curves.items():
+        last = curve.get(ordered[-1], none)
+        ends.append((phrase, curve.get(ordered[0], none)[2], last[2], last[0]))
+    picked = list(pick(ends))
+    return DiffusionCurves(
+        ordered, {p: curves[p] for p, _ in picked}, {p: first[p] for p, _ in picked}, picked
+    )
+
+
+def _plain_diffusion(
+    header: list[str], data: bytes, pick: Callable[[list[DiffusionEnd]], Sequence[tuple[str, Any]]]
+) -> DiffusionCurves | None:
+    """:func:`read_diffusion` of a plain file of blocks; None when the file has not that shape."""
+    rows = data.split(b"\n")[1:-1]  # after the header, up to the last newline
+    if header[:2] != ["phrase", "year"] or not rows:
+        return None
+    key = rows[0][: rows[0].find(b",") + 1]  # the first phrase and its comma
+    size = next((i for i, line in enumerate(rows) if not line.startswith(key)), len(rows))
+    names = [line.split(b",", 2)[1] for line in rows[:size]]
+    years = [cell_int(name.decode(), -1) for name in names]
+    if len(rows) % size or years[0] < 0 or years != sorted(set(years)):  # whole blocks, years ascending
+        return None
+    if len(years) < 2:
+        return DiffusionCurves(years, {}, {}, [])
+    at = {name: index for index, name in enumerate(header)}
+    share_at, using_at, adopted_at = (
+        at[name] for name in ("share_adopted_cumulative", "share_using", "adopted_cumulative")
+    )
+    start_of: dict[str, int] = {}  # phrase -> index of its first line
+    ends = []
+    for start in range(0, len(rows), size):
+        # split as bytes and keep only numbers: lists kept alive by the thousand would cost more in
+        # garbage collection than the parsing itself
+        head, tail = rows[start].split(b","), rows[start + size - 1].split(b",")
+        if head[0] != tail[0] or head[1] != names[0] or tail[1] != names[-1]:
+            return None
+        phrase = head[0].decode()
+        start_of[phrase] = start
+        ends.append(
+            (
+                phrase,
+                cell_int(head[adopted_at].decode()),
+                cell_int(tail[adopted_at].decode()),
+                cell_float(tail[share_at].decode()),
+            )
+        )
+    picked = list(pick(ends))
+    curves: dict[str, dict[int, DiffusionPoint]] = {}
+    first: dict[str, tuple[str, str]] = {}
+    for phrase, _ in picked:
+        curve = curves[phrase] = {}
+        for line in rows[start_of[phrase] : start_of[phrase] + size]:
+            row = line.decode().split(",")
+            curve[cell_int(row[1], -1)] = (cell_float(row[share_at]), cell_float(row[using_at]), cell_int(row[adopted_at]))
+        first[phrase] = (
+            row[at["first_year"]] if "first_year" in at else "",
+            row[at["first_regions"]] if "first_regions" in at else "",
+        )
+    return DiffusionCurves(years, curves, first, picked)
+
+
+def cell_int(value: str | None, default: int = 0) -> int:
+    """A table's integer cell (``default`` when empty or not a number)."""
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+def cell_float(value: str | None, default: float = 0.0) -> float:
+    """A table's number cell (``default`` when empty, not a number or not finite)."""
+    try:
+        number = float(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+    return number if math.isfinite(number) else default

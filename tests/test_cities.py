@@ -297,6 +297,8 @@ def test_add_province_after_every_region_column(tmp_path: Path) -> None:
     (tmp_path / "keyness.csv").write_text("\ufeffregion,phrase\n三明,一带一路\n,x\n", encoding="utf-8")
     (tmp_path / "reuse.csv").write_text("\ufeffpassage,regions\n文字,三明;吉林市\n", encoding="utf-8")
     (tmp_path / "similarity.csv").write_text("\ufeffregion,三明\n三明,1\n", encoding="utf-8")
+    matrix = "\ufeffphrase,三明,吉林市,total\n一带一路,2,1,3\n"
+    (tmp_path / "adoption_matrix.csv").write_text(matrix, encoding="utf-8")
     add_province(tmp_path, {"三明": "福建", "吉林市": "吉林"})
     assert (tmp_path / "keyness.csv").read_text(encoding="utf-8-sig") == (
         "region,province,phrase\n三明,福建,一带一路\n,,x\n"
@@ -304,7 +306,10 @@ def test_add_province_after_every_region_column(tmp_path: Path) -> None:
     assert (tmp_path / "reuse.csv").read_text(encoding="utf-8-sig") == (
         "passage,regions,provinces\n文字,三明;吉林市,福建;吉林\n"
     )
-    assert (tmp_path / "similarity.csv").read_text(encoding="utf-8-sig") == "region,三明\n三明,1\n"
+    assert (tmp_path / "similarity.csv").read_text(encoding="utf-8-sig") == "region,province,三明\n三明,福建,1\n"
+    assert (tmp_path / "adoption_matrix.csv").read_text(encoding="utf-8-sig") == (
+        "phrase,三明,吉林市,total\nprovince,福建,吉林,\n一带一路,2,1,3\n"
+    )
 
 
 # --------------------------------------------------------------------------- the city corpus

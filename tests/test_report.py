@@ -12,13 +12,15 @@ import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
+import markupsafe
 import pytest
 from conftest import SEEDS
 
 from pipeline.cli import main
 from pipeline.io_utils import write_csv
-from pipeline.kwic import plain_csv
-from pipeline.report import ReportLimits, _diffusion, build_report, write_report
+from pipeline.outputs import plain_csv
+from pipeline.report import ReportLimits, build_report, write_report
+from pipeline.report.data import diffusion
 
 SCRIPT = "<script>alert(1)</script>"
 NASTY = '"&<>'
@@ -76,6 +78,11 @@ def report(out: Path) -> str:
     return (out / "report.html").read_text(encoding="utf-8")
 
 
+def _escaped(value: str) -> str:
+    """``value`` as the report's templates escape it (autoescape: & < > " ' as entities)."""
+    return str(markupsafe.escape(value))
+
+
 class _Collect(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -113,7 +120,7 @@ def test_corpus_markup_from_a_whole_run_is_only_ever_escaped(out: Path, report: 
     parsed = _assert_safe(report)
     assert "<b onmouseover" not in report and "<b>x" not in report
     assert "2017_重庆&lt;b&gt;x.txt" in report  # a file name, escaped
-    assert "牢记&quot;&amp;&lt;&gt;符号" in report  # running text (contexts, passages), escaped
+    assert "牢记&#34;&amp;&lt;&gt;符号" in report  # running text (contexts, passages), escaped
     # whatever markup ingest let through into titles, speakers and sources is shown as text
     with (out / "segments.csv").open(encoding="utf-8-sig", newline="") as handle:
         values = {row[key] for row in csv.DictReader(handle) for key in ("title", "speaker", "source")}
@@ -121,7 +128,7 @@ def test_corpus_markup_from_a_whole_run_is_only_ever_escaped(out: Path, report: 
     assert marked, "the test corpus should reach segments.csv with some markup"
     text = "".join(parsed.text)
     for value in marked:
-        assert html.escape(value, quote=True) in report and value in text, value
+        assert _escaped(value) in report and value in text, value
 
 
 def test_markup_in_every_field_is_escaped(out: Path, tmp_path: Path) -> None:
@@ -141,10 +148,10 @@ def test_markup_in_every_field_is_escaped(out: Path, tmp_path: Path) -> None:
             )
     report = build_report(poisoned)
     _assert_safe(report)
-    shown = html.escape(SCRIPT + target, quote=True)
+    shown = _escaped(SCRIPT + target)
     for section in ("phrases", "adoption", "contexts", "reuse"):
         body = re.search(rf'<section id="{section}">.*?</section>', report, re.DOTALL)
-        assert body is not None and (shown in body.group() or html.escape(SCRIPT) in body.group()), section
+        assert body is not None and (shown in body.group() or _escaped(SCRIPT) in body.group()), section
 
 
 def test_self_contained(report: str) -> None:
@@ -256,23 +263,23 @@ def test_diffusion_reads_first_and_last_years_alike(tmp_path: Path) -> None:
         ["新发展理念", 2016, 2, 2, 1, 2, 2, 1, 2015, "广东", "上海;广东"],
     ]
     ranks = {"新发展理念": 1, "两个确立": 2, "四个意识": 3}
-    plain = tmp_path / "plain.csv"
-    write_csv(plain, DIFFUSION, rows)
-    found = _diffusion(plain, ranks, 5)
+    plain, quoted, ragged = (tmp_path / name for name in ("plain", "quoted", "ragged"))
+    for folder in (plain, quoted, ragged):
+        folder.mkdir()
+    write_csv(plain / "diffusion.csv", DIFFUSION, rows)
+    found = diffusion(plain, ranks, 5)
     assert found.years == [2015, 2016]
     assert found.spreading == [("两个确立", 2), ("新发展理念", 1)]  # 四个意识 gained none
     assert found.curves["两个确立"] == {2015: (0.0, 0.0, 0), 2016: (1.0, 1.0, 2)}
     assert found.first == {"两个确立": ("2016", "上海;广东"), "新发展理念": ("2015", "广东")}
-    assert _diffusion(plain, ranks, 1).spreading == [("两个确立", 2)]
-    quoted = tmp_path / "quoted.csv"
-    write_csv(quoted, DIFFUSION, rows)
-    _quote_all(quoted)
-    assert _diffusion(quoted, ranks, 5) == found
+    assert diffusion(plain, ranks, 1).spreading == [("两个确立", 2)]
+    write_csv(quoted / "diffusion.csv", DIFFUSION, rows)
+    _quote_all(quoted / "diffusion.csv")
+    assert diffusion(quoted, ranks, 5) == found
     # 四个意识 with its 2016 row twice, none for 2015: blocks of the right size but not of the right
     # years, so every row is read; then it gained one region too
-    ragged = tmp_path / "ragged.csv"
-    write_csv(ragged, DIFFUSION, [*rows[:2], rows[3], rows[3], *rows[4:]])
-    assert _diffusion(ragged, ranks, 5).spreading == [("两个确立", 2), ("新发展理念", 1), ("四个意识", 1)]
+    write_csv(ragged / "diffusion.csv", DIFFUSION, [*rows[:2], rows[3], rows[3], *rows[4:]])
+    assert diffusion(ragged, ranks, 5).spreading == [("两个确立", 2), ("新发展理念", 1), ("四个意识", 1)]
 
 
 def _chromium() -> str:
@@ -367,3 +374,125 @@ def test_tables_sort_filter_and_open_contexts_in_chromium(out: Path, report: str
             capture_output=True, text=True, timeout=120, check=False,
         ).stdout  # fmt: skip
     assert re.search(rf'<details id="{anchor.group(1)}"[^>]*\bopen', dom)
+
+
+# --------------------------------------------------------------------------- many units: cities
+
+CITIES = [  # (file, city, year): two provinces, a county-level name given by its full name
+    ("2016_三明.txt", "三明市", 2016),
+    ("2017_三明.txt", "三明", 2017),
+    ("2016_泉州.txt", "泉州", 2016),
+    ("2017_泉州.txt", "350500", 2017),
+    ("2016_南京.txt", "南京", 2016),
+    ("2017_苏州.txt", "苏州市", 2017),
+]
+SHARED = "全面贯彻新发展理念，推动高质量发展，落实“两个确立”，积极参与“一带一路”建设，深化供给侧结构性改革。"
+
+
+@pytest.fixture(scope="module")
+def city_out(tmp_path_factory) -> Path:
+    """`tifa run --level city` on six short city reports of 福建 and 江苏."""
+    root = tmp_path_factory.mktemp("cities")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    lines = ["file,city,year"]
+    for index, (name, city, year) in enumerate(CITIES):
+        own = (
+            "建设海峡西岸经济区，推进生态文明建设。"
+            if "三明" in name or "泉州" in name
+            else "推进长江经济带建设。"
+        )
+        (corpus / name).write_text(f"{SHARED}{own}第{index}次会议。{SHARED}", encoding="utf-8")
+        lines.append(f"{name},{city},{year}")
+    (corpus / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = root / "out"
+    assert main(["run", str(corpus), "--out", str(out), "--quiet", "--workers", "1", "--level", "city"]) == 0
+    return out
+
+
+def test_city_report_groups_units_by_province(city_out: Path) -> None:
+    report = (city_out / "report.html").read_text(encoding="utf-8")
+    parsed = _assert_safe(report)
+    heat = re.search(r'<section id="adoption">.*?</section>', report, re.DOTALL)
+    assert heat is not None
+    groups = re.findall(r'<tr class="group" data-group="([^"]+)">', heat.group())
+    assert groups == ["江苏", "福建"]  # GB/T 2260 order: 32 before 35
+    assert 'data-group="福建"><th class="rh">三明</th>' in heat.group()
+    assert 'data-target="#t-heat tbody tr"' in heat.group()  # the filter box of the grouped heatmap
+    regions = re.search(r'<table id="t-regions".*?</table>', report, re.DOTALL)
+    assert regions is not None and '<th class="">province</th>' in regions.group()
+    ids = set(parsed.ids)
+    targets = {
+        a["href"][1:] for tag, a in parsed.tags if tag == "a" and (a.get("href") or "").startswith("#")
+    }
+    assert targets <= ids
+
+
+def test_many_units_show_similarity_by_province(city_out: Path) -> None:
+    """Above ``figure_units`` units the similarity figure gives way to a province × province table
+    and a searchable table of each unit's nearest units; the dendrogram stays."""
+    few = build_report(city_out)
+    assert "Similarity by province" not in few and few.count("data:image/svg+xml;base64,") == 2
+    many = build_report(city_out, ReportLimits(figure_units=2))
+    _assert_safe(many)
+    assert "Similarity by province" in many and 'id="t-nearest"' in many
+    assert many.count("data:image/svg+xml;base64,") == 1  # the dendrogram only
+    nearest = re.search(r'<table id="t-nearest".*?</table>', many, re.DOTALL)
+    assert nearest is not None and nearest.group().count("<tr>") == 1 + 4  # header + 三明 泉州 南京 苏州
+
+
+def test_city_tables_carry_the_province(city_out: Path) -> None:
+    with (city_out / "similarity.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][:2] == ["region", "province"] and {row[1] for row in rows[1:]} == {"福建", "江苏"}
+    with (city_out / "adoption_matrix.csv").open(encoding="utf-8-sig", newline="") as handle:
+        header, provinces = list(csv.reader(handle))[:2]
+    assert provinces[0] == "province" and provinces[header.index("三明")] == "福建"
+    assert provinces[header.index("苏州")] == "江苏" and provinces[header.index("total")] == ""
+
+
+def test_kwic_region_takes_a_city_at_city_level(city_out: Path, capsys) -> None:
+    for name in ("三明", "三明市", "350400"):
+        assert main(["kwic", "一带一路", "--out", str(city_out), "--region", name, "--csv", "-"]) == 0
+        rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+        assert len(rows) == 4 and {row["region"] for row in rows} == {"三明"}, name
+    assert main(["kwic", "一带一路", "--out", str(city_out), "--region", "福建", "--csv", "-"]) == 0
+    assert list(csv.DictReader(capsys.readouterr().out.splitlines())) == []  # no province report here
+    assert main(["kwic", "一带一路", "--out", str(city_out), "--region", "三名"]) == 2
+    assert "E067" in capsys.readouterr().err
+    # tifa phrases --region: the city's own uses, read from adoption.csv (province in its second column)
+    from pipeline.kwic import top_phrases
+
+    rows, _ = top_phrases(city_out, region="三明", sort="rank")
+    used = {row.phrase: row.region_count for row in rows}
+    assert used.get("一带一路") == 4
+
+
+GROUP_PROBE = """<script>
+(function(){
+var box=document.querySelector('input.filter[data-target="#t-heat tbody tr"]');
+box.value='福建'; box.dispatchEvent(new Event('input'));
+var shown=Array.prototype.slice.call(document.querySelectorAll('#t-heat tbody tr'))
+  .filter(function(r){return r.style.display!=='none';})
+  .map(function(r){return r.querySelector('th').firstChild.textContent.trim();});
+document.body.setAttribute('data-probe',shown.join(','));
+})();
+</script></body>"""
+
+
+def test_city_heatmap_filters_by_province_in_chromium(city_out: Path, tmp_path: Path) -> None:
+    """Typing a province in the heatmap's filter box keeps its heading and its cities."""
+    chromium = _chromium()
+    page = tmp_path / "probe.html"
+    page.write_text(
+        (city_out / "report.html").read_text(encoding="utf-8").replace("</body>", GROUP_PROBE), encoding="utf-8"
+    )
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+            capture_output=True, text=True, timeout=120, check=False,
+        ).stdout  # fmt: skip
+    probe = re.search(r'data-probe="([^"]*)"', dom)
+    assert probe is not None and probe.group(1).split(",")[0] == "福建"
+    assert sorted(probe.group(1).split(",")[1:]) == ["三明", "泉州"]
