@@ -37,7 +37,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -419,17 +419,19 @@ def report(measures: dict[str, Measure], copies: int) -> str:
         lines.append(
             f"{copies}× peak RSS (MB)     {peak:6,.0f}   target < {TARGET_RSS_MB:,}: {_verdict(peak, TARGET_RSS_MB)}"
         )
-    stages = [measure for measure in measures.values() if measure.stages]
-    if stages:
-        names = list(dict.fromkeys(name for measure in stages for name in measure.stages))
-        lines.append("")
-        lines.append("stage seconds (after phrases: side by side)")
-        lines.append(" " * 25 + " ".join(f"{name:>8}" for name in names))
-        for measure in stages:
-            lines.append(
-                f"{measure.label:<24} " + " ".join(f"{measure.stages.get(name, 0.0):>8.1f}" for name in names)
-            )
-    return "\n".join(lines)
+    return "\n".join(lines + _stage_table(measures.values()))
+
+
+def _stage_table(measures: Iterable[Measure]) -> list[str]:
+    """Lines of the per-stage seconds of the runs that have them (none when no run has)."""
+    runs = [measure for measure in measures if measure.stages]
+    if not runs:
+        return []
+    names = list(dict.fromkeys(name for measure in runs for name in measure.stages))
+    lines = ["", "stage seconds (after phrases: side by side)", " " * 25 + " ".join(f"{name:>8}" for name in names)]
+    for measure in runs:
+        lines.append(f"{measure.label:<24} " + " ".join(f"{measure.stages.get(name, 0.0):>8.1f}" for name in names))
+    return lines
 
 
 # --------------------------------------------------------------------------- the scale mode
@@ -475,17 +477,7 @@ def scale_report(measures: dict[str, Measure], copies: int) -> str:
             f"cold / bare at {many.chars / 1e6:.1f} M characters  {ratio:6.2f}   target ≤ {TARGET_RATIO}:"
             f" {_verdict(ratio, TARGET_RATIO)}"
         )
-    runs = [measure for measure in measures.values() if measure.stages]
-    if runs:
-        names = list(dict.fromkeys(name for measure in runs for name in measure.stages))
-        lines.append("")
-        lines.append("stage seconds (after phrases: side by side)")
-        lines.append(" " * 25 + " ".join(f"{name:>8}" for name in names))
-        for measure in runs:
-            lines.append(
-                f"{measure.label:<24} " + " ".join(f"{measure.stages.get(name, 0.0):>8.1f}" for name in names)
-            )
-    return "\n".join(lines)
+    return "\n".join(lines + _stage_table(measures.values()))
 
 
 def scale(corpora: Sequence[Path], copies: int, work: Path, workers: int, batch_size: int) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import tables
-from pipeline.io_utils import atomic_write, csv_text, replace_folder
+from pipeline.io_utils import atomic_file, atomic_write, csv_text, replace_folder
 from pipeline.records import HitTable, Phrase, Segment, Sentence, pick
 
 
@@ -238,7 +238,7 @@ def write_texts(
         rows = ([*list(fields.values())[:8], fields.get("original")] for fields in map(record, segments))
         tables.write_rows(path, [*names, "original"], rows, table_format=table_format)
         return
-    with tables.atomic_file(path) as handle:  # line by line: the texts are not joined into one string
+    with atomic_file(path) as handle:  # line by line: the texts are not joined into one string
         for s in segments:
             handle.write((json.dumps(record(s), ensure_ascii=False) + "\n").encode("utf-8"))
 

@@ -155,14 +155,19 @@ def test_shared_passages_in_small_chunks_and_of_single_characters(monkeypatch, c
         _agrees_with_brute_force(rng, "甲乙丙", 12, k)
 
 
-def test_hash_collisions_do_not_change_shared_passages(monkeypatch) -> None:
+def _four_reports():
+    """Four reports sharing a sentence, a passage said within others, and a core list."""
     core = "加快建设制造强国、质量强国、网络强国"
-    segments = [
+    return core, [
         seg("sh", "上海", None, f"我们认为{SHARED}。{WITHIN}甲{core}、数字中国。"),
         seg("hb", "河北", None, f"大家表示{SHARED}！"),
         seg("js", "江苏", None, f"乙{core}、数字中国。另外{WITHIN}。"),
         seg("zj", "浙江", None, f"丙{core}！"),
     ]
+
+
+def test_hash_collisions_do_not_change_shared_passages(monkeypatch) -> None:
+    core, segments = _four_reports()
     expected = shared_passages(segments)
     assert [r.passage for r in expected] == [SHARED, f"{core}、数字中国。", WITHIN, core]
     monkeypatch.setattr(reuse, "_mix", lambda x: x.fill(0))  # every window hashes alike
@@ -171,13 +176,7 @@ def test_hash_collisions_do_not_change_shared_passages(monkeypatch) -> None:
 
 @pytest.mark.parametrize("part_windows", [1, 7])
 def test_shared_passages_in_several_passes_are_those_of_one(monkeypatch, part_windows: int) -> None:
-    core = "加快建设制造强国、质量强国、网络强国"
-    segments = [
-        seg("sh", "上海", None, f"我们认为{SHARED}。{WITHIN}甲{core}、数字中国。"),
-        seg("hb", "河北", None, f"大家表示{SHARED}！"),
-        seg("js", "江苏", None, f"乙{core}、数字中国。另外{WITHIN}。"),
-        seg("zj", "浙江", None, f"丙{core}！"),
-    ]
+    _, segments = _four_reports()
     expected = shared_passages(segments)
     monkeypatch.setattr(reuse, "_PART_WINDOWS", part_windows)  # many passes over the hash space
     monkeypatch.setattr(reuse, "_CHUNK", 5)
