@@ -32,7 +32,7 @@ class Errors(Enum):
     """The catalogue: code → message template (``str.format`` fields filled in by the raise site)."""
 
     # the segmentation model
-    E010 = "no segmentation model at {path} — run `make models` (or pass --model DIR)"
+    E010 = "no segmentation model at {path} — run `make models` (or pass --model DIR, or set $TIFA_MODEL)"
     E011 = "the model at {path} cannot be loaded ({reason}) — rebuild it with `make models`"
     # inputs
     E020 = "no readable input among {paths} — give .txt/.md/.jsonl/.csv files or folders"

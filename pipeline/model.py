@@ -15,12 +15,19 @@ DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "zh_pkuseg"
 
 
 def model_path(model_dir: Path | str | None = None) -> Path:
-    """The model folder in force: ``model_dir``, else ``$TIFA_MODEL``, else ``models/zh_pkuseg``.
+    """The model folder in force: ``model_dir``, else ``$TIFA_MODEL``, else ``models/zh_pkuseg`` of the
+    project — beside the package in a checkout, or in the current folder when the package was
+    installed with ``pip install .`` from the project folder (the model is built there, not shipped).
 
     >>> model_path("elsewhere/zh")
     PosixPath('elsewhere/zh')
     """
-    return Path(model_dir or os.environ.get("TIFA_MODEL") or DEFAULT_MODEL)
+    if model_dir or os.environ.get("TIFA_MODEL"):
+        return Path(model_dir or os.environ["TIFA_MODEL"])
+    here = Path("models") / "zh_pkuseg"
+    if not DEFAULT_MODEL.is_dir() and (here / "config.cfg").is_file():
+        return here.resolve()
+    return DEFAULT_MODEL
 
 
 def check_model(model_dir: Path | str | None = None) -> Path:

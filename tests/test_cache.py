@@ -229,3 +229,22 @@ def test_run_key_follows_tifa_model_like_the_stage(tmp_path: Path, monkeypatch: 
     assert run_key(ingested, Settings(), (), None) == run_key(ingested, Settings(), (), model)
     monkeypatch.delenv("TIFA_MODEL")
     assert run_key(ingested, Settings(), (), None) == default
+
+
+def test_an_installed_package_finds_the_model_built_in_the_project_folder(tmp_path, monkeypatch) -> None:
+    """After `pip install .` the package has no models/ beside it: the project folder's model is used
+    when the command runs there, $TIFA_MODEL and an explicit folder still come first."""
+    from pipeline import model
+
+    built = tmp_path / "models" / "zh_pkuseg"
+    built.mkdir(parents=True)
+    (built / "config.cfg").write_text("[nlp]\n", encoding="utf-8")
+    monkeypatch.setattr(model, "DEFAULT_MODEL", tmp_path / "site-packages" / "models" / "zh_pkuseg")
+    monkeypatch.delenv("TIFA_MODEL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert model.model_path() == built.resolve()
+    monkeypatch.setenv("TIFA_MODEL", "/elsewhere/zh")
+    assert model.model_path() == Path("/elsewhere/zh")
+    monkeypatch.chdir(tmp_path / "models")  # nothing built here: the default, which E010 names
+    monkeypatch.delenv("TIFA_MODEL")
+    assert model.model_path() == model.DEFAULT_MODEL
