@@ -160,6 +160,21 @@ def prepare_staging(out_dir: Path) -> Path:
     return staging
 
 
+def tidy_beside(out_dir: Path) -> None:
+    """Remove what a run killed around its swap left beside ``out_dir`` (its lock, its staging folder,
+    the previous outputs) when a rerun keeps the outputs as they are and so does not swap: a
+    finished run leaves nothing beside ``out_dir``. Raises E042 while another run is writing there."""
+    folder = output_folder(out_dir)
+    if not any(_sibling(folder, name).exists() for name in ("lock", "partial", "previous")):
+        return
+    _lock(folder)
+    try:
+        recover_folder(folder)
+        shutil.rmtree(staging_folder(folder), ignore_errors=True)
+    finally:
+        _unlock(folder)
+
+
 def staging_folder(out_dir: Path) -> Path:
     """Where a run builds its outputs before the swap: ``.NAME.partial`` beside ``out_dir``."""
     return _sibling(output_folder(out_dir), "partial")

@@ -117,6 +117,7 @@ def run(
         on_warnings(_problems(ingested, settings, referenced))
     key = run_key(ingested, settings, user_phrases, model_dir, referenced)
     if settings.cache and (summary := _unchanged(out_dir, key, ingested, settings, referenced)) is not None:
+        io_utils.tidy_beside(out_dir)  # a run killed after its swap left its lock (or staging) behind
         return summary
     # Locked before the long stages (a second run into out/ stops at once), after ingest (whose
     # input may be the folder that holds out/: the lock and staging files are not inputs).

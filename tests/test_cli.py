@@ -156,6 +156,15 @@ def test_rerun_with_nothing_changed_keeps_outputs(tmp_path: Path, capsys) -> Non
     assert main(["run", str(corpus), "--out", str(out), "--workers", "1"]) == 0
     assert "nothing changed" in capsys.readouterr().err
     assert {path.name: path.read_bytes() for path in out.iterdir()} == first
+    # A run killed right after its swap leaves its lock and staging folder beside out/; a rerun
+    # that keeps the outputs still leaves nothing there.
+    (tmp_path / ".out.lock").write_bytes(b"")
+    (tmp_path / ".out.partial").mkdir()
+    (tmp_path / ".out.partial" / "phrases.csv").write_text("phrase\n", encoding="utf-8")
+    assert main(["run", str(corpus), "--out", str(out), "--workers", "1"]) == 0
+    assert "nothing changed" in capsys.readouterr().err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["corpus", "out"]
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == first
     (corpus / "2017_广西.txt").write_text("推动高质量发展。", encoding="utf-8")
     assert main(["run", str(corpus), "--out", str(out), "--workers", "1"]) == 0
     assert "nothing changed" not in capsys.readouterr().err
