@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SEEDS
-from test_scale import SMALL_TASKS, _without_engine
+from test_scale import SMALL_TASKS, assert_same_outputs
 
 from pipeline.config import Settings
 from pipeline.run import run
@@ -111,12 +111,9 @@ def test_a_cluster_of_separate_processes_gives_the_local_engines_outputs(tmp_pat
         )
     local = run([str(SEEDS)], tmp_path / "local", Settings(engine="local", **SMALL_TASKS), progress=False)
     assert local.segments == on_cluster.segments > 1 and local.sentences == on_cluster.sentences > 10
-    names = sorted(path.name for path in (tmp_path / "local").iterdir())
-    assert names == sorted(path.name for path in (tmp_path / "cluster").iterdir())
-    for name in names:
-        a = (tmp_path / "local" / name).read_bytes()
-        b = (tmp_path / "cluster" / name).read_bytes()
-        assert _without_engine(name, a) == _without_engine(name, _without_address(name, b, address)), name
+    assert_same_outputs(
+        tmp_path / "local", tmp_path / "cluster", lambda name, data: _without_address(name, data, address)
+    )
     manifest = json.loads((tmp_path / "cluster" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["settings"]["engine"] == "dask" and manifest["settings"]["scheduler"] == address
     shutil.rmtree(tmp_path / "dask-worker-space", ignore_errors=True)
