@@ -916,7 +916,6 @@ def _summarise(
 
 _QUOTED = frozenset({"quoted", "quotation", "user"})  # kinds whose bounds the writer (or user) marked
 _FORM_FREE = frozenset({"statistical", "item", "reference"})  # kinds no form rule vouches for whole
-_GOVERNING = frozenset({"v", "p"})  # verbs and prepositions (jieba's tags)
 
 
 def _frames(
@@ -924,9 +923,9 @@ def _frames(
 ) -> set[str]:
     """The phrases that are another kept phrase governed by a verb or a preposition: one before it
     (坚持|稳中求进工作总基调, 贯彻落实|科学发展观, 以|邓小平理论) or a preposition after it (科学发展观|为指导).
-    The formula is the phrase inside; this is its frame. Only a word that governs several different
-    kept phrases frames them: a verb said before one phrase alone belongs to the formula
-    (全面建成|小康社会)."""
+    The formula is the phrase inside; this is its frame. A preposition always frames; a verb only when
+    it governs ``FRAME_INNERS`` or more different kept phrases: one said before a few phrases belongs
+    to the formula (全面建成|小康社会)."""
     governed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # name → (governing word, inner)
     for name in names:
         for last, inner in kept_names.iter(name):
@@ -1024,7 +1023,8 @@ def _change(
     np.add.at(using, (phrase, cell // n_regions), 1)
     shares = using / np.asarray([regions_per_year[year] for year in years], dtype=np.float64)
     years_used = np.maximum(np.count_nonzero(using, axis=1), 1) / len(years)
-    return shares.max(axis=1) - shares.min(axis=1), years_used, shares.max(axis=1)
+    peak = shares.max(axis=1)
+    return peak - shares.min(axis=1), years_used, peak
 
 
 ROLE_WEIGHT = {"formula": 1.0, "label": 0.2, "boilerplate": 0.3, "fragment": 0.2, "frame": 0.3, "title": 0.3}
