@@ -167,12 +167,7 @@ def tidy_beside(out_dir: Path) -> None:
     folder = output_folder(out_dir)
     if not any(_sibling(folder, name).exists() for name in ("lock", "partial", "previous")):
         return
-    _lock(folder)
-    try:
-        recover_folder(folder)
-        shutil.rmtree(staging_folder(folder), ignore_errors=True)
-    finally:
-        _unlock(folder)
+    abandon_staging(prepare_staging(folder), folder)  # locked, recovered, cleared, released
 
 
 def staging_folder(out_dir: Path) -> Path:
