@@ -58,7 +58,7 @@ from pipeline.records import Hit, HitTable, Segment, Sentence
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-    from scipy.sparse import csr_array
+    from scipy.sparse import csc_array, csr_array
 
     from pipeline.config import Settings
 
@@ -190,6 +190,31 @@ def _regional(segments: Iterable[Segment], year: int | None) -> list[Segment]:
     return [s for s in segments if s.region and (year is None or s.year == year)]
 
 
+CHUNK_ENTRIES = 1 << 19  # tokens and hits counted at a time: bounds the building's temporary arrays
+
+
+def _runs(sizes: np.ndarray, limit: int) -> list[int]:
+    """Bounds of runs of consecutive rows whose ``sizes`` add up to at most ``limit`` (a larger row
+    alone), from 0 to ``len(sizes)``."""
+    bounds, total = [0], 0
+    for row, size in enumerate(sizes.tolist()):
+        if total and total + size > limit:
+            bounds.append(row)
+            total = 0
+        total += size
+    return [*bounds, len(sizes)]
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """The parts end to end, as int32 when the values fit (a part is dropped once copied)."""
+    values = np.concatenate(parts) if parts else np.empty(0, np.int64)
+    parts.clear()
+    fits = values.size == 0 or (
+        values.min() >= np.iinfo(np.int32).min and values.max() <= np.iinfo(np.int32).max
+    )
+    return values.astype(np.int32) if fits else values
+
+
 @dataclass(frozen=True, slots=True)
 class _FeatureCounts:
     """Feature counts of every attributed segment and sentence, built once and summed into regions.
@@ -228,74 +253,94 @@ class _FeatureCounts:
         *,
         words: bool = True,
         phrases: bool = True,
+        chunk: int = CHUNK_ENTRIES,
     ) -> _FeatureCounts:
+        """Count run by run of whole segments of about ``chunk`` tokens and hits (a pair never crosses
+        a segment), so no array over every token of the corpus is made; features are numbered first,
+        from the distinct tokens."""
         index = {s.segment_id: s for s in segments}
         attributed = sorted((s for s in index.values() if s.region), key=attrgetter("segment_id"))
         row_of = dict.fromkeys(index, -1) | {s.segment_id: row for row, s in enumerate(attributed)}
-        sorted_regions = sorted({s.region for s in attributed})
-        # the extra last value serves row -1 (unattributed), whose entries are dropped below
-        region_rank = np.array([sorted_regions.index(s.region) for s in attributed] + [0])
+        rank = {region: i for i, region in enumerate(sorted({s.region for s in attributed}))}
+        region_rank = np.array([rank[s.region] for s in attributed], dtype=np.int64)
 
         ordered = sorted(sentences, key=_SENTENCE_ORDER) if words else []
-        tokens = list(chain.from_iterable(s.tokens for s in ordered))
-        lengths = [len(s.tokens) for s in ordered]
-        token_rows = np.repeat(_rows(row_of, ordered), lengths)
-        token_sentences = np.repeat(np.array([s.index for s in ordered], dtype=np.int64), lengths)
+        sentence_rows = _rows(row_of, ordered)
         table = HitTable.of(hits if phrases else ())
 
         # content-ness once per distinct token (far fewer than tokens); non-content maps to -1.
         # Phrase features always count; they share the name space with words, as in region_documents.
-        feature_of = dict.fromkeys(tokens, -1)
+        feature_of = dict.fromkeys(chain.from_iterable(s.tokens for s in ordered), -1)
         phrase_names = {PHRASE_PREFIX + table.names[p]: p for p in np.unique(table.phrase).tolist()}
         names = sorted({t for t in feature_of if _is_content(t)} | phrase_names.keys())
         feature_of.update(zip(names, range(len(names)), strict=True))
-        token_features = np.fromiter(map(feature_of.__getitem__, tokens), np.int64, len(tokens))
         feature_by_phrase = np.full(len(table.names), -1, dtype=np.int64)
         for name, phrase in phrase_names.items():
             feature_by_phrase[phrase] = feature_of[name]
-        hit_features = feature_by_phrase[table.phrase]
 
-        # hits in region_documents order: segment, start, end, phrase (feature numbers sort as phrases do)
-        row_by_segment = np.array([row_of.get(i, -2) for i in table.segment_ids], dtype=np.int64)
+        row_by_segment = np.array([row_of.get(i, -2) for i in table.segment_ids], dtype=np.int32)
         hit_rows = row_by_segment[table.segment]
         if (hit_rows == -2).any():
             raise ValueError(f"unknown segment_id {table.segment_ids[table.segment[hit_rows == -2][0]]!r}")
-        order = np.lexsort((hit_features, table.end, table.start, hit_rows))
-        hit_rows, hit_features = hit_rows[order], hit_features[order]
-        hit_sentences = table.sentence[order].astype(np.int64)
-        n_hits = len(table)
 
-        # order key of each occurrence: region, then words before phrases, then position
-        span = max(len(tokens), n_hits) + 1
-        token_keys = region_rank[token_rows] * 2 * span + np.arange(len(tokens))
-        hit_keys = (region_rank[hit_rows] * 2 + 1) * span + np.arange(n_hits)
-
-        rows = np.concatenate([token_rows, hit_rows])
-        features = np.concatenate([token_features, hit_features])
-        keys = np.concatenate([token_keys, hit_keys])
-        keep = (rows >= 0) & (features >= 0)
-        rows, features, keys = rows[keep], features[keep], keys[keep]
-        # one entry per (segment, feature); within a pair the occurrences above come in text order,
-        # so the first index np.unique reports is the first occurrence
+        # the attributed sentences, in (segment, index) order: their rows ascend
+        kept = np.flatnonzero(sentence_rows >= 0)
+        ordered = [ordered[i] for i in kept.tolist()]
+        sentence_rows = sentence_rows[kept]
+        lengths = np.fromiter(map(len, (s.tokens for s in ordered)), np.int64, len(ordered))
+        token_starts = np.concatenate([[0], np.cumsum(lengths)])
+        n_tokens = int(token_starts[-1])
+        sizes = np.bincount(sentence_rows, weights=lengths, minlength=len(attributed))
+        sizes += np.bincount(hit_rows[hit_rows >= 0], minlength=len(attributed))
+        # Order key of each occurrence: region, then words before phrases, then position. A position
+        # is the token's number among all tokens in text order, or n_tokens + the hit's number among
+        # the hits in region_documents order (segment, start, end, phrase).
+        span = n_tokens + int((hit_rows >= 0).sum())
         width = max(len(names), 1)
-        pairs, first, count = np.unique(rows * width + features, return_index=True, return_counts=True)
-        row, feature = np.divmod(pairs, width)
-        documents = np.bincount(feature, minlength=len(names))
-        # and one per (sentence, feature), a sentence being (segment row, sentence index)
-        sentence_ids = np.concatenate([token_sentences, hit_sentences])[keep]
-        per_row = int(sentence_ids.max(initial=0)) + 1
-        units, unit = np.unique(rows * per_row + sentence_ids, return_inverse=True)
-        unit_pairs, unit_count = np.unique(unit * width + features, return_counts=True)
-        unit, unit_feature = np.divmod(unit_pairs, width)
+        columns: list[list[np.ndarray]] = [[] for _ in range(8)]
+        hits_before, units_before = n_tokens, 0
+        row_bounds = _runs(sizes, chunk)
+        sentence_bounds = np.searchsorted(sentence_rows, row_bounds).tolist()
+        for (low, high), (a, b) in zip(pairwise(row_bounds), pairwise(sentence_bounds), strict=True):
+            piece, n = ordered[a:b], lengths[a:b]
+            found = np.flatnonzero((hit_rows >= low) & (hit_rows < high))
+            hit_features = feature_by_phrase[table.phrase[found]]
+            order = np.lexsort((hit_features, table.end[found], table.start[found], hit_rows[found]))
+            found, hit_features = found[order], hit_features[order]
+            tokens = chain.from_iterable(s.tokens for s in piece)
+            run = _count_run(
+                np.concatenate([np.repeat(sentence_rows[a:b], n), hit_rows[found]]) - low,
+                np.concatenate(
+                    [np.fromiter(map(feature_of.__getitem__, tokens), np.int64, int(n.sum())), hit_features]
+                ),
+                np.concatenate(
+                    [np.repeat(np.array([s.index for s in piece], np.int64), n), table.sentence[found]]
+                ),
+                np.concatenate(
+                    [np.arange(token_starts[a], token_starts[b]), hits_before + np.arange(len(found))]
+                ),
+                width,
+            )
+            hits_before += len(found)
+            run[0] += low  # rows
+            run[3] = region_rank[run[0]] * span + run[3]  # order keys of the first occurrences
+            run[4] += low  # sentences' rows
+            run[5] += units_before  # sentence numbers
+            units_before += len(run[4])
+            for column, values in zip(columns, run, strict=True):
+                column.append(values)
+        row, feature, count, first, unit_segment, unit, unit_feature, unit_count = (
+            _joined(column) for column in columns
+        )
         return cls(
             attributed,
             names,
             row,
             feature,
             count,
-            keys[first],
-            documents,
-            units // per_row,
+            first,
+            np.bincount(feature, minlength=len(names)),
+            unit_segment,
             unit,
             unit_feature,
             unit_count,
@@ -332,26 +377,70 @@ class _FeatureCounts:
         """
         from scipy.sparse import csr_array
 
-        region = self.row_regions(regions, year)[self.row]
-        keep = region >= 0
-        if columns is not None:
-            keep &= columns[self.feature]
-        region, feature, count, first = region[keep], self.feature[keep], self.count[keep], self.first[keep]
-        present, column = np.unique(feature, return_inverse=True)
-        # scikit-learn numbers features by first occurrence over all documents and stores each row's
-        # entries in that order
-        seen = np.full(len(present), np.iinfo(np.int64).max)
-        np.minimum.at(seen, column, first)
-        width = max(len(present), 1)
-        cells, cell = np.unique(region * width + column, return_inverse=True)
-        totals = np.bincount(cell, weights=count)  # integer counts: exact in float64
-        cell_region, cell_column = np.divmod(cells, width)
-        order = np.lexsort((seen[cell_column], cell_region))
+        # the cells present, in (region, feature) order: a flag per region and feature (a few MB)
+        # instead of sorting the pairs; scikit-learn numbers features by first occurrence over all
+        # documents and stores each row's entries in that order
+        n_names = max(len(self.names), 1)
+        seen = np.full(n_names, np.iinfo(np.int64).max)
+        flags = np.zeros(len(regions) * n_names, dtype=bool)
+        for region, feature, _, first in self.pairs(regions, year, columns):
+            np.minimum.at(seen, feature, first)
+            flags[region * n_names + feature] = True
+        cells = np.flatnonzero(flags)
+        del flags
+        totals = np.zeros(len(cells))  # integer counts: exact in float64, in any order
+        for region, feature, count, _ in self.pairs(regions, year, columns):
+            cell = np.searchsorted(cells, region * n_names + feature)
+            totals += np.bincount(cell, weights=count, minlength=len(cells))
+        cell_region, cell_feature = np.divmod(cells, n_names)
+        present = np.flatnonzero(seen < np.iinfo(np.int64).max)
+        order = np.lexsort((seen[cell_feature], cell_region))
         indptr = np.concatenate([[0], np.cumsum(np.bincount(cell_region, minlength=len(regions)))])
         return csr_array(
-            (totals[order], cell_column[order].astype(np.int32), indptr.astype(np.int32)),
+            (
+                totals[order],
+                np.searchsorted(present, cell_feature[order]).astype(np.int32),
+                indptr.astype(np.int32),
+            ),
             shape=(len(regions), len(present)),
         )
+
+    def pairs(
+        self, regions: Sequence[str], year: int | None, columns: np.ndarray | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """``region`` (index in ``regions``), ``feature``, ``count``, ``first`` of the (segment, feature)
+        pairs of ``regions`` (of ``year``; features in ``columns``), ``CHUNK_ENTRIES`` pairs at a time."""
+        row_region = self.row_regions(regions, year)
+        for low in range(0, len(self.row), CHUNK_ENTRIES):
+            part = slice(low, low + CHUNK_ENTRIES)
+            region, feature = row_region[self.row[part]], self.feature[part]
+            keep = region >= 0
+            if columns is not None:
+                keep &= columns[feature]
+            yield region[keep], feature[keep], self.count[part][keep], self.first[part][keep]
+
+
+def _count_run(
+    rows: np.ndarray, features: np.ndarray, sentences: np.ndarray, positions: np.ndarray, width: int
+) -> list[np.ndarray]:
+    """Counts of one run of segments' occurrences (feature -1: not counted), each segment's in text order.
+
+    Returns the columns ``row, feature, count, first`` (here the position of the first occurrence) of
+    the (segment, feature) pairs and ``unit_segment, unit, unit_feature, unit_count`` of the (sentence,
+    feature) pairs, as :class:`_FeatureCounts` has them, for this run alone.
+    """
+    keep = features >= 0
+    rows, features, sentences, positions = rows[keep], features[keep], sentences[keep], positions[keep]
+    # one entry per (segment, feature); within a pair the occurrences come in text order, so the
+    # first index np.unique reports is the first occurrence
+    pairs, first, count = np.unique(rows * width + features, return_index=True, return_counts=True)
+    row, feature = np.divmod(pairs, width)
+    # and one per (sentence, feature), a sentence being (segment row, sentence index)
+    per_row = int(sentences.max(initial=0)) + 1
+    units, unit = np.unique(rows * per_row + sentences, return_inverse=True)
+    unit_pairs, unit_count = np.unique(unit * width + features, return_counts=True)
+    unit, unit_feature = np.divmod(unit_pairs, width)
+    return [row, feature, count, positions[first], units // per_row, unit, unit_feature, unit_count]
 
 
 def _rows(row_of: dict[str, int], items: Sequence[Sentence]) -> np.ndarray:
@@ -772,9 +861,10 @@ class _Resampler:
     """The (sentence, feature) counts of one clustering, arranged for drawing bootstrap samples fast.
 
     Sentences are numbered in region order (region ``r`` owns ``sizes[r]`` of them from ``starts[r]``;
-    ``unit_group`` is each one's region). ``cells`` (region × feature cells × sentences) holds the
-    counts, so the cells of a sample are one sparse product with how often each sentence is drawn; a
-    cell's row and (compacted) column are ``cell_row`` and ``cell_column``.
+    ``unit_group`` is each one's region, ``units`` its number in :class:`_FeatureCounts`). ``cells``
+    (region × feature cells × all sentences of the counts) holds the counts, so the cells of a sample
+    are one sparse product with how often each sentence is drawn; a cell's row and (compacted) column
+    are ``cell_row`` and ``cell_column``.
     """
 
     n_regions: int
@@ -782,7 +872,8 @@ class _Resampler:
     sizes: np.ndarray
     starts: np.ndarray
     unit_group: np.ndarray
-    cells: csr_array
+    units: np.ndarray
+    cells: csc_array
     cell_row: np.ndarray
     cell_column: np.ndarray
     cell_flat: np.ndarray  # row * n_columns + column
@@ -796,28 +887,60 @@ class _Resampler:
         unit_region = np.append(counts.row_regions(regions, year), -1)[counts.unit_segment]
         units = np.flatnonzero(unit_region >= 0)
         units = units[np.argsort(unit_region[units], kind="stable")]  # grouped by region
-        position = np.full(len(unit_region), -1, dtype=np.int64)
-        position[units] = np.arange(len(units))
         group = unit_region[units]
         sizes = np.bincount(group, minlength=len(regions))
-        keep = (position[counts.unit] >= 0) & columns[counts.unit_feature]
-        present, column = np.unique(counts.unit_feature[keep], return_inverse=True)
-        width = max(len(present), 1)
-        cells, entry_cell = np.unique(unit_region[counts.unit[keep]] * width + column, return_inverse=True)
-        matrix = csr_array(
-            (counts.unit_count[keep].astype(float), (entry_cell, position[counts.unit[keep]])),
-            shape=(len(cells), len(units)),
-        )
-        cell_row, cell_column = np.divmod(cells, width)
+        n_names = max(len(counts.names), 1)
+
+        def entries() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+            """(sentence, cell as region × n_names + feature, count) of the entries counted, a run at a time."""
+            for low in range(0, len(counts.unit), CHUNK_ENTRIES):
+                unit = counts.unit[low : low + CHUNK_ENTRIES]
+                feature = counts.unit_feature[low : low + CHUNK_ENTRIES]
+                region = unit_region[unit]
+                keep = (region >= 0) & columns[feature]
+                cell = region[keep] * n_names + feature[keep]
+                yield unit[keep], cell, counts.unit_count[low : low + CHUNK_ENTRIES][keep]
+
+        # the cells present, in (region, feature) order, which is (region, column) order: a flag
+        # per region and feature (a few MB) instead of sorting the entries
+        seen = np.zeros(len(regions) * n_names, dtype=bool)
+        for _, cell, _ in entries():
+            seen[cell] = True
+        cells = np.flatnonzero(seen)
+        del seen
+        present, cell_column = np.unique(cells % n_names, return_inverse=True)
+        cell_row = cells // n_names
+        per_unit = np.zeros(len(unit_region), np.int64)
+        indices, data = [], []
+        for unit, cell, count in entries():  # in sentence order
+            per_unit += np.bincount(unit, minlength=len(per_unit))
+            indices.append(np.searchsorted(cells, cell).astype(np.int32))
+            data.append(count)
+        indptr = np.concatenate([[0], np.cumsum(per_unit)])
+        by_unit = csr_array((_joined(data), _joined(indices), indptr), shape=(len(unit_region), len(cells)))
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        return cls(len(regions), len(present), sizes, starts, group, matrix, cell_row, cell_column, cells)
+        width = max(len(present), 1)
+        return cls(
+            len(regions),
+            len(present),
+            sizes,
+            starts,
+            group,
+            units,
+            by_unit.T,
+            cell_row,
+            cell_column,
+            cell_row * width + cell_column,
+        )
 
     def similarity(self, rng: np.random.Generator, *, sublinear_tf: bool) -> np.ndarray:
         """Cosine similarity of the TF-IDF vectors of one bootstrap sample (weights as
         :func:`_similarity`: smooth idf, L2 norm)."""
         n, group = self.n_regions, self.unit_group
         draw = self.starts[group] + (rng.random(len(group)) * self.sizes[group]).astype(np.int64)
-        value = self.cells @ np.bincount(draw, minlength=len(group)).astype(float)
+        drawn_units = np.zeros(self.cells.shape[1], dtype=self.cells.dtype)
+        drawn_units[self.units] = np.bincount(draw, minlength=len(group))  # times each sentence is drawn
+        value = (self.cells @ drawn_units).astype(float)  # integer sums: exact, in any order
         drawn = value > 0
         if sublinear_tf:  # 1 + log(tf) where drawn, 0 elsewhere
             value = np.log(value, out=np.zeros_like(value), where=drawn) + drawn
@@ -874,15 +997,12 @@ def _cluster_keyness(
     k = max(labels, default=0)
     if k < 2 or not counts.names:
         return ()
-    region = counts.row_regions(regions, year)[counts.row]
-    keep = region >= 0
-    cluster = np.asarray(labels, dtype=np.int64)[region[keep]] - 1
+    cluster = np.asarray(labels, dtype=np.int64) - 1
     width = len(counts.names)
-    table = (
-        np.bincount(cluster * width + counts.feature[keep], weights=counts.count[keep], minlength=k * width)
-        .reshape(k, width)
-        .astype(np.int64)
-    )
+    table = np.zeros(k * width)
+    for region, feature, count, _ in counts.pairs(regions, year):
+        table += np.bincount(cluster[region] * width + feature, weights=count, minlength=k * width)
+    table = table.reshape(k, width).astype(np.int64)
     names = [str(c) for c in range(1, k + 1)]
     is_phrase = np.array([name.startswith(PHRASE_PREFIX) for name in counts.names], dtype=bool)
     rows: list[ClusterKeynessRow] = []

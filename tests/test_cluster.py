@@ -247,6 +247,30 @@ def test_counts_equal_vectoriser_on_region_documents(year) -> None:
     assert np.array_equal(got.data, expected.data)
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 5, 12])
+@pytest.mark.parametrize(("words", "phrases"), [(True, True), (True, False), (False, True)])
+def test_counts_built_in_runs_of_segments_equal_one_run(chunk, words, phrases) -> None:
+    segments, sentences, hits = mixed_corpus()
+    whole = _FeatureCounts.build(segments, sentences, hits, words=words, phrases=phrases, chunk=10**9)
+    runs = _FeatureCounts.build(segments, sentences, hits, words=words, phrases=phrases, chunk=chunk)
+    assert runs.names == whole.names and runs.segments == whole.segments
+    for field in ("row", "feature", "count", "first", "documents", "unit_segment", "unit", "unit_feature",
+                  "unit_count"):  # fmt: skip
+        assert getattr(runs, field).tolist() == getattr(whole, field).tolist(), field
+    assert runs.unit.max() == len(runs.unit_segment) - 1  # sentences numbered across the runs
+    for year in (None, 2016, 2017):
+        docs = region_documents(segments, sentences, hits, year=year, words=words, phrases=phrases)
+        expected, got = vectorise(docs), runs.region_matrix(list(docs), year)
+        assert np.array_equal(got.indices, expected.indices) and np.array_equal(got.data, expected.data)
+
+
+def test_counts_are_kept_as_int32() -> None:
+    counts = _FeatureCounts.build(*mixed_corpus(), chunk=2)
+    assert {getattr(counts, f).dtype for f in ("row", "feature", "count", "unit", "unit_count")} == {
+        np.dtype(np.int32)
+    }
+
+
 def test_similarity_equals_tfidf_vectoriser_exactly() -> None:
     segments, sentences, hits = mixed_corpus()
     overall, by_year = cluster_regions_and_years(segments, sentences, hits)
