@@ -8,6 +8,8 @@ choose the features, and ``max_doc_share`` leaves out boilerplate (features foun
 share of the segments). The weights are those of scikit-learn's ``TfidfVectorizer`` on those lists,
 but the features are counted once per sentence (:class:`_FeatureCounts`) and summed into the regions
 of every year, instead of rebuilding and re-counting the documents for all years and again for each year.
+The counting runs over a few segments at a time and every later pass over the count tables a chunk at a
+time, so beyond those tables (int32 columns) memory does not grow with the corpus.
 
 Clustering is Ward agglomeration (scipy) of the L2-normalised TF-IDF vectors, whose Euclidean
 distance is ``sqrt(2 · (1 - similarity))``, so it follows cosine similarity.

@@ -518,3 +518,14 @@ def test_resampled_similarity_of_the_whole_text_is_the_similarity(year) -> None:
     resampler = _Resampler.of(counts, result.regions, year, counts.columns())
     sim = resampler.similarity(_EverySentenceOnce(resampler), sublinear_tf=True)
     assert np.allclose(sim, np.array(result.similarity), atol=1e-6)
+
+
+def test_results_do_not_depend_on_the_chunk_size(monkeypatch) -> None:
+    import pipeline.cluster
+
+    segments, sentences, hits = mixed_corpus()
+    expected = cluster_regions_and_years(segments, sentences, hits, resamples=6, seed=3)
+    monkeypatch.setattr(pipeline.cluster, "CHUNK_ENTRIES", 2)  # region matrix, keyness and bootstrap
+    got = cluster_regions_and_years(segments, sentences, hits, resamples=6, seed=3)
+    assert got == expected
+    assert expected[0].support  # the bootstrap ran
