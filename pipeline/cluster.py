@@ -207,14 +207,18 @@ def _runs(sizes: np.ndarray, limit: int) -> list[int]:
     return [*bounds, len(sizes)]
 
 
-def _joined(parts: list[np.ndarray]) -> np.ndarray:
-    """The parts end to end, as int32 when the values fit (a part is dropped once copied)."""
-    values = np.concatenate(parts) if parts else np.empty(0, np.int64)
+# row, feature, count, first (an order key up to regions × occurrences: int32 when it fits), unit_segment,
+# unit, unit_feature, unit_count
+_COLUMN_TYPES = (np.int32, np.int32, np.int32, None, np.int32, np.int32, np.int32, np.int32)
+
+
+def _joined(parts: list[np.ndarray], dtype: type | None = np.int32) -> np.ndarray:
+    """The parts end to end (each dropped once copied); ``dtype`` None: int32 when the values fit."""
+    values = np.concatenate(parts) if parts else np.empty(0, dtype or np.int32)
     parts.clear()
-    fits = values.size == 0 or (
-        values.min() >= np.iinfo(np.int32).min and values.max() <= np.iinfo(np.int32).max
-    )
-    return values.astype(np.int32) if fits else values
+    if dtype is None and values.max(initial=0) <= np.iinfo(np.int32).max:
+        return values.astype(np.int32)
+    return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,10 +333,10 @@ class _FeatureCounts:
             run[4] += low  # sentences' rows
             run[5] += units_before  # sentence numbers
             units_before += len(run[4])
-            for column, values in zip(columns, run, strict=True):
-                column.append(values)
+            for column, values, dtype in zip(columns, run, _COLUMN_TYPES, strict=True):
+                column.append(values.astype(dtype or np.int64))
         row, feature, count, first, unit_segment, unit, unit_feature, unit_count = (
-            _joined(column) for column in columns
+            _joined(column, dtype) for column, dtype in zip(columns, _COLUMN_TYPES, strict=True)
         )
         return cls(
             attributed,
@@ -919,6 +923,8 @@ class _Resampler:
             indices.append(np.searchsorted(cells, cell).astype(np.int32))
             data.append(count)
         indptr = np.concatenate([[0], np.cumsum(per_unit)])
+        if indptr[-1] <= np.iinfo(np.int32).max:  # else scipy widens the indices to int64 as well
+            indptr = indptr.astype(np.int32)
         by_unit = csr_array((_joined(data), _joined(indices), indptr), shape=(len(unit_region), len(cells)))
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         width = max(len(present), 1)
@@ -1019,16 +1025,10 @@ def _cluster_keyness(
             cells=np.empty(0, dtype=np.int64),
             cell_counts=np.empty(0, dtype=np.int64),
         )
-        scored = keyness((), (), (), min_count=1, counts=by_cluster)
-        taken: Counter[str] = Counter()
-        for row in scored:  # by cluster, then score descending
-            if taken[row.region] < KEYNESS_TOP:
-                taken[row.region] += 1
-                rows.append(
-                    ClusterKeynessRow(
-                        int(row.region), kind, row.phrase, row.count, row.reference_count, row.score
-                    )
-                )
+        rows += [
+            ClusterKeynessRow(int(row.region), kind, row.phrase, row.count, row.reference_count, row.score)
+            for row in keyness((), (), (), min_count=1, counts=by_cluster, top=KEYNESS_TOP)
+        ]
     return tuple(sorted(rows, key=lambda r: (r.cluster, r.kind != "phrase", -r.score, r.feature)))
 
 

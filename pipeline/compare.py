@@ -373,6 +373,7 @@ def keyness(
     prior_scale: float | None = None,
     min_count: int = 0,
     counts: HitCounts | None = None,
+    top: int | None = None,
 ) -> list[KeynessRow]:
     """Distinctive phrases per region: log-odds ratio with an informative Dirichlet prior.
 
@@ -390,8 +391,8 @@ def keyness(
     much as one average region's evidence. Phrases with no hit anywhere are left out; with fewer than
     two phrases in use the odds are undefined and the result is empty. Regions with text but no hits
     are scored too. Rows with ``count < min_count`` are left out of the result (they are still part of
-    every score). Rows are sorted by region, then score descending, then phrase. ``counts`` as for
-    :func:`adoption`.
+    every score). Rows are sorted by region, then score descending, then phrase; ``top`` keeps the first
+    ``top`` of each region. ``counts`` as for :func:`adoption`.
 
     All regions are scored at once on the region × phrase matrix, with the same operations in the same
     order per element as a loop over the regions would do, so the floats are the same.
@@ -437,6 +438,9 @@ def keyness(
     order = np.argsort(-score, axis=1, kind="stable")
     flat = (order + (np.arange(scored.size) * len(used))[:, None]).ravel()
     flat = flat[y_i_int.ravel()[flat] >= min_count]
+    if top is not None:  # the first rows of each region (flat runs region by region)
+        first_of_region = np.searchsorted(flat // len(used), flat // len(used))
+        flat = flat[np.arange(len(flat)) - first_of_region < top]
     row, column = np.divmod(flat, len(used))
     return _rows(
         KeynessRow,

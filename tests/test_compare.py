@@ -187,6 +187,13 @@ def test_keyness_sorted_by_score_within_region(keyness_corpus) -> None:
         assert scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.parametrize("top", [0, 1, 2, 10])
+def test_keyness_top_keeps_the_first_rows_of_each_region(keyness_corpus, top) -> None:
+    rows = keyness(*keyness_corpus, prior_scale=5.5)
+    expected = [r for r in rows if [s.region for s in rows[: rows.index(r)]].count(r.region) < top]
+    assert keyness(*keyness_corpus, prior_scale=5.5, top=top) == expected
+
+
 def test_keyness_degenerate_inputs(keyness_corpus) -> None:
     segments, hits, _ = keyness_corpus
     assert keyness(segments, hits, [phrase(P)]) == []  # one phrase: odds undefined
