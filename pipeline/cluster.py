@@ -192,7 +192,9 @@ def _regional(segments: Iterable[Segment], year: int | None) -> list[Segment]:
     return [s for s in segments if s.region and (year is None or s.year == year)]
 
 
-CHUNK_ENTRIES = 1 << 19  # tokens and hits counted at a time: bounds the building's temporary arrays
+# Occurrences (tokens and hits) counted at a time, and count table entries summed at a time later: it
+# bounds the temporary arrays, about 150 bytes per entry.
+CHUNK_ENTRIES = 1 << 19
 
 
 def _runs(sizes: np.ndarray, limit: int) -> list[int]:
