@@ -60,7 +60,7 @@ from pipeline.records import Hit, HitTable, Segment, Sentence
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-    from scipy.sparse import csc_array, csr_array
+    from scipy.sparse import csr_array
 
     from pipeline.config import Settings
 
@@ -210,7 +210,7 @@ def _runs(sizes: np.ndarray, limit: int) -> list[int]:
 
 
 # row, feature, count, first (an order key up to regions × occurrences: int32 when it fits), unit_segment,
-# unit, unit_feature, unit_count
+# entries per sentence, unit_feature, unit_count
 _COLUMN_TYPES = (np.int32, np.int32, np.int32, None, np.int32, np.int32, np.int32, np.int32)
 
 
@@ -236,8 +236,9 @@ class _FeatureCounts:
     boilerplate).
 
     The bootstrap resamples sentences, so the same counts are kept per (sentence, feature) too:
-    ``unit, unit_feature, unit_count``, where ``unit`` numbers the sentences in (segment, index) order
-    and ``unit_segment`` gives each sentence's row in ``segments``.
+    ``unit_feature, unit_count``, in (segment, sentence index, feature) order, sentence ``i``'s entries
+    from ``unit_bounds[i]`` to ``unit_bounds[i + 1]`` (a sparse sentences × features matrix in CSR form,
+    :meth:`sentence_matrix`); ``unit_segment`` gives each sentence's row in ``segments``.
     """
 
     segments: list[Segment]
@@ -248,7 +249,7 @@ class _FeatureCounts:
     first: np.ndarray
     documents: np.ndarray
     unit_segment: np.ndarray
-    unit: np.ndarray
+    unit_bounds: np.ndarray
     unit_feature: np.ndarray
     unit_count: np.ndarray
 
@@ -306,7 +307,7 @@ class _FeatureCounts:
         span = n_tokens + int((hit_rows >= 0).sum())
         width = max(len(names), 1)
         columns: list[list[np.ndarray]] = [[] for _ in range(8)]
-        hits_before, units_before = n_tokens, 0
+        hits_before = n_tokens
         row_bounds = _runs(sizes, chunk)
         sentence_bounds = np.searchsorted(sentence_rows, row_bounds).tolist()
         for (low, high), (a, b) in zip(pairwise(row_bounds), pairwise(sentence_bounds), strict=True):
@@ -333,11 +334,9 @@ class _FeatureCounts:
             run[0] += low  # rows
             run[3] = region_rank[run[0]] * span + run[3]  # order keys of the first occurrences
             run[4] += low  # sentences' rows
-            run[5] += units_before  # sentence numbers
-            units_before += len(run[4])
             for column, values, dtype in zip(columns, run, _COLUMN_TYPES, strict=True):
                 column.append(values.astype(dtype or np.int64))
-        row, feature, count, first, unit_segment, unit, unit_feature, unit_count = (
+        row, feature, count, first, unit_segment, unit_sizes, unit_feature, unit_count = (
             _joined(column, dtype) for column, dtype in zip(columns, _COLUMN_TYPES, strict=True)
         )
         return cls(
@@ -349,7 +348,7 @@ class _FeatureCounts:
             first,
             np.bincount(feature, minlength=len(names)),
             unit_segment,
-            unit,
+            _joined([np.zeros(1, np.int64), np.cumsum(unit_sizes)], None),
             unit_feature,
             unit_count,
         )
@@ -427,6 +426,13 @@ class _FeatureCounts:
                 keep &= columns[feature]
             yield region[keep], feature[keep], self.count[part][keep], self.first[part][keep]
 
+    def sentence_matrix(self) -> csr_array:
+        """Sentences × features counts (the unit table itself, not a copy)."""
+        from scipy.sparse import csr_array
+
+        shape = (len(self.unit_segment), max(len(self.names), 1))
+        return csr_array((self.unit_count, self.unit_feature, self.unit_bounds), shape=shape)
+
 
 def _count_run(
     rows: np.ndarray, features: np.ndarray, sentences: np.ndarray, positions: np.ndarray, width: int
@@ -434,8 +440,9 @@ def _count_run(
     """Counts of one run of segments' occurrences (feature -1: not counted), each segment's in text order.
 
     Returns the columns ``row, feature, count, first`` (here the position of the first occurrence) of
-    the (segment, feature) pairs and ``unit_segment, unit, unit_feature, unit_count`` of the (sentence,
-    feature) pairs, as :class:`_FeatureCounts` has them, for this run alone.
+    the (segment, feature) pairs and ``unit_segment``, the number of entries of each sentence,
+    ``unit_feature, unit_count`` of the (sentence, feature) pairs, as :class:`_FeatureCounts` has them,
+    for this run alone.
     """
     keep = features >= 0
     rows, features, sentences, positions = rows[keep], features[keep], sentences[keep], positions[keep]
@@ -448,7 +455,8 @@ def _count_run(
     units, unit = np.unique(rows * per_row + sentences, return_inverse=True)
     unit_pairs, unit_count = np.unique(unit * width + features, return_counts=True)
     unit, unit_feature = np.divmod(unit_pairs, width)
-    return [row, feature, count, positions[first], units // per_row, unit, unit_feature, unit_count]
+    sizes = np.bincount(unit, minlength=len(units))
+    return [row, feature, count, positions[first], units // per_row, sizes, unit_feature, unit_count]
 
 
 def _rows(row_of: dict[str, int], items: Sequence[Sentence]) -> np.ndarray:
@@ -866,13 +874,13 @@ _DENSE_CELLS = 8_000_000  # regions × features up to this: the Gram matrix is a
 
 @dataclass(frozen=True, slots=True)
 class _Resampler:
-    """The (sentence, feature) counts of one clustering, arranged for drawing bootstrap samples fast.
+    """The sentences of one clustering, arranged for drawing bootstrap samples fast.
 
     Sentences are numbered in region order (region ``r`` owns ``sizes[r]`` of them from ``starts[r]``;
-    ``unit_group`` is each one's region, ``units`` its number in :class:`_FeatureCounts`). ``cells``
-    (region × feature cells × all sentences of the counts) holds the counts, so the cells of a sample
-    are one sparse product with how often each sentence is drawn; a cell's row and (compacted) column
-    are ``cell_row`` and ``cell_column``.
+    ``unit_group`` is each one's region, ``units`` its row in ``sentences``, the sentences × features
+    counts of :meth:`_FeatureCounts.sentence_matrix`). The cells of a sample are one sparse product:
+    regions × sentences (how often each is drawn) times ``sentences``; ``column`` is each feature's
+    (compacted) column, -1 when left out.
     """
 
     n_regions: int
@@ -881,91 +889,65 @@ class _Resampler:
     starts: np.ndarray
     unit_group: np.ndarray
     units: np.ndarray
-    cells: csc_array
-    cell_row: np.ndarray
-    cell_column: np.ndarray
-    cell_flat: np.ndarray  # row * n_columns + column
+    sentences: csr_array
+    column: np.ndarray
 
     @classmethod
     def of(
         cls, counts: _FeatureCounts, regions: Sequence[str], year: int | None, columns: np.ndarray
     ) -> _Resampler:
-        from scipy.sparse import csr_array
-
         unit_region = np.append(counts.row_regions(regions, year), -1)[counts.unit_segment]
         units = np.flatnonzero(unit_region >= 0)
         units = units[np.argsort(unit_region[units], kind="stable")]  # grouped by region
         group = unit_region[units]
+        present = np.zeros(len(counts.names), dtype=bool)  # the features of these regions' segments
+        for _, feature, _, _ in counts.pairs(regions, year, columns):
+            present[feature] = True
+        column = np.cumsum(present) - 1
+        column[~present] = -1
+        starts = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=len(regions)))[:-1]])
         sizes = np.bincount(group, minlength=len(regions))
-        n_names = max(len(counts.names), 1)
-
-        def entries() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-            """(sentence, cell as region × n_names + feature, count) of the entries counted, a run at a time."""
-            for low in range(0, len(counts.unit), CHUNK_ENTRIES):
-                unit = counts.unit[low : low + CHUNK_ENTRIES]
-                feature = counts.unit_feature[low : low + CHUNK_ENTRIES]
-                region = unit_region[unit]
-                keep = (region >= 0) & columns[feature]
-                cell = region[keep] * n_names + feature[keep]
-                yield unit[keep], cell, counts.unit_count[low : low + CHUNK_ENTRIES][keep]
-
-        # the cells present, in (region, feature) order, which is (region, column) order: a flag
-        # per region and feature (a few MB) instead of sorting the entries
-        seen = np.zeros(len(regions) * n_names, dtype=bool)
-        for _, cell, _ in entries():
-            seen[cell] = True
-        cells = np.flatnonzero(seen)
-        del seen
-        present, cell_column = np.unique(cells % n_names, return_inverse=True)
-        cell_row = cells // n_names
-        per_unit = np.zeros(len(unit_region), np.int64)
-        indices, data = [], []
-        for unit, cell, count in entries():  # in sentence order
-            per_unit += np.bincount(unit, minlength=len(per_unit))
-            indices.append(np.searchsorted(cells, cell).astype(np.int32))
-            data.append(count)
-        indptr = np.concatenate([[0], np.cumsum(per_unit)])
-        if indptr[-1] <= np.iinfo(np.int32).max:  # else scipy widens the indices to int64 as well
-            indptr = indptr.astype(np.int32)
-        by_unit = csr_array((_joined(data), _joined(indices), indptr), shape=(len(unit_region), len(cells)))
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        width = max(len(present), 1)
         return cls(
-            len(regions),
-            len(present),
-            sizes,
-            starts,
-            group,
-            units,
-            by_unit.T,
-            cell_row,
-            cell_column,
-            cell_row * width + cell_column,
+            len(regions), int(present.sum()), sizes, starts, group, units, counts.sentence_matrix(), column
         )
 
     def similarity(self, rng: np.random.Generator, *, sublinear_tf: bool) -> np.ndarray:
         """Cosine similarity of the TF-IDF vectors of one bootstrap sample (weights as
         :func:`_similarity`: smooth idf, L2 norm)."""
+        from scipy.sparse import csr_array
+
         n, group = self.n_regions, self.unit_group
         draw = self.starts[group] + (rng.random(len(group)) * self.sizes[group]).astype(np.int64)
-        drawn_units = np.zeros(self.cells.shape[1], dtype=self.cells.dtype)
-        drawn_units[self.units] = np.bincount(draw, minlength=len(group))  # times each sentence is drawn
-        value = (self.cells @ drawn_units).astype(float)  # integer sums: exact, in any order
-        drawn = value > 0
-        if sublinear_tf:  # 1 + log(tf) where drawn, 0 elsewhere
-            value = np.log(value, out=np.zeros_like(value), where=drawn) + drawn
-        idf = np.log((1.0 + n) / (1.0 + np.bincount(self.cell_column[drawn], minlength=self.n_columns))) + 1.0
-        if n * self.n_columns <= _DENSE_CELLS:  # single precision: ample for the order of merges
+        times = np.bincount(draw, minlength=len(group))  # how often each sentence is drawn
+        drawn_units = np.flatnonzero(times)  # in region order
+        draws = csr_array(
+            (
+                times[drawn_units].astype(self.sentences.dtype),
+                self.units[drawn_units].astype(self.sentences.indices.dtype),
+                np.searchsorted(group[drawn_units], np.arange(n + 1)).astype(self.sentences.indptr.dtype),
+            ),
+            shape=(n, self.sentences.shape[0]),
+        )
+        cells = draws @ self.sentences  # integer sums: exact, in any order
+        dense = n * self.n_columns <= _DENSE_CELLS
+        if not dense:  # sparse products sum in storage order: that of the whole text's cells
+            cells.sort_indices()
+        cell_row = np.repeat(np.arange(n), np.diff(cells.indptr))
+        cell_column = self.column[cells.indices]
+        kept = cell_column >= 0
+        cell_row, cell_column, value = cell_row[kept], cell_column[kept], cells.data[kept].astype(float)
+        if sublinear_tf:  # 1 + log(tf): every cell here was drawn
+            value = np.log(value) + 1.0
+        idf = np.log((1.0 + n) / (1.0 + np.bincount(cell_column, minlength=self.n_columns))) + 1.0
+        if dense:  # single precision: ample for the order of merges
             vectors = np.zeros(n * self.n_columns, dtype=np.float32)
-            vectors[self.cell_flat] = value
+            vectors[cell_row * self.n_columns + cell_column] = value
             vectors = vectors.reshape(n, self.n_columns)
             vectors *= idf.astype(np.float32)
             gram = (vectors @ vectors.T).astype(float)
         else:
-            from scipy.sparse import csr_array
-
-            value *= idf[self.cell_column]
-            vectors = csr_array((value, (self.cell_row, self.cell_column)), shape=(n, self.n_columns))
+            value *= idf[cell_column]
+            vectors = csr_array((value, (cell_row, cell_column)), shape=(n, self.n_columns))
             gram = (vectors @ vectors.T).toarray()
         norm = np.sqrt(np.diag(gram))
         norm[norm == 0] = 1.0

@@ -254,10 +254,10 @@ def test_counts_built_in_runs_of_segments_equal_one_run(chunk, words, phrases) -
     whole = _FeatureCounts.build(segments, sentences, hits, words=words, phrases=phrases, chunk=10**9)
     runs = _FeatureCounts.build(segments, sentences, hits, words=words, phrases=phrases, chunk=chunk)
     assert runs.names == whole.names and runs.segments == whole.segments
-    for field in ("row", "feature", "count", "first", "documents", "unit_segment", "unit", "unit_feature",
+    for field in ("row", "feature", "count", "first", "documents", "unit_segment", "unit_bounds", "unit_feature",
                   "unit_count"):  # fmt: skip
         assert getattr(runs, field).tolist() == getattr(whole, field).tolist(), field
-    assert runs.unit.max() == len(runs.unit_segment) - 1  # sentences numbered across the runs
+    assert runs.unit_bounds[-1] == len(runs.unit_feature)  # entries of every sentence, across the runs
     for year in (None, 2016, 2017):
         docs = region_documents(segments, sentences, hits, year=year, words=words, phrases=phrases)
         expected, got = vectorise(docs), runs.region_matrix(list(docs), year)
@@ -266,7 +266,7 @@ def test_counts_built_in_runs_of_segments_equal_one_run(chunk, words, phrases) -
 
 def test_counts_are_kept_as_int32() -> None:
     counts = _FeatureCounts.build(*mixed_corpus(), chunk=2)
-    assert {getattr(counts, f).dtype for f in ("row", "feature", "count", "unit", "unit_count")} == {
+    assert {getattr(counts, f).dtype for f in ("row", "feature", "count", "unit_bounds", "unit_count")} == {
         np.dtype(np.int32)
     }
 
