@@ -68,9 +68,13 @@ def main(argv: list[str] | None = None) -> None:
             pickle.dump(inputs, handle, protocol=pickle.HIGHEST_PROTOCOL)
     segments, sentences, hits, options = inputs
     from pipeline import cluster
+    from pipeline.records import Sentences
+
+    # as the NLP stage hands them on (a pickle of an older version may hold Sentence records)
+    sentences = Sentences.of(sentences, {segment.segment_id: segment.text for segment in segments})
 
     chars = sum(len(segment.text) for segment in segments)
-    tokens = sum(len(sentence.tokens) for sentence in sentences)
+    tokens = len(sentences.token_word)
     print(
         f"{chars:,} characters, {len(segments):,} segments, {len(sentences):,} sentences, {tokens:,} tokens, "
         f"{len(hits):,} hits; options {options}",

@@ -56,7 +56,7 @@ import numpy as np
 
 from pipeline.figures import cjk_pyplot
 from pipeline.io_utils import atomic_write, write_csv
-from pipeline.records import Hit, HitTable, Segment, Sentence
+from pipeline.records import Hit, HitTable, Segment, Sentence, Sentences
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -273,30 +273,36 @@ class _FeatureCounts:
         rank = {region: i for i, region in enumerate(sorted({s.region for s in attributed}))}
         region_rank = np.array([rank[s.region] for s in attributed], dtype=np.int64)
 
-        ordered = sorted(sentences, key=_SENTENCE_ORDER) if words else []
-        sentence_rows = _rows(row_of, ordered)
         table = HitTable.of(hits if phrases else ())
-
-        # content-ness once per distinct token (far fewer than tokens); non-content maps to -1.
+        columns = Sentences.of(sentences if words else ())
+        # feature numbers once per distinct token (far fewer than tokens); non-content maps to -1.
         # Phrase features always count; they share the name space with words, as in region_documents.
-        feature_of = dict.fromkeys(chain.from_iterable(s.tokens for s in ordered), -1)
+        used = np.bincount(columns.token_word, minlength=len(columns.words)) > 0
+        word_names = [w for w, u in zip(columns.words, used.tolist(), strict=True) if u and _is_content(w)]
         phrase_names = {PHRASE_PREFIX + table.names[p]: p for p in np.unique(table.phrase).tolist()}
-        names = sorted({t for t in feature_of if _is_content(t)} | phrase_names.keys())
-        feature_of.update(zip(names, range(len(names)), strict=True))
+        names = sorted(set(word_names) | phrase_names.keys())
+        number = {name: i for i, name in enumerate(names)}
+        feature_by_word = np.array([number.get(w, -1) for w in columns.words], dtype=np.int64)
         feature_by_phrase = np.full(len(table.names), -1, dtype=np.int64)
         for name, phrase in phrase_names.items():
-            feature_by_phrase[phrase] = feature_of[name]
+            feature_by_phrase[phrase] = number[name]
 
+        segment_rows = np.array([row_of.get(i, -2) for i in columns.segment_ids], dtype=np.int64)
+        sentence_rows = segment_rows[columns.segment]
+        if (sentence_rows == -2).any():
+            raise ValueError(
+                f"unknown segment_id {columns.segment_ids[columns.segment[sentence_rows == -2][0]]!r}"
+            )
         row_by_segment = np.array([row_of.get(i, -2) for i in table.segment_ids], dtype=np.int32)
         hit_rows = row_by_segment[table.segment]
         if (hit_rows == -2).any():
             raise ValueError(f"unknown segment_id {table.segment_ids[table.segment[hit_rows == -2][0]]!r}")
 
-        # the attributed sentences, in (segment, index) order: their rows ascend
-        kept = np.flatnonzero(sentence_rows >= 0)
-        ordered = [ordered[i] for i in kept.tolist()]
-        sentence_rows = sentence_rows[kept]
-        lengths = np.fromiter(map(len, (s.tokens for s in ordered)), np.int64, len(ordered))
+        # the attributed sentences in (segment, index) order: their rows ascend
+        ordered = np.flatnonzero(sentence_rows >= 0)
+        ordered = ordered[np.lexsort((columns.sentence_index[ordered], sentence_rows[ordered]))]
+        sentence_rows = sentence_rows[ordered]
+        lengths = np.diff(columns.token_first)[ordered]
         token_starts = np.concatenate([[0], np.cumsum(lengths)])
         n_tokens = int(token_starts[-1])
         sizes = np.bincount(sentence_rows, weights=lengths, minlength=len(attributed))
@@ -306,25 +312,24 @@ class _FeatureCounts:
         # the hits in region_documents order (segment, start, end, phrase).
         span = n_tokens + int((hit_rows >= 0).sum())
         width = max(len(names), 1)
-        columns: list[list[np.ndarray]] = [[] for _ in range(8)]
+        parts: list[list[np.ndarray]] = [[] for _ in range(8)]
         hits_before = n_tokens
         row_bounds = _runs(sizes, chunk)
         sentence_bounds = np.searchsorted(sentence_rows, row_bounds).tolist()
         for (low, high), (a, b) in zip(pairwise(row_bounds), pairwise(sentence_bounds), strict=True):
-            piece, n = ordered[a:b], lengths[a:b]
             found = np.flatnonzero((hit_rows >= low) & (hit_rows < high))
             hit_features = feature_by_phrase[table.phrase[found]]
             order = np.lexsort((hit_features, table.end[found], table.start[found], hit_rows[found]))
             found, hit_features = found[order], hit_features[order]
-            tokens = chain.from_iterable(s.tokens for s in piece)
+            n = lengths[a:b]
+            # the tokens of sentences a … b, each sentence's in text order
+            tokens = np.repeat(columns.token_first[ordered[a:b]] - token_starts[a:b], n) + np.arange(
+                token_starts[a], token_starts[b]
+            )
             run = _count_run(
                 np.concatenate([np.repeat(sentence_rows[a:b], n), hit_rows[found]]) - low,
-                np.concatenate(
-                    [np.fromiter(map(feature_of.__getitem__, tokens), np.int64, int(n.sum())), hit_features]
-                ),
-                np.concatenate(
-                    [np.repeat(np.array([s.index for s in piece], np.int64), n), table.sentence[found]]
-                ),
+                np.concatenate([feature_by_word[columns.token_word[tokens]], hit_features]),
+                np.concatenate([np.repeat(columns.sentence_index[ordered[a:b]], n), table.sentence[found]]),
                 np.concatenate(
                     [np.arange(token_starts[a], token_starts[b]), hits_before + np.arange(len(found))]
                 ),
@@ -334,10 +339,10 @@ class _FeatureCounts:
             run[0] += low  # rows
             run[3] = region_rank[run[0]] * span + run[3]  # order keys of the first occurrences
             run[4] += low  # sentences' rows
-            for column, values, dtype in zip(columns, run, _COLUMN_TYPES, strict=True):
+            for column, values, dtype in zip(parts, run, _COLUMN_TYPES, strict=True):
                 column.append(values.astype(dtype or np.int64))
         row, feature, count, first, unit_segment, unit_sizes, unit_feature, unit_count = (
-            _joined(column, dtype) for column, dtype in zip(columns, _COLUMN_TYPES, strict=True)
+            _joined(column, dtype) for column, dtype in zip(parts, _COLUMN_TYPES, strict=True)
         )
         return cls(
             attributed,
@@ -457,15 +462,6 @@ def _count_run(
     unit, unit_feature = np.divmod(unit_pairs, width)
     sizes = np.bincount(unit, minlength=len(units))
     return [row, feature, count, positions[first], units // per_row, sizes, unit_feature, unit_count]
-
-
-def _rows(row_of: dict[str, int], items: Sequence[Sentence]) -> np.ndarray:
-    """Row of each item's segment (-1 when unattributed); an unknown segment raises ``ValueError``."""
-    rows = np.fromiter((row_of.get(item.segment_id, -2) for item in items), np.int64, len(items))
-    unknown = np.flatnonzero(rows == -2)
-    if unknown.size:
-        raise ValueError(f"unknown segment_id {items[unknown[0]].segment_id!r}")
-    return rows
 
 
 def _similarity(counts: csr_array, *, sublinear_tf: bool) -> np.ndarray:
