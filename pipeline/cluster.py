@@ -265,8 +265,9 @@ class _FeatureCounts:
         chunk: int = CHUNK_ENTRIES,
     ) -> _FeatureCounts:
         """Count run by run of whole segments of about ``chunk`` tokens and hits (a pair never crosses
-        a segment), so no array over every token of the corpus is made; features are numbered first,
-        from the distinct tokens."""
+        a segment), so no array over every token of the corpus is made, and keep int32 columns.
+        ``sentences``: the NLP stage's columns (:class:`Sentences`) or ``Sentence`` records; features
+        are numbered once, from the distinct tokens."""
         index = {s.segment_id: s for s in segments}
         attributed = sorted((s for s in index.values() if s.region), key=attrgetter("segment_id"))
         row_of = dict.fromkeys(index, -1) | {s.segment_id: row for row, s in enumerate(attributed)}
