@@ -224,7 +224,7 @@ def _hashes(codes: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
 
 
 def _count_hashes(
-    hash_of: Callable[[np.ndarray | slice], np.ndarray], rows: int, min_count: int, bucket_rows: int
+    hash_of: Callable[[np.ndarray | slice], np.ndarray], rows: int, min_count: int
 ) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Count equal hashes of ``rows`` rows without holding or sorting them all at once: in buckets by
     their top bits, in order. ``hash_of(rows)`` gives the hashes of some rows (computed again each time).
@@ -233,7 +233,7 @@ def _count_hashes(
     occur ``min_count``+ times and their counts, and the rows holding them with each one's index into
     ``distinct``. The buckets' ``distinct`` concatenate into the sorted distinct hashes of all rows.
     """
-    bits = min(8, ((rows - 1) // bucket_rows).bit_length())  # 2**bits buckets of ~bucket_rows
+    bits = min(8, ((rows - 1) // _BUCKET_ROWS).bit_length())  # 2**bits buckets of ~_BUCKET_ROWS (≤ 256)
     bucket = np.empty(rows if bits else 0, dtype=np.uint8)
     for part in _chunks(len(bucket)):
         bucket[part] = hash_of(part) >> np.uint64(64 - bits)
@@ -260,7 +260,6 @@ def _frequent_grams(
     settings: Settings,
     min_count: int,
     tables: dict[int, tuple[np.ndarray, np.ndarray]],
-    bucket_rows: int = _BUCKET_ROWS,
 ) -> Iterable[tuple[int, np.ndarray, np.ndarray]]:
     """Yield ``(n, positions, gram)`` of every n-gram of word characters occurring ``min_count``+ times.
 
@@ -270,7 +269,7 @@ def _frequent_grams(
     Apriori pruning: an n-gram can only be frequent if both of its (n-1)-gram halves are. ``tables``
     receives, for every n, the sorted distinct hashes of the frequent n-grams and their counts.
     Memory: the positions (int32) of the occurrences still growing, one flag per character, and the
-    hashes of ``bucket_rows`` occurrences at a time (``_count_hashes``): hashes are not kept from
+    hashes of ``_BUCKET_ROWS`` occurrences at a time (``_count_hashes``): hashes are not kept from
     one n to the next but computed again from the codes, which costs less than holding them.
     """
     size = len(codes)
@@ -310,7 +309,7 @@ def _frequent_grams(
         frequent_prev = np.zeros(size + 1, dtype=bool)
         group = np.empty(len(positions) if n >= settings.min_chars else 0, dtype=index)
         distinct_parts, count_parts = [], []
-        for distinct, counts, rows, number in _count_hashes(hash_of, len(positions), min_count, bucket_rows):
+        for distinct, counts, rows, number in _count_hashes(hash_of, len(positions), min_count):
             frequent_prev[positions[rows]] = True
             if len(group):
                 group[rows] = number + sum(map(len, distinct_parts))
@@ -481,8 +480,10 @@ def _segment_regions(segments: Sequence[Segment]) -> tuple[list[str], np.ndarray
     return names, np.asarray([number.get(segment.region, -1) for segment in segments], dtype=np.int64)
 
 
-def _group_ranges(counts: np.ndarray, rows: int = _BUCKET_ROWS) -> list[tuple[int, int]]:
-    """Consecutive ranges of grams with about ``rows`` occurrences together (one gram may have more)."""
+def _group_ranges(counts: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive ranges of grams with about ``_BUCKET_ROWS`` occurrences together (one gram may have
+    more): the neighbour and spread tests take one range at a time."""
+    rows = _BUCKET_ROWS
     ends = np.searchsorted(np.cumsum(counts), np.arange(rows, int(counts.sum()), rows), side="right")
     bounds = np.unique(np.concatenate([[0], ends, [len(counts)]])).tolist()
     return [(low, high) for low, high in itertools.pairwise(bounds) if high > low] or [(0, len(counts))]
