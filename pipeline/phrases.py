@@ -728,17 +728,25 @@ def occurrences(forms: Sequence[str], corpus: _Corpus) -> _Located:
         empty = np.zeros(0, dtype=np.int64)
         return _Located(forms, empty, empty, empty, empty, empty)
     automaton.make_automaton()
-    matches = np.fromiter(itertools.chain.from_iterable(automaton.iter(corpus.text)), dtype=np.int64).reshape(
-        -1, 2
-    )
-    form = matches[:, 1]
-    end = matches[:, 0] + 1
-    start = end - np.fromiter(map(len, forms), dtype=np.int64, count=len(forms))[form]
-    segment = np.searchsorted(corpus.starts, start, side="right") - 1
+    # int32 pairs while they are many (8 bytes a match, not 16); the columns kept are int64
+    index = np.int32 if len(corpus.text) < 2**31 and len(forms) < 2**31 else np.int64
+    matches = np.fromiter(itertools.chain.from_iterable(automaton.iter(corpus.text)), dtype=index)
+    end = matches[0::2] + 1
+    form = matches[1::2].copy()
+    del matches
+    start = end - np.fromiter(map(len, forms), dtype=index, count=len(forms))[form]
     segment_end = np.append(corpus.starts[1:], len(corpus.text)) - 1  # the separator after each text
-    inside = end <= segment_end[segment]  # a form with a line break may not join two segments
-    order = np.lexsort((start[inside], form[inside]))
-    form, segment, start, end = (values[inside][order] for values in (form, segment, start, end))
+    # a form with a line break may not join two segments
+    inside = end <= segment_end[np.searchsorted(corpus.starts, start, side="right") - 1]
+    if not inside.all():
+        form, start, end = form[inside], start[inside], end[inside]
+    del inside
+    # By form, then position: the automaton gives the matches by end, and one form's matches that
+    # end in order start in order.
+    order = np.argsort(form, kind="stable")
+    form, start, end = (values[order].astype(np.int64) for values in (form, start, end))
+    del order
+    segment = np.searchsorted(corpus.starts, start, side="right") - 1
     # Where one occurrence starts before the previous one of the same form ends, keep the leftmost
     # ones greedily, as str.count does (rare: 一带一路一带一路 holds three of 一带一路一带).
     clash = np.flatnonzero((form[1:] == form[:-1]) & (start[1:] < end[:-1])) + 1
