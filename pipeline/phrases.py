@@ -671,7 +671,7 @@ class _Located:
     """Every occurrence of every searched form, as parallel arrays ordered by form id, then position."""
 
     forms: tuple[str, ...]
-    form: np.ndarray  # index into ``forms``
+    form: np.ndarray  # index into ``forms`` (int32 columns below 2 G characters)
     segment: np.ndarray  # segment number
     start: np.ndarray  # offsets into the segment's text
     end: np.ndarray
@@ -725,10 +725,10 @@ def occurrences(forms: Sequence[str], corpus: _Corpus) -> _Located:
     for index, form in enumerate(forms):
         automaton.add_word(form, index)
     if not forms:
-        empty = np.zeros(0, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int32)
         return _Located(forms, empty, empty, empty, empty, empty)
     automaton.make_automaton()
-    # int32 pairs while they are many (8 bytes a match, not 16); the columns kept are int64
+    # int32 columns below 2 G characters: 20 bytes a match, not 40 (the hit table is int64 again)
     index = np.int32 if len(corpus.text) < 2**31 and len(forms) < 2**31 else np.int64
     matches = np.fromiter(itertools.chain.from_iterable(automaton.iter(corpus.text)), dtype=index)
     end = matches[0::2] + 1
@@ -744,9 +744,9 @@ def occurrences(forms: Sequence[str], corpus: _Corpus) -> _Located:
     # By form, then position: the automaton gives the matches by end, and one form's matches that
     # end in order start in order.
     order = np.argsort(form, kind="stable")
-    form, start, end = (values[order].astype(np.int64) for values in (form, start, end))
+    form, start, end = (values[order] for values in (form, start, end))
     del order
-    segment = np.searchsorted(corpus.starts, start, side="right") - 1
+    segment = (np.searchsorted(corpus.starts, start, side="right") - 1).astype(index)
     # Where one occurrence starts before the previous one of the same form ends, keep the leftmost
     # ones greedily, as str.count does (rare: 一带一路一带一路 holds three of 一带一路一带).
     clash = np.flatnonzero((form[1:] == form[:-1]) & (start[1:] < end[:-1])) + 1
@@ -761,7 +761,7 @@ def occurrences(forms: Sequence[str], corpus: _Corpus) -> _Located:
                 else:
                     keep[row] = False
         form, segment, start, end = form[keep], segment[keep], start[keep], end[keep]
-    base = corpus.starts[segment]
+    base = corpus.starts[segment].astype(index)
     return _Located(forms, form, segment, start - base, end - base, start)
 
 
@@ -925,10 +925,10 @@ def _hit_table(
         names=tuple(forms[0] for forms in forms_by_key.values()),
         segment_ids=tuple(segment.segment_id for segment in segments),
         phrase=phrase[keep],
-        segment=segment[keep],
+        segment=segment[keep].astype(np.int64),
         sentence=np.maximum(last - first_of_segment, 0)[keep],
-        start=start[keep],
-        end=end[keep],
+        start=start[keep].astype(np.int64),
+        end=end[keep].astype(np.int64),
     )
 
 
