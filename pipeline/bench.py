@@ -536,7 +536,8 @@ def _traced(label: str, chars: int, call: Callable[[], Any]) -> Any:
 
 def grams(corpora: Sequence[Path], cache: Path | None) -> None:
     """The phrase stage's n-gram counting (``count_grams``: the texts alone) and, with the NLP cache of
-    a run over the same corpora (``cache``), its search (``occurrences``, ``_hit_table``) inside
+    a run over the same corpora (``cache``), the steps of ``extract`` (``statistical_candidates``, the search:
+    ``occurrences`` and ``_hit_table``, and the ranking: ``_summarise``) inside
     ``extract``: seconds and peak traced memory of each, in this process."""
     from pipeline import engine, ingest, phrases
     from pipeline.config import Settings
@@ -551,7 +552,7 @@ def grams(corpora: Sequence[Path], cache: Path | None) -> None:
         return
     tracemalloc.stop()  # reading the cache is not measured
     analysed = engine.analyse_corpus(segments, settings)
-    for name in ("occurrences", "_hit_table"):
+    for name in ("statistical_candidates", "occurrences", "_hit_table", "_summarise"):
         function = getattr(phrases, name)
         setattr(phrases, name, functools.partial(_traced_call, name, chars, function))
     tracemalloc.start()

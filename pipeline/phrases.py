@@ -542,17 +542,24 @@ def statistical_candidates(
         original_end = key_offset[positions + n - 1] + 1
         aligned = corpus.token_start[original_start] & corpus.token_start[original_end]
         # the rows are every occurrence of their grams: the share is over all of them
-        aligned_share = np.bincount(group, weights=aligned, minlength=len(counts)) / counts
+        aligned_share = np.bincount(group[aligned], minlength=len(counts)) / counts
+        del aligned
         keep = aligned_share > settings.min_token_alignment
         if not keep.any():
             continue
-        # One row per distinct surface (same gram, with or without 、), with how often it occurs.
+        # One row per distinct surface (same gram, with or without 、), with how often it occurs: the
+        # first row of each (gram, span) pair, in the order of the pairs (one int64 key: a stable sort).
         rows = np.flatnonzero(keep[group])
         span = original_end[rows] - original_start[rows]
-        _, first_row, per_pair = np.unique(
-            np.stack([group[rows], span]), axis=1, return_index=True, return_counts=True
-        )
-        for row, times in zip(rows[first_row], per_pair, strict=True):
+        pair = group[rows].astype(np.int64)
+        pair *= int(span.max(initial=0)) + 1
+        pair += span
+        del span
+        order = np.argsort(pair, kind="stable")
+        first = np.flatnonzero(_first_of_runs(pair[order]))
+        del pair
+        per_pair = np.diff(np.append(first, len(order)))
+        for row, times in zip(rows[order[first]], per_pair, strict=True):
             start, end = int(original_start[row]), int(original_end[row])
             surface = corpus.text[start:end]
             if not _plausible_statistical(surface, corpus, start, end):
@@ -906,16 +913,19 @@ def _hit_table(
     wanted = np.asarray(form_ids, dtype=np.int64)
     sizes = per_form[wanted]
     before = np.cumsum(sizes) - sizes
-    rows = np.arange(int(sizes.sum()), dtype=np.int64) + np.repeat(first[wanted] - before, sizes)
-    segment, start = located.segment[rows], located.start[rows]
+    rows = np.repeat(first[wanted] - before, sizes)
+    rows += np.arange(len(rows))
+    segment, start, end = located.segment[rows], located.start[rows], located.end[rows]
+    del rows
     # Sentence of each hit: the last sentence of its segment starting at or before it (else the first).
     number_of = {s.segment_id: number for number, s in enumerate(segments)}
     sentence_segment = np.fromiter((number_of[s.segment_id] for s in sentences), np.int64, len(sentences))
     sentence_start = np.fromiter((s.start for s in sentences), np.int64, len(sentences))
     sentence_global = corpus.starts[sentence_segment] + sentence_start
-    last = np.searchsorted(sentence_global, corpus.starts[segment] + start, side="right") - 1
-    first_of_segment = np.searchsorted(sentence_segment, segment, side="left")
-    phrase, end = np.repeat(np.asarray(phrase_ids, dtype=np.int64), sizes), located.end[rows]
+    sentence = np.searchsorted(sentence_global, corpus.starts[segment] + start, side="right") - 1
+    sentence -= np.searchsorted(sentence_segment, segment, side="left")  # the number within the segment
+    np.maximum(sentence, 0, out=sentence)
+    phrase = np.repeat(np.asarray(phrase_ids, dtype=np.int64), sizes)
     # One place, one hit: where two forms of a phrase overlap (the quoted “两个确立” and the bare
     # 两个确立 inside it), the earlier, longer one counts.
     order, previous_reach = _reach_before(phrase * len(segments) + segment, start, end)
@@ -926,7 +936,7 @@ def _hit_table(
         segment_ids=tuple(segment.segment_id for segment in segments),
         phrase=phrase[keep],
         segment=segment[keep].astype(np.int64),
-        sentence=np.maximum(last - first_of_segment, 0)[keep],
+        sentence=sentence[keep],
         start=start[keep].astype(np.int64),
         end=end[keep].astype(np.int64),
     )
@@ -936,12 +946,15 @@ def _reach_before(group: np.ndarray, start: np.ndarray, end: np.ndarray) -> tupl
     """Hits ordered by group, start and longest first, and for each (in that order) the furthest end
     of the hits before it in its group (-1 for the first of a group)."""
     order = np.lexsort((-end, start, group))
-    group, end = group[order], end[order]
-    rank = np.cumsum(np.diff(group, prepend=group[:1]) != 0)  # dense: groups never mix in the keys
-    span = int(end.max(initial=0)) + 1
-    reach = np.maximum.accumulate(rank * span + end)
-    previous = np.concatenate([[-1], reach[:-1]]) - rank * span
-    return order, np.maximum(previous, -1)
+    offset = np.cumsum(_first_of_runs(group[order])) - 1  # dense ranks: groups never mix in the keys
+    offset *= int(end.max(initial=0)) + 1
+    reach = end[order] + offset
+    np.maximum.accumulate(reach, out=reach)
+    previous = np.empty_like(reach)
+    previous[:1] = -1
+    previous[1:] = reach[:-1]
+    previous[1:] -= offset[1:]
+    return order, np.maximum(previous, -1, out=previous)
 
 
 def _free_counts(table: HitTable) -> np.ndarray:
