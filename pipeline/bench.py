@@ -539,13 +539,14 @@ def grams(corpora: Sequence[Path], cache: Path | None) -> None:
     a run over the same corpora (``cache``), the steps of ``extract`` (``statistical_candidates``, the search:
     ``occurrences`` and ``_hit_table``, and the ranking: ``_summarise``) inside
     ``extract``: seconds and peak traced memory of each, in this process."""
-    from pipeline import engine, ingest, phrases
+    from pipeline import engine, ingest, lexicon, phrases
     from pipeline.config import Settings
 
     settings = Settings(cache_dir=str(cache or ""))
     segments = ingest.at_level(ingest.ingest(corpora).segments, settings.level)
     chars = sum(len(segment.text) for segment in segments)
     print(f"{len(segments):,} segments, {chars:,} characters", flush=True)
+    lexicon.general_frequencies()  # loaded once per process (about 90 MB), whatever the corpus: not measured
     tracemalloc.start()
     counted = _traced("count_grams", chars, lambda: phrases.count_grams(segments, settings))
     if cache is None:
