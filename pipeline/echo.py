@@ -459,7 +459,7 @@ class Centre:
     ingested: IngestResult
     sentences: int  # sentences of the reference
     phrases: tuple[Phrase, ...]  # what the phrase stage finds in the reference alone
-    segmentation: tuple[Sentence, ...] = ()  # its sentences and words: uses are counted on word boundaries
+    segmentation: Sequence[Sentence] = ()  # its sentences and words: uses are counted on word boundaries
 
     @property
     def surfaces(self) -> dict[str, float | None]:
@@ -471,7 +471,7 @@ def centre_of(ingested: IngestResult, analysed: NlpResult, settings: Settings) -
     by ``engine.analyse_corpus`` through the same cache as the corpus)."""
     segments = ingested.segments
     found = phrase_stage.extract(segments, analysed.sentences, analysed.spans, settings)
-    return Centre(ingested, len(analysed.sentences), found.phrases, tuple(analysed.sentences))
+    return Centre(ingested, len(analysed.sentences), found.phrases, analysed.sentences)
 
 
 @dataclass(frozen=True)

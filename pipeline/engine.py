@@ -42,7 +42,7 @@ from pipeline.cache import NlpCache
 from pipeline.errors import Errors
 from pipeline.model import check_model
 from pipeline.parallel import die_with_parent
-from pipeline.records import Analysis, NlpResult, Segment
+from pipeline.records import Analysis, NlpResult, Segment, SentenceBuilder
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -289,8 +289,7 @@ def analyse(
             continue
         seen.add(key)
         todo.append(number)
-    sentences, spans = [], []
-    words: dict[str, str] = {}
+    sentences, spans = SentenceBuilder(), []
     processed = cached = 0
     with open_executor(engine, workers, model, language, scheduler) if todo else _nothing() as executor:
         window = WINDOW_PER_WORKER * (executor.slots if executor is not None else 1)
@@ -313,12 +312,11 @@ def analyse(
                     processed += 1
                 else:
                     cached += 1
-            found_sentences, found_spans = nlp_stage.to_records(segment, analysis, words)
-            sentences.extend(found_sentences)
-            spans.extend(found_spans)
+            sentences.add(segment, analysis)
+            spans.extend(analysis.rule_spans(segment))
             if progress is not None:
                 progress(len(segment.text))
-    return NlpResult(tuple(sentences), tuple(spans), processed=processed, cached=cached)
+    return NlpResult(sentences.done(), tuple(spans), processed=processed, cached=cached)
 
 
 def analyse_corpus(

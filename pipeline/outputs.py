@@ -7,7 +7,6 @@ import io
 import json
 import math
 import re
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 from pipeline import tables
 from pipeline.io_utils import atomic_file, atomic_write, csv_text, replace_folder
-from pipeline.records import HitTable, Phrase, Segment, Sentence, pick
+from pipeline.records import HitTable, Phrase, Segment, Sentence, Sentences, pick
 
 
 def write_segments(
@@ -32,7 +31,7 @@ def write_segments(
     at ``level`` city ``region`` is the unit compared (the city, or a province for its own report)
     and ``province`` follows.
     """
-    per_segment = Counter(sentence.segment_id for sentence in sentences)
+    per_segment = Sentences.of(sentences).per_segment()
     cities = level == "city" or any(s.city_code for s in segments)
     header = ["segment_id", "source", "region", "speaker", "title", "year", "date", "chars", "sentences"]
     header += ["city", "city_code"] * cities + ["province"] * (level == "city")
@@ -49,7 +48,7 @@ def write_segments(
                 s.year,
                 s.date,
                 len(s.text),
-                per_segment[s.segment_id],
+                per_segment.get(s.segment_id, 0),
             ]
             + [s.city, s.city_code] * cities
             + [s.province] * (level == "city")

@@ -49,7 +49,7 @@ import numpy as np
 
 from pipeline import lexicon
 from pipeline.config import Settings
-from pipeline.records import Hit, HitTable, Phrase, RuleSpan, Segment, Sentence
+from pipeline.records import Hit, HitTable, Phrase, RuleSpan, Segment, Sentence, Sentences
 from pipeline.rules import FUNCTION_CHARS, parallel_items
 
 COHESION_FULL = 12.0  # bits of cohesion at which a statistical phrase counts as fully fixed in ranking
@@ -159,23 +159,14 @@ class _Corpus:
 
     def with_tokens(self, segments: Sequence[Segment], sentences: Sequence[Sentence]) -> _Corpus:
         """The same corpus with the segmenter's word boundaries."""
+        table = Sentences.of(sentences, {s.segment_id: s.text for s in segments})
         segment_start = dict(zip((s.segment_id for s in segments), self.starts.tolist(), strict=True))
-        bounds: list[int] = []
-        for sentence in sentences:
-            base = segment_start[sentence.segment_id] + sentence.start
-            if "".join(sentence.tokens) == sentence.text:  # no spaces between tokens: offsets add up
-                bounds.extend(itertools.accumulate(map(len, sentence.tokens), initial=base))
-                continue
-            position = 0
-            for token in sentence.tokens:
-                found = sentence.text.find(token, position)
-                if found < 0:
-                    continue
-                bounds.append(base + found)
-                bounds.append(base + found + len(token))
-                position = found + len(token)
+        base = np.asarray([segment_start[key] for key in table.segment_ids], dtype=np.int64)[
+            table.segment[table.token_sentence]
+        ]
         token_start = self.token_start.copy()
-        token_start[np.asarray(bounds, dtype=np.int64)] = True
+        token_start[base + table.token_start] = True
+        token_start[base + table.token_end] = True
         return _Corpus(self.text, self.starts, self.codes, token_start)
 
 
@@ -929,8 +920,10 @@ def _hit_table(
     phrase, segment, start, end = (values[keep].astype(np.int64) for values in (phrase, segment, start, end))
     # Sentence of each hit: the last sentence of its segment starting at or before it (else the first).
     number_of = {s.segment_id: number for number, s in enumerate(segments)}
-    sentence_segment = np.fromiter((number_of[s.segment_id] for s in sentences), np.int64, len(sentences))
-    sentence_start = np.fromiter((s.start for s in sentences), np.int64, len(sentences))
+    table = Sentences.of(sentences, {s.segment_id: s.text for s in segments})
+    numbers = np.asarray([number_of[key] for key in table.segment_ids], dtype=np.int64)
+    sentence_segment = numbers[table.segment]
+    sentence_start = table.start.astype(np.int64)
     sentence_global = corpus.starts[sentence_segment] + sentence_start
     sentence = np.searchsorted(sentence_global, corpus.starts[segment] + start, side="right") - 1
     sentence -= np.searchsorted(sentence_segment, segment, side="left")  # the number within the segment

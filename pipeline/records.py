@@ -6,7 +6,7 @@ so compare, cluster and graph code depend only on this module.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,11 +178,180 @@ class RuleSpan:
     text: str
 
 
+@dataclass(frozen=True, eq=False)  # arrays: compare records (``list(a) == list(b)``), not ==
+class Sentences(Sequence[Sentence]):
+    """Every sentence of a corpus as columns: what the NLP stage hands on.
+
+    A ``Sentence`` record per sentence costs ~500 bytes (its text, a tuple of its tokens, boxed
+    integers), 14 bytes per character of corpus: 700 MB at 50 M characters, copied again into every
+    forked stage that reads them (reading a Python object writes its reference count). As columns the
+    same takes ~5 bytes per character that forks share. Row ``i`` is sentence ``i`` in corpus order;
+    indexing and iterating give ``Sentence`` records, made when asked for.
+
+    ``segment`` indexes ``segment_ids`` and ``texts`` (the segments' texts, shared with the segments);
+    ``sentence_index`` (``Sentence.index``), ``start`` and ``end`` are as in ``Sentence``. Sentence
+    ``i``'s tokens are rows ``token_first[i]:token_first[i + 1]`` of ``token_start`` (offset in the
+    segment's text) and ``token_word`` (index into ``words``, the distinct tokens).
+    """
+
+    segment_ids: tuple[str, ...]
+    texts: tuple[str, ...]
+    segment: np.ndarray
+    sentence_index: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    token_first: np.ndarray
+    token_start: np.ndarray
+    token_word: np.ndarray
+    words: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.segment)
+
+    def __getitem__(self, item: Any) -> Any:
+        if isinstance(item, slice):
+            return tuple(self._records(range(len(self))[item]))
+        row = range(len(self))[item]  # negative indices, IndexError
+        return next(self._records((row,)))
+
+    def __iter__(self) -> Any:
+        return self._records(range(len(self)))
+
+    def _records(self, rows: Iterable[int]) -> Any:
+        words, first = self.words, self.token_first.tolist()
+        token_word = self.token_word
+        segment, index = self.segment.tolist(), self.sentence_index.tolist()
+        start, end = self.start.tolist(), self.end.tolist()
+        for row in rows:
+            number = segment[row]
+            tokens = tuple(words[w] for w in token_word[first[row] : first[row + 1]].tolist())
+            text = self.texts[number][start[row] : end[row]]
+            yield Sentence(self.segment_ids[number], index[row], start[row], end[row], text, tokens)
+
+    def per_segment(self) -> dict[str, int]:
+        """How many sentences each segment has."""
+        counts = np.bincount(self.segment, minlength=len(self.segment_ids)).tolist()
+        return dict(zip(self.segment_ids, counts, strict=True))
+
+    @property
+    def token_end(self) -> np.ndarray:
+        """Each token's end offset in its segment's text."""
+        lengths = np.fromiter(map(len, self.words), dtype=np.int32, count=len(self.words))
+        return self.token_start + lengths[self.token_word]
+
+    @property
+    def token_sentence(self) -> np.ndarray:
+        """Each token's sentence (row)."""
+        return np.repeat(np.arange(len(self), dtype=np.int32), np.diff(self.token_first))
+
+    @classmethod
+    def of(cls, sentences: Iterable[Sentence], texts: Mapping[str, str] | None = None) -> Sentences:
+        """Columns of ``Sentence`` records (returned as they are when already columns).
+
+        A token is looked for in its sentence's text from the end of the one before; ``texts`` (segment
+        id → text) gives the segments' texts, else each segment's text is rebuilt from its sentences
+        (what lies between them unknown: spaces).
+        """
+        if isinstance(sentences, Sentences):
+            return sentences
+        records = list(sentences)
+        ids = list(dict.fromkeys(s.segment_id for s in records))
+        if texts is None:
+            rebuilt: dict[str, list[str]] = {}
+            for s in records:
+                parts = rebuilt.setdefault(s.segment_id, [])
+                length = sum(map(len, parts))
+                parts.extend([" " * max(s.start - length, 0), s.text])
+            texts = {key: "".join(parts) for key, parts in rebuilt.items()}
+        number = {key: n for n, key in enumerate(ids)}
+        word_ids: dict[str, int] = {}
+        token_start: list[int] = []
+        token_word: list[int] = []
+        first = [0]
+        for s in records:
+            position = 0
+            for token in s.tokens:
+                found = s.text.find(token, position)
+                found = position if found < 0 else found
+                token_start.append(s.start + found)
+                token_word.append(word_ids.setdefault(token, len(word_ids)))
+                position = found + len(token)
+            first.append(len(token_start))
+
+        def column(values: Iterable[int], dtype: Any = np.int32) -> np.ndarray:
+            return np.asarray(list(values), dtype=dtype)
+
+        return cls(
+            tuple(ids),
+            tuple(texts[key] for key in ids),
+            column(number[s.segment_id] for s in records),
+            column(s.index for s in records),
+            column(s.start for s in records),
+            column(s.end for s in records),
+            column(first, np.int64),
+            column(token_start),
+            column(token_word),
+            tuple(word_ids),
+        )
+
+
+class SentenceBuilder:
+    """Collects the sentence columns segment by segment (the NLP stage's results as they come)."""
+
+    def __init__(self) -> None:
+        self._ids: list[str] = []
+        self._texts: list[str] = []
+        self._parts: list[tuple[np.ndarray, ...]] = []
+        self._word_ids: dict[str, int] = {}
+
+    def add(self, segment: Segment, analysis: Analysis) -> None:
+        text, number, word_ids = segment.text, len(self._ids), self._word_ids
+        self._ids.append(segment.segment_id)
+        self._texts.append(text)
+        n_sentences = len(analysis.sentences)
+        if not n_sentences:
+            return
+        words = np.fromiter(
+            (word_ids.setdefault(text[a:b], len(word_ids)) for a, b in analysis.tokens.tolist()),
+            dtype=np.int32,
+            count=len(analysis.tokens),
+        )
+        self._parts.append(
+            (
+                np.full(n_sentences, number, dtype=np.int32),
+                np.arange(n_sentences, dtype=np.int32),
+                analysis.sentences[:, 0].astype(np.int32),
+                analysis.sentences[:, 1].astype(np.int32),
+                analysis.sentence_tokens.astype(np.int64),
+                analysis.tokens[:, 0].astype(np.int32),
+                words,
+            )
+        )
+
+    def done(self) -> Sentences:
+        columns = [np.concatenate(part) for part in zip(*self._parts, strict=True)] if self._parts else []
+        if not columns:
+            columns = [np.zeros(0, np.int32)] * 4 + [np.zeros(0, np.int64)] + [np.zeros(0, np.int32)] * 2
+        segment, index, start, end, counts, token_start, token_word = columns
+        return Sentences(
+            tuple(self._ids),
+            tuple(self._texts),
+            segment,
+            index,
+            start,
+            end,
+            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            token_start,
+            token_word,
+            tuple(self._word_ids),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class NlpResult:
     """What the NLP stage hands on: every sentence and rule span, in corpus order."""
 
-    sentences: tuple[Sentence, ...]
+    sentences: Sentences
     spans: tuple[RuleSpan, ...]
     processed: int = 0  # segments segmented in this run
     cached: int = 0  # segments read from the cache
@@ -192,7 +361,8 @@ class NlpResult:
 class Analysis:
     """The NLP result of one text (a piece or a whole segment) as offsets into that text.
 
-    What workers send back and what the cache stores; ``to_records`` turns it into records.
+    What workers send back and what the cache stores; ``SentenceBuilder`` and ``rule_spans`` turn it
+    into records.
     ``sentences``: (S, 2) start, end of each sentence, surrounding spaces left out; ``tokens``:
     (T, 2) start, end of each non-space token; ``sentence_tokens``: (S,) tokens per sentence;
     ``spans``: (R, 3) start, end, sentence index of each rule span, with ``labels``.
@@ -203,6 +373,14 @@ class Analysis:
     sentence_tokens: np.ndarray
     spans: np.ndarray
     labels: tuple[str, ...]
+
+    def rule_spans(self, segment: Segment) -> list[RuleSpan]:
+        """The rule spans as records (``segment``: the text analysed)."""
+        text, segment_id = segment.text, segment.segment_id
+        return [
+            RuleSpan(segment_id, index, start, end, label, text[start:end])
+            for (start, end, index), label in zip(self.spans.tolist(), self.labels, strict=True)
+        ]
 
     @staticmethod
     def empty() -> Analysis:
