@@ -41,8 +41,8 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 
 import ahocorasick
 import numpy as np
@@ -981,24 +981,43 @@ def _summarise(
     spread_by_region: bool,
 ) -> list[Phrase]:
     n_phrases = len(table.names)
+    if not n_phrases:
+        return []
     count = np.bincount(table.phrase, minlength=n_phrases)
     in_word_count = np.bincount(in_word.phrase, minlength=n_phrases)
-    segment_phrase, _ = _distinct(table.phrase, table.segment)
-    segments_n = np.bincount(segment_phrase, minlength=n_phrases)
     region_names, segment_region = _segment_regions(segments)
-    hit_region = segment_region[table.segment]
-    has_region = hit_region >= 0
-    region_phrase, region_of = _distinct(table.phrase[has_region], hit_region[has_region])
-    region_bounds = np.searchsorted(region_phrase, np.arange(n_phrases + 1))
-    region_names_of = [region_names[index] for index in region_of.tolist()]
-    change, years_used, peak_share = _change(table, segments, segment_region)
-    # regions reached: all regions that ever use it and, where texts have years, those using it in the
-    # same year at its peak (geometric mean) — a formula is taken up by many regions at once
-    reached = np.diff(region_bounds).astype(np.float64)
-    if peak_share is not None:
-        reached = np.sqrt(reached * peak_share * len(region_names))
     free = _free_counts(table)
-    evidence = _Evidence.of(table, corpus, count)
+    marks = _Marks.of(corpus)
+    # Per phrase, a block of phrases at a time: the temporaries of a step are a block's hits, not all.
+    parts: dict[str, list[np.ndarray]] = {"segments_n": [], "change": [], "years_used": [], "reached": []}
+    evidence_parts: list[_Evidence] = []
+    regions_of: list[tuple[str, ...]] = []
+    for first, stop, block in _phrase_blocks(table):
+        used = count[first:stop]
+        segment_phrase, _ = _distinct(block.phrase, block.segment)
+        parts["segments_n"].append(np.bincount(segment_phrase, minlength=stop - first))
+        hit_region = segment_region[block.segment]
+        has_region = hit_region >= 0
+        region_phrase, region_of = _distinct(block.phrase[has_region], hit_region[has_region])
+        region_bounds = np.searchsorted(region_phrase, np.arange(stop - first + 1))
+        names_of = [region_names[index] for index in region_of.tolist()]
+        regions_of.extend(
+            tuple(names_of[low:high])
+            for low, high in zip(region_bounds[:-1].tolist(), region_bounds[1:].tolist(), strict=True)
+        )
+        moved, in_years, peak_share = _change(block, segments, segment_region)
+        parts["change"].append(moved)
+        parts["years_used"].append(in_years)
+        # regions reached: all regions that ever use it and, where texts have years, those using it
+        # in the same year at its peak (geometric mean) — a formula is taken up by many regions at once
+        reach = np.diff(region_bounds).astype(np.float64)
+        if peak_share is not None:
+            reach = np.sqrt(reach * peak_share * len(region_names))
+        parts["reached"].append(reach)
+        evidence_parts.append(_Evidence.of(block, corpus, used, marks))
+    del marks
+    evidence = _Evidence.join(evidence_parts)
+    segments_n, change, years_used, reached = (np.concatenate(values) for values in parts.values())
     quoted = np.fromiter((kinds[key] in _QUOTED for key in forms_by_key), dtype=bool, count=n_phrases)
     roles = evidence.roles(segments_n / max(len(segments), 1), change, quoted, dated=_has_years(segments))
 
@@ -1018,20 +1037,18 @@ def _summarise(
         change.tolist(),
         years_used.tolist(),
         reached.tolist(),
-        region_bounds[:-1].tolist(),
-        region_bounds[1:].tolist(),
+        regions_of,
         strict=True,
     )
     tags = lexicon.parts_of_speech()
     units = {name for name, contexts in zip(table.names, evidence.contexts.tolist(), strict=True) if contexts >= FRAME_UNIT}
     frames = _frames(table.names, units, kept_names, tags)
-    for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, in_years, reach, low, high in columns:
+    for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, in_years, reach, regions in columns:
         name = forms[0]
         if role == "formula" and _TITLE.search(name):
             role = "title"
         elif role == "formula" and kinds[key] in _FORM_FREE and name in frames:
             role = "frame"
-        regions = tuple(region_names_of[low:high])
         score = _score(
             count=used,
             years_used=in_years,
@@ -1211,16 +1228,19 @@ class _Evidence:
     cut_list: np.ndarray  # a list (、 inside) whose uses mostly continue with 、 on one side
 
     @classmethod
-    def of(cls, table: HitTable, corpus: _Corpus, count: np.ndarray) -> _Evidence:
-        raw = np.frombuffer(corpus.text.encode("utf-32-le"), dtype=np.uint32)
-        dunhao = raw == ord("、")
+    def of(cls, table: HitTable, corpus: _Corpus, count: np.ndarray, marks: _Marks | None = None) -> _Evidence:
+        marks = marks or _Marks.of(corpus)
+        codes, dunhao = corpus.codes, marks.dunhao  # codes are the characters themselves, but 0 off words
         start = corpus.starts[table.segment] + table.start
         end = corpus.starts[table.segment] + table.end  # the separator after each text bounds it
         uses = np.maximum(count, 1)
         n_phrases = len(count)
 
         def neighbour(at: np.ndarray) -> np.ndarray:  # a word character or 、, else -1 (free)
-            return np.where((corpus.codes[at] != 0) | dunhao[at], raw[at].astype(np.int64), -1)
+            return np.where(codes[at] != 0, codes[at].astype(np.int64), np.where(dunhao[at], ord("、"), -1))
+
+        def digit(at: np.ndarray) -> np.ndarray:
+            return (codes[at] >= ord("0")) & (codes[at] <= ord("9"))
 
         (left, left_top), (right, _) = (
             _neighbours(table.phrase, neighbour(side), uses) for side in (start - 1, end)
@@ -1230,17 +1250,16 @@ class _Evidence:
         # (中央八项规定: 八项规定 is the formula), nor a verb that governs it (坚持稳中求进工作总基调).
         # A word that mostly follows is no such sign either: formulas often modify a head (八项规定精神).
         piece = _after_names(table.phrase, start, corpus, uses, candidates=left_top >= PIECE_SHARE / 2)
-        digit = (raw >= ord("0")) & (raw <= ord("9"))
-        numbered = digit[start - 1].copy()
+        numbered = digit(start - 1)
         blocked = np.zeros(len(end), dtype=bool)  # a number after punctuation belongs to the next clause
         for step in range(4):
-            at = np.minimum(end + step, len(raw) - 1)
-            numbered |= ~blocked & digit[at]
-            blocked |= (corpus.codes[at] == 0) & ~digit[at] & (raw[at] != ord("."))
+            at = np.minimum(end + step, len(codes) - 1)
+            numbered |= ~blocked & digit(at)
+            blocked |= (codes[at] == 0) & ~marks.dot[at]
         # Cut short: most uses go on with the same character (医药卫生体制|改革, 强农惠农富农|政策,
         # 五大发展|理念). A function character after it (的, 和) ends the phrase rather than continuing it.
-        function = np.isin(raw, np.fromiter((ord(char) for char in FUNCTION_CHARS), dtype=np.uint32))
-        follows = np.where((corpus.codes[end] != 0) & ~function[end], raw[end].astype(np.int64), -1)
+        after = codes[end].astype(np.int64)
+        follows = np.where((after != 0) & ~np.isin(after, _FUNCTION_CODES), after, -1)
         _, follows_top = _neighbours(table.phrase, follows, uses)
         has_list = np.fromiter(("、" in name for name in table.names), dtype=bool, count=n_phrases)
         continues = [np.bincount(table.phrase, weights=dunhao[side], minlength=n_phrases) / uses for side in (start - 1, end)]
@@ -1252,6 +1271,12 @@ class _Evidence:
             cut_list=has_list & (np.maximum(*continues) >= FRAGMENT_SHARE),
         )
 
+    @classmethod
+    def join(cls, parts: Sequence[_Evidence]) -> _Evidence:
+        """The evidence of consecutive blocks of phrases as one."""
+        names = [item.name for item in fields(cls)]
+        return cls(**{name: np.concatenate([getattr(part, name) for part in parts]) for name in names})
+
     def roles(self, coverage: np.ndarray, change: np.ndarray, quoted: np.ndarray, *, dated: bool) -> list[str]:
         """formula, or what else a phrase is: a statistics label, boilerplate or a fragment."""
         boilerplate = dated & (coverage >= BOILERPLATE_COVERAGE) & (change <= BOILERPLATE_CHANGE)
@@ -1261,6 +1286,53 @@ class _Evidence:
         role[boilerplate] = "boilerplate"
         role[self.next_to_number >= LABEL_SHARE] = "label"
         return role.tolist()
+
+
+@dataclass(frozen=True)
+class _Marks:
+    """Per character of the corpus: whether it is 、 or a full stop (off words, where ``codes`` is 0)."""
+
+    dunhao: np.ndarray
+    dot: np.ndarray
+
+    @classmethod
+    def of(cls, corpus: _Corpus) -> _Marks:
+        def where(char: str) -> np.ndarray:
+            found = np.zeros(len(corpus.codes), dtype=bool)
+            found[np.fromiter((m.start() for m in re.finditer(re.escape(char), corpus.text)), dtype=np.int64)] = True
+            return found
+
+        return cls(where("、"), where("."))
+
+
+_FUNCTION_CODES = np.fromiter(map(ord, FUNCTION_CHARS), dtype=np.int64)
+
+
+SUMMARY_ROWS = 1 << 20  # hits summarised at once: bounds the memory of the ranking's steps
+
+
+def _phrase_blocks(table: HitTable) -> Iterator[tuple[int, int, HitTable]]:
+    """The hits cut between phrases into blocks of about ``SUMMARY_ROWS`` hits (a phrase is never split):
+    ``(first phrase, phrase after the last, the block's hits with phrases numbered from first)``.
+    ``table.phrase`` ascends (as ``_hit_table`` makes it)."""
+    rows = SUMMARY_ROWS
+    n_phrases = len(table.names)
+    bounds = np.searchsorted(table.phrase, np.arange(n_phrases + 1))  # each phrase's first row
+    first = 0
+    while first < n_phrases:
+        stop = int(np.searchsorted(bounds, bounds[first] + rows, side="right")) - 1
+        stop = min(max(stop, first + 1), n_phrases)
+        low, high = int(bounds[first]), int(bounds[stop])
+        yield first, stop, HitTable(
+            table.names[first:stop],
+            table.segment_ids,
+            table.phrase[low:high] - first,
+            table.segment[low:high],
+            table.sentence[low:high],
+            table.start[low:high],
+            table.end[low:high],
+        )
+        first = stop
 
 
 def _neighbours(phrase: np.ndarray, neighbour: np.ndarray, uses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

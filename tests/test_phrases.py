@@ -322,6 +322,17 @@ def test_grams_counted_before_segmentation_give_the_same_phrases(nlp, seed_segme
     assert extract(seed_segments, analysed.sentences, analysed.spans, grams=other).phrases == alone.phrases
 
 
+def test_phrases_summarised_a_few_hits_at_a_time_are_the_same(nlp, seed_segments, monkeypatch) -> None:
+    """The ranking's steps take the hits a block of phrases at a time (bounded memory): blocks of one
+    phrase each give the same phrases, scores and roles as one block of all."""
+    analysed = analyse(seed_segments, nlp)
+    whole = extract(seed_segments, analysed.sentences, analysed.spans)
+    monkeypatch.setattr(phrases_module, "SUMMARY_ROWS", 1)
+    blocks = list(phrases_module._phrase_blocks(whole.hit_table))
+    assert len(blocks) == len(whole.phrases) > 20
+    assert extract(seed_segments, analysed.sentences, analysed.spans).phrases == whole.phrases
+
+
 _GRAM_TEXTS = [
     "坚持新发展理念，完整、准确、全面贯彻新发展理念。推动高质量发展。",
     "完整准确全面贯彻新发展理念，推动高质量发展，坚持新发展理念。",
