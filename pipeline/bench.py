@@ -541,12 +541,12 @@ def _table_stage(name: str, inputs: dict[str, Any], out: Path) -> None:
     if name == "adoption":
         compare.write_adoption(
             out,
-            compare.adoption(segments, hits, phrases, include_zero=False, counts=counts),
+            compare.iter_adoption(segments, hits, phrases, include_zero=False, counts=counts),
             compare.adoption_matrix(segments, hits, phrases, counts=counts),
         )
     elif name == "keyness":
-        compare.write_keyness(out, compare.keyness(segments, hits, phrases, min_count=1, counts=counts))
-        compare.write_diffusion(out, compare.diffusion(segments, hits, phrases, counts=counts))
+        compare.write_keyness(out, compare.iter_keyness(segments, hits, phrases, min_count=1, counts=counts))
+        compare.write_diffusion(out, compare.iter_diffusion(segments, hits, phrases, counts=counts))
     elif name == "graph":
         options = api.graph_settings(inputs["settings"])
         cooccurrence = graph.build_graph(phrases, hits, segments, settings=options)
@@ -588,8 +588,8 @@ def _tables_child(pickle_path: Path, name: str, out: Path) -> None:
     _table_stage(name, inputs, out)
     seconds = time.perf_counter() - started
     peak = _status_kb("VmHWM")
-    print(json.dumps({"stage": name, "seconds": round(seconds, 2), "peak_mb": round((peak - base) / 1024, 1),
-                      "inputs_mb": round(base / 1024, 1)}))
+    peak_mb, inputs_mb = round((peak - base) / 1024, 1), round(base / 1024, 1)
+    print(json.dumps({"stage": name, "seconds": round(seconds, 2), "peak_mb": peak_mb, "inputs_mb": inputs_mb}))
 
 
 def tables(pickle_path: Path, out: Path, stages: Sequence[str] = TABLE_STAGES) -> None:
@@ -643,7 +643,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.tables is not None:
         if not args.tables.exists():
             tables_inputs(args.corpus, args.cache, args.tables)
-        tables(args.tables, args.work or Path(tempfile.mkdtemp(prefix="tifa-tables-")), args.stage or TABLE_STAGES)
+        out = args.work or Path(tempfile.mkdtemp(prefix="tifa-tables-"))
+        tables(args.tables, out, args.stage or TABLE_STAGES)
         return
 
     from pipeline.config import Settings
