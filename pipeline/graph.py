@@ -281,18 +281,19 @@ def build_bipartite_graph(
     region_of = {s.segment_id: s.region for s in segments}
     regions = sorted({region_of[segment_id] for segment_id in table.segment_ids} - {""})
     region_number = {region: number for number, region in enumerate(regions)}
-    hit_region = np.asarray([region_number.get(region_of[i], -1) for i in table.segment_ids], np.int64)
-    hit_region = hit_region[table.segment]
-    hit_phrase = _rank_index(table, ranked)[table.phrase]
+    segment_region = np.asarray([region_number.get(region_of[i], -1) for i in table.segment_ids], np.int64)
+    rank = _rank_index(table, ranked)
     wanted = np.zeros(len(phrases) + 1, dtype=bool)  # last slot: phrases not listed (index -1)
     wanted[sorted(chosen_index)] = True
-    keep = wanted[hit_phrase] & (hit_region >= 0)
-    pairs, n_uses = np.unique(hit_region[keep] * len(phrases) + hit_phrase[keep], return_counts=True)
+    found: Counter[int] = Counter()  # region * len(phrases) + phrase: hits, counted a block at a time
+    for low in range(0, len(table), _HITS_PER_BLOCK):
+        at = slice(low, low + _HITS_PER_BLOCK)
+        hit_region, hit_phrase = segment_region[table.segment[at]], rank[table.phrase[at]]
+        keep = wanted[hit_phrase] & (hit_region >= 0)
+        pairs, n_uses = np.unique(hit_region[keep] * len(phrases) + hit_phrase[keep], return_counts=True)
+        found.update(dict(zip(pairs.tolist(), n_uses.tolist(), strict=True)))
     uses: Counter[tuple[str, int]] = Counter(
-        {
-            (regions[pair // len(phrases)], pair % len(phrases)): n
-            for pair, n in zip(pairs.tolist(), n_uses.tolist(), strict=True)
-        }
+        {(regions[pair // len(phrases)], pair % len(phrases)): n for pair, n in sorted(found.items())}
     )
 
     width = _id_width(len(phrases))
@@ -365,7 +366,7 @@ class _Occurrences:
     windows: int = 0  # windows holding a hit of any listed phrase (kept or not)
 
 
-# Hits taken at once (whole segments) when finding the occurrences: bounds the temporary arrays.
+# Hits taken at once (whole segments when finding the occurrences): bounds the temporary arrays.
 _HITS_PER_BLOCK = 500_000
 
 
@@ -773,16 +774,17 @@ def theme_tables(
     year_at = {year: number + 1 for number, year in enumerate(years)}  # 0: all years
     seg_region = np.asarray([region_at.get(s.region, -1) for s in attributed], dtype=np.int64)
     seg_year = np.asarray([year_at.get(s.year, -1) if s.region else -1 for s in attributed], dtype=np.int64)
-    theme = theme_of_name[table.phrase] if len(table) else np.zeros(0, dtype=np.int64)
-    region = seg_region[table.segment] if len(table) else theme
-    year = seg_year[table.segment] if len(table) else theme
-    keep = (theme >= 0) & (region >= 0)
-    theme, region, year = theme[keep], region[keep], year[keep]
     shape = (len(region_names), len(years) + 1, len(themes))
     uses = np.zeros(shape, dtype=np.int64)
-    np.add.at(uses, (region, 0, theme), 1)
-    dated = year > 0
-    np.add.at(uses, (region[dated], year[dated], theme[dated]), 1)
+    for low in range(0, len(table), _HITS_PER_BLOCK):  # a block of hits at a time: small temporaries
+        at = slice(low, low + _HITS_PER_BLOCK)
+        theme, segment = theme_of_name[table.phrase[at]], table.segment[at]
+        region, year = seg_region[segment], seg_year[segment]
+        keep = (theme >= 0) & (region >= 0)
+        theme, region, year = theme[keep], region[keep], year[keep]
+        np.add.at(uses, (region, 0, theme), 1)
+        dated = year > 0
+        np.add.at(uses, (region[dated], year[dated], theme[dated]), 1)
 
     adoption: list[ThemeAdoptionRow] = []
     for r, name in enumerate(region_names):

@@ -927,3 +927,19 @@ def test_occurrences_taken_in_blocks_of_segments_equal_those_taken_at_once(monke
         assert found.windows == whole.windows
         for name in ("window", "phrase", "start", "end", "segment", "covered_to"):
             assert getattr(found, name).tolist() == getattr(whole, name)[wanted].tolist(), (name, block)
+
+
+def test_themes_and_region_graph_counted_in_blocks_of_hits_equal_one_block(two_clusters, monkeypatch):
+    phrases, hits, segments = two_clusters
+    graph = build_graph(phrases, hits, segments, settings=LOOSE)
+    themes, profile = theme_tables(graph, hits, segments)
+    bipartite = build_bipartite_graph(phrases, hits, segments, settings=LOOSE)
+    assert sum(row.uses for row in themes) > 2 and bipartite.number_of_edges() > 2
+    monkeypatch.setattr(graph_module, "_HITS_PER_BLOCK", 2)
+    assert theme_tables(graph, hits, segments) == (themes, profile)
+    found = build_bipartite_graph(phrases, hits, segments, settings=LOOSE)
+    assert list(found.nodes(data=True)) == list(bipartite.nodes(data=True))
+    assert list(found.edges(data=True)) == list(bipartite.edges(data=True))
+    again = build_graph(phrases, hits, segments, settings=LOOSE)
+    assert list(again.nodes(data=True)) == list(graph.nodes(data=True))
+    assert list(again.edges(data=True)) == list(graph.edges(data=True))
