@@ -182,3 +182,17 @@ def die_with_parent(parent: int) -> None:
         return
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
+
+
+def release_free_memory() -> None:
+    """Give the memory freed since the last call back to the system (glibc's ``malloc_trim``).
+
+    Freed arrays below malloc's mmap threshold, and the pages between live Python objects, stay in
+    the process otherwise: after the phrase stage a third of the main process (250 MB at 12 M
+    characters), which every stage forked later would sit beside.
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc: nothing to give back this way
+        return

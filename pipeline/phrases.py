@@ -687,6 +687,7 @@ def extract(
 
     table = _hit_table(forms_by_key, located, corpus, segments, sentences)
     rejected = _hit_table(forms_by_key, in_word, corpus, segments, sentences)
+    del located, in_word  # every match of every form searched: the largest arrays of the stage
     phrases = _summarise(table, rejected, corpus, forms_by_key, kinds, cohesion, segments, spread_by_region)
     return PhraseResult(
         tuple(phrases),

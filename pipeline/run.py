@@ -153,6 +153,7 @@ def _run_stages(
     def while_segmenting() -> None:
         with timings.stage("phrases_grams"):  # the phrase stage's n-gram counting needs only the texts
             grams.append(phrases.count_grams(segments, settings))
+        parallel.release_free_memory()  # its temporaries, while the workers still segment
 
     with timings.stage("nlp"):  # workers, engine and cache as settings say; the model loads only if needed
         analysed = engine.analyse_corpus(
@@ -256,6 +257,8 @@ def _run_stages(
                 grams=grams[0] if grams else None,
                 reference_phrases=centre.surfaces if centre else None,
             )
+        grams.clear()  # the n-gram counts (several arrays per character) are not needed after this
+        parallel.release_free_memory()  # before the later stages are forked beside this process
         found, counts = result.found, result.counts  # counted once, for adoption, keyness and diffusion
         echoes = None
         if centre is not None:
