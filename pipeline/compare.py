@@ -246,7 +246,7 @@ _Row = TypeVar("_Row", bound=tuple)
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building rows.
+    """Pause the cyclic garbage collector while building rows (or writing rows built as they are written).
 
     Every new tuple counts toward the collector's thresholds: building hundreds of thousands of them
     with it running costs many passes over the young objects and, now and then, a full pass over every
@@ -627,14 +627,16 @@ def write_adoption(
 ) -> None:
     """Write ``adoption.csv`` (long; ``adoption.parquet`` with ``table_format`` parquet) and, when
     given, ``adoption_matrix.csv`` (phrase × region)."""
-    write_rows(Path(out_dir) / "adoption.csv", AdoptionRow._fields, rows, table_format=table_format)
+    with gc_paused():  # rows built while writing: see _rows
+        write_rows(Path(out_dir) / "adoption.csv", AdoptionRow._fields, rows, table_format=table_format)
     if matrix is not None:
         write_csv(Path(out_dir) / "adoption_matrix.csv", matrix.header, matrix.rows())
 
 
 def write_keyness(out_dir: Path, rows: Iterable[KeynessRow]) -> None:
     """Write ``keyness.csv`` (in chunks of rows: ``rows`` may be an iterator of any length)."""
-    write_rows(Path(out_dir) / "keyness.csv", KeynessRow._fields, rows)
+    with gc_paused():  # rows built while writing: see _rows
+        write_rows(Path(out_dir) / "keyness.csv", KeynessRow._fields, rows)
 
 
 def write_diffusion(
@@ -647,14 +649,12 @@ def write_diffusion(
     """
     # Plain tuples, not NamedTuple._replace: a Python-level call per row costs more than the writing.
     plain = ((*r[:9], _joined(r.first_regions), _joined(r.using)) for r in rows)
-    if centre_first_year is None:
-        write_rows(Path(out_dir) / "diffusion.csv", DiffusionRow._fields, plain)
-        return
-    write_rows(
-        Path(out_dir) / "diffusion.csv",
-        (*DiffusionRow._fields, "centre_first_year"),
-        ((*row, centre_first_year.get(row[0])) for row in plain),
-    )
+    header: tuple[str, ...] = DiffusionRow._fields
+    if centre_first_year is not None:
+        header = (*header, "centre_first_year")
+        plain = ((*row, centre_first_year.get(row[0])) for row in plain)
+    with gc_paused():  # rows built while writing: see _rows
+        write_rows(Path(out_dir) / "diffusion.csv", header, plain)
 
 
 def _phrase(text: str) -> Phrase:
