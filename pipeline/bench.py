@@ -2,6 +2,7 @@
 
     python -m pipeline.bench ../shared/corpora/gov_work_reports [--workers 2] [--copies 4]
     make bench                       # the same on ../shared/corpora/gov_work_reports
+    python -m pipeline.bench --grams CORPUS... [--cache DIR]   # the phrase stage's counting and search
 
 On the corpus and on the corpus repeated ``--copies`` times (every file copied under a new name with
 one unique line appended, so duplicate detection keeps the copies), it measures, each from one run
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import functools
 import json
 import os
 import re
@@ -37,7 +39,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+import tracemalloc
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -599,6 +602,58 @@ def tables(pickle_path: Path, out: Path, stages: Sequence[str] = TABLE_STAGES) -
         command = [sys.executable, "-m", "pipeline.bench", "--tables-child", name, str(pickle_path), str(out)]
         done = subprocess.run(command, check=True, capture_output=True, text=True)
         print(done.stdout.strip().splitlines()[-1], flush=True)
+_PEAKS: list[int] = []  # the peak each enclosing ``_traced`` saw before an inner one reset it
+
+
+def _traced(label: str, chars: int, call: Callable[[], Any]) -> Any:
+    """Run ``call`` under tracemalloc (which sees NumPy's arrays) and print its seconds and the peak it
+    allocated above what was held before, in MB and in bytes per character of corpus."""
+    before, peak = tracemalloc.get_traced_memory()
+    if _PEAKS:  # resetting the peak below hides it from the measure this one runs inside
+        _PEAKS[-1] = max(_PEAKS[-1], peak)
+    _PEAKS.append(0)
+    tracemalloc.reset_peak()
+    began = time.perf_counter()
+    result = call()
+    seconds = time.perf_counter() - began
+    peak = max(_PEAKS.pop(), tracemalloc.get_traced_memory()[1])
+    above = peak - before
+    print(
+        f"{label:<22} {seconds:8.1f} s  peak {above / 2**20:8.1f} MB above the {before / 2**20:,.0f} MB held "
+        f"({above / chars:5.1f} bytes/char)",
+        flush=True,
+    )
+    return result
+
+
+def grams(corpora: Sequence[Path], cache: Path | None) -> None:
+    """The phrase stage's n-gram counting (``count_grams``: the texts alone) and, with the NLP cache of
+    a run over the same corpora (``cache``), the steps of ``extract`` (``statistical_candidates``, the search:
+    ``occurrences`` and ``_hit_table``, and the ranking: ``_summarise``) inside
+    ``extract``: seconds and peak traced memory of each, in this process."""
+    from pipeline import engine, ingest, lexicon, phrases
+    from pipeline.config import Settings
+
+    settings = Settings(cache_dir=str(cache or ""))
+    segments = ingest.at_level(ingest.ingest(corpora).segments, settings.level)
+    chars = sum(len(segment.text) for segment in segments)
+    print(f"{len(segments):,} segments, {chars:,} characters", flush=True)
+    lexicon.general_frequencies()  # loaded once per process (about 90 MB), whatever the corpus: not measured
+    tracemalloc.start()
+    counted = _traced("count_grams", chars, lambda: phrases.count_grams(segments, settings))
+    if cache is None:
+        return
+    tracemalloc.stop()  # reading the cache is not measured
+    analysed = engine.analyse_corpus(segments, settings)
+    for name in ("statistical_candidates", "occurrences", "_hit_table", "_summarise"):
+        function = getattr(phrases, name)
+        setattr(phrases, name, functools.partial(_traced_call, name, chars, function))
+    tracemalloc.start()
+    _traced("extract", chars, lambda: phrases.extract(segments, analysed.sentences, analysed.spans, settings, grams=counted))
+
+
+def _traced_call(label: str, chars: int, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return _traced(label, chars, lambda: function(*args, **kwargs))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -623,6 +678,15 @@ def main(argv: list[str] | None = None) -> None:
         f"times (default {SCALE_COPIES}, about 50 M characters) with varied text: bare and cold; 1 = the "
         "corpora alone",
     )
+    parser.add_argument(
+        "--grams",
+        action="store_true",
+        help="the phrase stage's n-gram counting (and, with --cache, its search) on the corpora: seconds and "
+        "peak traced memory",
+    )
+    parser.add_argument(
+        "--cache", type=Path, help="--grams, --tables: the NLP cache of a run over the same corpora"
+    )
     parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--tables",
@@ -632,7 +696,6 @@ def main(argv: list[str] | None = None) -> None:
         "pickled in PICKLE (made first, from the corpora and --cache, when it does not exist); files "
         "written under --work",
     )
-    parser.add_argument("--cache", type=Path, help="tables mode: a warm NLP cache of the corpora")
     parser.add_argument("--stage", action="append", choices=TABLE_STAGES, help="tables mode: only these")
     parser.add_argument("--tables-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -654,6 +717,9 @@ def main(argv: list[str] | None = None) -> None:
     batch_size = args.batch_size or settings.batch_size
     if args.bare:
         _bare_child(args.corpus, workers, batch_size)
+        return
+    if args.grams:
+        grams(args.corpus, args.cache)
         return
     if args.scale is not None:
         corpora = args.corpus or [Path(path) for path in SCALE_CORPORA]

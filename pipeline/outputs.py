@@ -326,33 +326,42 @@ def read_hits_of(
     """``(phrase, region, segment_id, start, end)`` of every hit of the ``wanted`` phrases in
     ``hits.csv``, in file order.
 
-    :func:`write_hits` lists the hits by phrase rank (``ranks``), so in a plain file the rows of each
-    wanted phrase are one block of lines, found by searching on from the previous block in rank
-    order; the rows of other phrases are never parsed.
+    :func:`write_hits` lists the hits by phrase rank (``ranks``), so the file is read as a stream and
+    only down to the last wanted phrase's rows: the report's few hundred phrases are at its head, and
+    the file (a gigabyte at 50 M characters) is never held whole.
     """
     path = tables.locate(Path(out_dir) / "hits.csv")
-    if not path.is_file():
+    if not path.is_file() or not wanted:
         return
-    header, data = plain_csv(path) or ([], b"")
-    names = ("region", "segment_id", "start", "end")
-    if header[:1] != ["phrase"] or not set(names) <= set(header):
-        for row in read_table(out_dir, "hits.csv"):
-            if row["phrase"] in wanted:
-                yield row["phrase"], row["region"], row["segment_id"], cell_int(row["start"]), cell_int(row["end"])
+    unknown = len(ranks) + 1  # a phrase phrases.csv does not list: never a reason to stop early
+    last = max(ranks.get(phrase, unknown) for phrase in wanted)
+    names = ("phrase", "region", "segment_id", "start", "end")
+    for phrase, region, segment_id, start, end in _columns(path, names):
+        if phrase in wanted:
+            yield phrase, region, segment_id, cell_int(start), cell_int(end)
+        elif ranks.get(phrase, unknown) > last:
+            return
+
+
+def _columns(path: Path, names: Sequence[str]) -> Iterator[tuple[str, ...]]:
+    """The ``names`` cells of every row of a table, streamed (a CSV read by the csv module's reader,
+    faster than one dict a row; none when a column is missing)."""
+    if path.suffix == ".parquet":
+        for row in tables.read_rows(path):
+            if not set(names) <= row.keys():
+                return
+            yield tuple(row[name] for name in names)
         return
-    region_at, segment_at, start_at, end_at = (header.index(name) for name in names)
-    pos = 0  # the newline before the line to search from
-    for phrase in sorted(wanted, key=lambda p: (ranks[p], p)):
-        key = b"\n" + phrase.encode() + b","
-        at = data.find(key, pos) if "," not in phrase and "\n" not in phrase else -1
-        if at < 0:
-            continue  # no hit (or a phrase that a plain file cannot hold)
-        while data.startswith(key, at):
-            end = data.find(b"\n", at + 1)
-            row = data[at + 1 : end].decode().split(",")
-            yield phrase, row[region_at], row[segment_at], cell_int(row[start_at]), cell_int(row[end_at])
-            at = end
-        pos = at
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        if not set(names) <= set(header):
+            return
+        at = [header.index(name) for name in names]
+        width = max(at) + 1
+        for row in reader:
+            if len(row) >= width:
+                yield tuple(row[index] for index in at)
 
 
 DiffusionPoint = tuple[float, float, int]  # a phrase in a year: (cum. share adopted, share using, adopted)

@@ -17,7 +17,9 @@ Four families, each a ``kind``:
     occurrences, span at least two words, and neither start nor end with a function character.
 
   Counting uses rolling hashes over one NumPy array of the corpus, extending only n-grams whose both
-  (n-1)-gram halves are frequent, so memory follows the frequent n-grams, not all of them.
+  (n-1)-gram halves are frequent, so memory follows the frequent n-grams, not all of them. Each n is
+  counted in buckets of hashes (their top bits), sorting ~0.5 M at a time; the hashes are computed
+  again from the codes rather than kept: about 25 bytes a character at the peak, the corpus included.
 
 Variants are merged under one canonical phrase: the key of a phrase drops punctuation (、，quotes) and
 writes numbers one way (10个 = 十个, 二个 = 两个). The n-gram counting runs on text with the enumeration
@@ -39,8 +41,8 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 
 import ahocorasick
 import numpy as np
@@ -170,58 +172,169 @@ class _Corpus:
 
 def _key_space(corpus: _Corpus) -> tuple[np.ndarray, np.ndarray]:
     """Codes with the enumeration comma 、 between two word characters removed, and each one's offset."""
-    raw = np.frombuffer(corpus.text.encode("utf-32-le"), dtype=np.uint32)
-    dunhao = raw == ord("、")
-    inner = np.zeros_like(dunhao)
-    inner[1:-1] = dunhao[1:-1] & (corpus.codes[:-2] != 0) & (corpus.codes[2:] != 0)
-    keep = ~inner
-    return corpus.codes[keep], np.nonzero(keep)[0]
+    codes = corpus.codes
+    dunhao = np.flatnonzero(np.frombuffer(corpus.text.encode("utf-32-le"), dtype=np.uint32) == ord("、"))
+    dunhao = dunhao[(dunhao > 0) & (dunhao < len(codes) - 1)]
+    inner = dunhao[(codes[dunhao - 1] != _SEPARATOR) & (codes[dunhao + 1] != _SEPARATOR)]
+    index = np.int32 if len(codes) < 2**31 else np.int64
+    return np.delete(codes, inner), np.delete(np.arange(len(codes), dtype=index), inner)
 
 
 # --------------------------------------------------------------------------- statistical n-grams
 
 
+_CHUNK_ROWS = 1 << 20  # rows per step of the element-wise passes: bounds their temporary arrays
+_BUCKET_ROWS = 1 << 19  # rows sorted at a time when counting an n: hashes are split by their top bits
+
+
+def _chunks(size: int) -> Iterable[slice]:
+    return (slice(begin, min(begin + _CHUNK_ROWS, size)) for begin in range(0, size, _CHUNK_ROWS))
+
+
+def _compact(keep_of: Callable[[slice], np.ndarray], *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Keep the rows of ``arrays`` (of one length) where ``keep_of(rows)`` is True, in place, a chunk
+    at a time; returns the kept prefix of each (views: the memory is reused, not copied).
+
+    ``keep_of`` is called for each chunk before the chunk's rows are moved, so it may read them.
+    """
+    written = 0
+    for rows in _chunks(len(arrays[0])):
+        keep = keep_of(rows)
+        kept = int(np.count_nonzero(keep))
+        for values in arrays:
+            values[written : written + kept] = values[rows][keep]  # a copy first: overlaps are safe
+        written += kept
+    return tuple(values[:written] for values in arrays)
+
+
+def _hashes(codes: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
+    """The rolling hash of ``codes[start:start + n]`` for each start in ``at`` (as ``_gram_hashes``)."""
+    hashes = codes[at].astype(np.uint64)
+    for k in range(1, n):
+        hashes *= _HASH_BASE
+        hashes += codes[at + k]
+    return hashes
+
+
+def _count_hashes(
+    hash_of: Callable[[np.ndarray | slice], np.ndarray], rows: int, min_count: int
+) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Count equal hashes of ``rows`` rows without holding or sorting them all at once: in buckets by
+    their top bits, in order. ``hash_of(rows)`` gives the hashes of some rows (computed again each time).
+
+    Yields, per bucket, ``(distinct, counts, rows, number)``: the bucket's sorted distinct hashes that
+    occur ``min_count``+ times and their counts, and the rows holding them with each one's index into
+    ``distinct``. The buckets' ``distinct`` concatenate into the sorted distinct hashes of all rows.
+    """
+    bits = min(8, ((rows - 1) // _BUCKET_ROWS).bit_length())  # 2**bits buckets of ~_BUCKET_ROWS (≤ 256)
+    bucket = np.empty(rows if bits else 0, dtype=np.uint8)
+    for part in _chunks(len(bucket)):
+        bucket[part] = hash_of(part) >> np.uint64(64 - bits)
+    for number in range(2**bits):
+        members = np.flatnonzero(bucket == number) if bits else np.arange(rows)
+        values = hash_of(members)
+        order = np.argsort(values)
+        values = values[order]
+        first = np.flatnonzero(_first_of_runs(values))
+        counts = np.diff(np.append(first, len(values)))
+        frequent = counts >= min_count
+        in_frequent = np.repeat(frequent, counts)
+        number_of_run = np.cumsum(frequent) - 1  # each frequent run's index among the frequent ones
+        yield (
+            values[first[frequent]],
+            counts[frequent],
+            members[order[in_frequent]],
+            np.repeat(number_of_run[frequent], counts[frequent]),
+        )
+
+
 def _frequent_grams(
-    codes: np.ndarray, settings: Settings, min_count: int, tables: dict[int, tuple[np.ndarray, np.ndarray]]
+    codes: np.ndarray,
+    settings: Settings,
+    min_count: int,
+    tables: dict[int, tuple[np.ndarray, np.ndarray]],
 ) -> Iterable[tuple[int, np.ndarray, np.ndarray]]:
     """Yield ``(n, positions, gram)`` of every n-gram of word characters occurring ``min_count``+ times.
 
-    ``gram`` is the index of each occurrence's n-gram in ``tables[n]``.
+    ``positions`` ascend; ``gram`` is the index of each occurrence's n-gram in ``tables[n]``. Both
+    arrays are reused for the next n: a caller copies what it keeps.
 
     Apriori pruning: an n-gram can only be frequent if both of its (n-1)-gram halves are. ``tables``
     receives, for every n, the sorted distinct hashes of the frequent n-grams and their counts.
+    Memory: the positions (int32) of the occurrences still growing, one flag per character, and the
+    hashes of ``_BUCKET_ROWS`` occurrences at a time (``_count_hashes``): hashes are not kept from
+    one n to the next but computed again from the codes, which costs less than holding them.
     """
     size = len(codes)
     index = np.int32 if size < 2**31 else np.int64  # offsets: half the memory below 2 G characters
-    word = codes != _SEPARATOR
-    # run[i]: how many word characters start at i (how far an n-gram at i can reach)
-    offsets = np.arange(size, dtype=index)
-    run = np.where(word, index(size), offsets)
-    run = np.minimum.accumulate(run[::-1])[::-1]  # the next separator at or after each offset
-    run -= offsets
-    del offsets
-    positions = np.flatnonzero(word).astype(index)
-    hashes = codes[positions].astype(np.uint64)
-    frequent_prev = np.zeros(size + 1, dtype=bool)
-    for n in range(1, settings.max_chars + 1):
-        if n > 1:
-            keep = (run[positions] >= n) & frequent_prev[positions + 1]
-            positions = positions[keep]
-            hashes = hashes[keep] * _HASH_BASE + codes[positions + n - 1].astype(np.uint64)
+    # n = 1: the hash of a character is its code, so a histogram of the codes counts them.
+    histogram = np.zeros(int(codes.max(initial=0)) + 1, dtype=np.int64)
+    for rows in _chunks(size):
+        histogram += np.bincount(codes[rows], minlength=len(histogram))
+    histogram[_SEPARATOR] = 0
+    if not histogram.any():
+        return
+    is_frequent = (histogram >= min_count) & (histogram > 0)
+    tables[1] = (np.flatnonzero(is_frequent).astype(np.uint64), histogram[is_frequent])
+    frequent_prev = np.zeros(size + 1, dtype=bool)  # the frequent (n-1)-grams start here
+    for rows in _chunks(size):
+        frequent_prev[rows] = is_frequent[codes[rows]]
+    positions = _nonzero(frequent_prev, index)
+    if settings.min_chars <= 1:
+        yield 1, positions, (np.cumsum(is_frequent) - 1)[codes[positions]]
+    for n in range(2, settings.max_chars + 1):
+
+        def grows(
+            rows: slice, n: int = n, previous: np.ndarray = frequent_prev, positions: np.ndarray = positions
+        ) -> np.ndarray:
+            # a word character follows, and the (n-1)-gram one further on is frequent too
+            at = positions[rows]
+            return (codes[at + n - 1] != _SEPARATOR) & previous[at + 1]
+
+        (positions,) = _compact(grows, positions)
+        del grows, frequent_prev
         if not len(positions):
             return
-        distinct, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
-        is_frequent = counts >= min_count
-        frequent = is_frequent[inverse]
-        positions, hashes = positions[frequent], hashes[frequent]
-        tables[n] = (distinct[is_frequent], counts[is_frequent])
+
+        def hash_of(rows: np.ndarray | slice, n: int = n, positions: np.ndarray = positions) -> np.ndarray:
+            return _hashes(codes, positions[rows], n)
+
         frequent_prev = np.zeros(size + 1, dtype=bool)
-        frequent_prev[positions] = True
-        if n >= settings.min_chars:
-            # Each occurrence's gram as an index into tables[n] (what np.unique of ``hashes`` gives)
-            group = (np.cumsum(is_frequent, dtype=index) - 1)[inverse[frequent]]
-            yield n, positions, group
-        del inverse, frequent
+        group = np.empty(len(positions) if n >= settings.min_chars else 0, dtype=index)
+        distinct_parts, count_parts = [], []
+        for distinct, counts, rows, number in _count_hashes(hash_of, len(positions), min_count):
+            frequent_prev[positions[rows]] = True
+            if len(group):
+                group[rows] = number + sum(map(len, distinct_parts))
+            distinct_parts.append(distinct)
+            count_parts.append(counts)
+        del hash_of, rows, number
+        tables[n] = (np.concatenate(distinct_parts), np.concatenate(count_parts))
+
+        def frequent(rows: slice, previous: np.ndarray = frequent_prev, positions: np.ndarray = positions) -> np.ndarray:
+            return previous[positions[rows]]
+
+        kept = _compact(frequent, positions, *([group] if len(group) else []))
+        del frequent, group
+        # a view keeps its whole array alive: once the rows have shrunk well, copy them out
+        positions, *rest = (
+            part.copy() if part.base is not None and 4 * len(part) < 3 * len(part.base) else part for part in kept
+        )
+        del kept
+        if rest:
+            yield n, positions, rest[0]
+            del rest
+
+
+def _nonzero(mask: np.ndarray, index: type) -> np.ndarray:
+    """``np.flatnonzero(mask).astype(index)`` without its int64 array."""
+    found = np.empty(int(np.count_nonzero(mask)), dtype=index)
+    written = 0
+    for rows in _chunks(len(mask)):
+        part = np.flatnonzero(mask[rows])
+        found[written : written + len(part)] = part + rows.start
+        written += len(part)
+    return found
 
 
 def _gram_hashes(codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -288,26 +401,41 @@ def _neighbour_share_max(group: np.ndarray, neighbour: np.ndarray, totals: np.nd
     is much cheaper than sorting by two keys.
     """
     real = neighbour != 0
-    keys = np.sort(group[real].astype(np.int64) << 21 | neighbour[real].astype(np.int64))  # codes < 2**21
-    run_starts = np.flatnonzero(np.diff(keys, prepend=-1) != 0)
+    keys = group[real].astype(np.int64)
+    keys <<= 21  # codes < 2**21
+    keys |= neighbour[real]
+    keys.sort()
+    run_starts = np.flatnonzero(_first_of_runs(keys))
     run_lengths = np.diff(np.append(run_starts, len(keys)))
     best = np.ones(len(totals), dtype=np.int64)  # every group has a row: a run of at least one
     np.maximum.at(best, keys[run_starts] >> 21, run_lengths)
     return best / totals
 
 
-def _sorted_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _first_of_runs(ordered: np.ndarray) -> np.ndarray:
+    """True where a sorted array's value differs from the one before (and at the first)."""
+    first = np.empty(len(ordered), dtype=bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return first
+
+
+def _sorted_unique(values: np.ndarray, *, in_place: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(values, return_counts=True)`` for integers by sorting (NumPy 2's hash-based unique is
-    slower here)."""
-    ordered = np.sort(values)
-    first = np.flatnonzero(np.diff(ordered, prepend=ordered[:1] - 1) != 0) if len(ordered) else ordered
+    slower here); ``in_place``: sort ``values`` itself, a temporary of the caller's."""
+    ordered = values if in_place else values.copy()
+    ordered.sort()
+    first = np.flatnonzero(_first_of_runs(ordered))
     return ordered[first], np.diff(np.append(first, len(ordered)))
 
 
 def _distinct(group: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct ``(group, value)`` pairs (small non-negative ints), sorted, as two columns."""
     width = int(values.max(initial=0)) + 1
-    pairs, _ = _sorted_unique(group.astype(np.int64) * width + values)
+    pairs = group.astype(np.int64)
+    pairs *= width
+    pairs += values
+    pairs, _ = _sorted_unique(pairs, in_place=True)
     return pairs // width, pairs % width
 
 
@@ -345,6 +473,15 @@ def _segment_regions(segments: Sequence[Segment]) -> tuple[list[str], np.ndarray
     return names, np.asarray([number.get(segment.region, -1) for segment in segments], dtype=np.int64)
 
 
+def _group_ranges(counts: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive ranges of grams with about ``_BUCKET_ROWS`` occurrences together (one gram may have
+    more): the neighbour and spread tests take one range at a time."""
+    rows = _BUCKET_ROWS
+    ends = np.searchsorted(np.cumsum(counts), np.arange(rows, int(counts.sum()), rows), side="right")
+    bounds = np.unique(np.concatenate([[0], ends, [len(counts)]])).tolist()
+    return [(low, high) for low, high in itertools.pairwise(bounds) if high > low] or [(0, len(counts))]
+
+
 def count_grams(segments: Sequence[Segment], settings: Settings | None = None) -> GramCounts:
     """Count the recurring n-grams of the texts and keep those free at both ends and spread enough."""
     settings = settings or Settings()
@@ -353,26 +490,28 @@ def count_grams(segments: Sequence[Segment], settings: Settings | None = None) -
     spread_by_region = len(region_names) >= 2
     min_count, _ = thresholds(settings, sum(len(segment.text) for segment in segments))
     codes, key_offset = _key_space(corpus)
-    size = len(codes)
     tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     kept = []
     for n, positions, group in _frequent_grams(codes, settings, min_count, tables):
         _, counts = tables[n]
-        left = np.where(positions > 0, codes[np.maximum(positions - 1, 0)], 0)
-        right_index = positions + n
-        right = np.where(right_index < size, codes[np.minimum(right_index, size - 1)], 0)
-        segment = np.searchsorted(corpus.starts, key_offset[positions], side="right") - 1
-        if spread_by_region:
-            region = segment_regions[segment]
-            has_region = region >= 0
-            spread = _distinct_per_group(group[has_region], region[has_region], len(counts))
-        else:
-            spread = _distinct_per_group(group, segment, len(counts))
-        keep = (
-            (_neighbour_share_max(group, left, counts) <= settings.max_neighbour_share)
-            & (_neighbour_share_max(group, right, counts) <= settings.max_neighbour_share)
-            & (spread >= settings.min_spread)
-        )
+        keep = np.zeros(len(counts), dtype=bool)
+        for low, high in _group_ranges(counts):
+            # the rows of grams low..high-1 (all of them when that is every gram)
+            rows = np.flatnonzero((group >= low) & (group < high)) if high - low < len(counts) else slice(None)
+            at, number, totals = positions[rows], group[rows] - low, counts[low:high]
+            # codes[-1] is the separator after the last text: a gram's neighbours are never out of range
+            free = (_neighbour_share_max(number, codes[at - 1], totals) <= settings.max_neighbour_share) & (
+                _neighbour_share_max(number, codes[at + n], totals) <= settings.max_neighbour_share
+            )
+            segment = np.searchsorted(corpus.starts, key_offset[at], side="right") - 1
+            del at
+            if spread_by_region:
+                region = segment_regions[segment]
+                has_region = region >= 0
+                spread = _distinct_per_group(number[has_region], region[has_region], high - low)
+            else:
+                spread = _distinct_per_group(number, segment, high - low)
+            keep[low:high] = free & (spread >= settings.min_spread)
         rows = keep[group]  # every occurrence of the grams kept
         if rows.any():
             kept.append((n, positions[rows], group[rows]))
@@ -396,17 +535,24 @@ def statistical_candidates(
         original_end = key_offset[positions + n - 1] + 1
         aligned = corpus.token_start[original_start] & corpus.token_start[original_end]
         # the rows are every occurrence of their grams: the share is over all of them
-        aligned_share = np.bincount(group, weights=aligned, minlength=len(counts)) / counts
+        aligned_share = np.bincount(group[aligned], minlength=len(counts)) / counts
+        del aligned
         keep = aligned_share > settings.min_token_alignment
         if not keep.any():
             continue
-        # One row per distinct surface (same gram, with or without 、), with how often it occurs.
+        # One row per distinct surface (same gram, with or without 、), with how often it occurs: the
+        # first row of each (gram, span) pair, in the order of the pairs (one int64 key: a stable sort).
         rows = np.flatnonzero(keep[group])
         span = original_end[rows] - original_start[rows]
-        _, first_row, per_pair = np.unique(
-            np.stack([group[rows], span]), axis=1, return_index=True, return_counts=True
-        )
-        for row, times in zip(rows[first_row], per_pair, strict=True):
+        pair = group[rows].astype(np.int64)
+        pair *= int(span.max(initial=0)) + 1
+        pair += span
+        del span
+        order = np.argsort(pair, kind="stable")
+        first = np.flatnonzero(_first_of_runs(pair[order]))
+        del pair
+        per_pair = np.diff(np.append(first, len(order)))
+        for row, times in zip(rows[order[first]], per_pair, strict=True):
             start, end = int(original_start[row]), int(original_end[row])
             surface = corpus.text[start:end]
             if not _plausible_statistical(surface, corpus, start, end):
@@ -525,7 +671,7 @@ class _Located:
     """Every occurrence of every searched form, as parallel arrays ordered by form id, then position."""
 
     forms: tuple[str, ...]
-    form: np.ndarray  # index into ``forms``
+    form: np.ndarray  # index into ``forms`` (int32 columns below 2 G characters)
     segment: np.ndarray  # segment number
     start: np.ndarray  # offsets into the segment's text
     end: np.ndarray
@@ -579,20 +725,28 @@ def occurrences(forms: Sequence[str], corpus: _Corpus) -> _Located:
     for index, form in enumerate(forms):
         automaton.add_word(form, index)
     if not forms:
-        empty = np.zeros(0, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int32)
         return _Located(forms, empty, empty, empty, empty, empty)
     automaton.make_automaton()
-    matches = np.fromiter(itertools.chain.from_iterable(automaton.iter(corpus.text)), dtype=np.int64).reshape(
-        -1, 2
-    )
-    form = matches[:, 1]
-    end = matches[:, 0] + 1
-    start = end - np.fromiter(map(len, forms), dtype=np.int64, count=len(forms))[form]
-    segment = np.searchsorted(corpus.starts, start, side="right") - 1
+    # int32 columns below 2 G characters: 20 bytes a match, not 40 (the hit table is int64 again)
+    index = np.int32 if len(corpus.text) < 2**31 and len(forms) < 2**31 else np.int64
+    matches = np.fromiter(itertools.chain.from_iterable(automaton.iter(corpus.text)), dtype=index)
+    end = matches[0::2] + 1
+    form = matches[1::2].copy()
+    del matches
+    start = end - np.fromiter(map(len, forms), dtype=index, count=len(forms))[form]
     segment_end = np.append(corpus.starts[1:], len(corpus.text)) - 1  # the separator after each text
-    inside = end <= segment_end[segment]  # a form with a line break may not join two segments
-    order = np.lexsort((start[inside], form[inside]))
-    form, segment, start, end = (values[inside][order] for values in (form, segment, start, end))
+    # a form with a line break may not join two segments
+    inside = end <= segment_end[np.searchsorted(corpus.starts, start, side="right") - 1]
+    if not inside.all():
+        form, start, end = form[inside], start[inside], end[inside]
+    del inside
+    # By form, then position: the automaton gives the matches by end, and one form's matches that
+    # end in order start in order.
+    order = np.argsort(form, kind="stable")
+    form, start, end = (values[order] for values in (form, start, end))
+    del order
+    segment = (np.searchsorted(corpus.starts, start, side="right") - 1).astype(index)
     # Where one occurrence starts before the previous one of the same form ends, keep the leftmost
     # ones greedily, as str.count does (rare: 一带一路一带一路 holds three of 一带一路一带).
     clash = np.flatnonzero((form[1:] == form[:-1]) & (start[1:] < end[:-1])) + 1
@@ -607,7 +761,7 @@ def occurrences(forms: Sequence[str], corpus: _Corpus) -> _Located:
                 else:
                     keep[row] = False
         form, segment, start, end = form[keep], segment[keep], start[keep], end[keep]
-    base = corpus.starts[segment]
+    base = corpus.starts[segment].astype(index)
     return _Located(forms, form, segment, start - base, end - base, start)
 
 
@@ -753,8 +907,18 @@ def _hit_table(
     wanted = np.asarray(form_ids, dtype=np.int64)
     sizes = per_form[wanted]
     before = np.cumsum(sizes) - sizes
-    rows = np.arange(int(sizes.sum()), dtype=np.int64) + np.repeat(first[wanted] - before, sizes)
-    segment, start = located.segment[rows], located.start[rows]
+    rows = np.repeat(first[wanted] - before, sizes)
+    rows += np.arange(len(rows))
+    segment, start, end = located.segment[rows], located.start[rows], located.end[rows]
+    del rows
+    phrase = np.repeat(np.asarray(phrase_ids, dtype=np.int64), sizes)
+    # One place, one hit: where two forms of a phrase overlap (the quoted “两个确立” and the bare
+    # 两个确立 inside it), the earlier, longer one counts.
+    order, previous_reach = _reach_before(phrase * len(segments) + segment, start, end)
+    keep = np.zeros(len(order), dtype=bool)
+    keep[order[start[order] >= previous_reach]] = True
+    del order, previous_reach
+    phrase, segment, start, end = (values[keep].astype(np.int64) for values in (phrase, segment, start, end))
     # Sentence of each hit: the last sentence of its segment starting at or before it (else the first).
     number_of = {s.segment_id: number for number, s in enumerate(segments)}
     table = Sentences.of(sentences, {s.segment_id: s.text for s in segments})
@@ -762,22 +926,17 @@ def _hit_table(
     sentence_segment = numbers[table.segment]
     sentence_start = table.start.astype(np.int64)
     sentence_global = corpus.starts[sentence_segment] + sentence_start
-    last = np.searchsorted(sentence_global, corpus.starts[segment] + start, side="right") - 1
-    first_of_segment = np.searchsorted(sentence_segment, segment, side="left")
-    phrase, end = np.repeat(np.asarray(phrase_ids, dtype=np.int64), sizes), located.end[rows]
-    # One place, one hit: where two forms of a phrase overlap (the quoted “两个确立” and the bare
-    # 两个确立 inside it), the earlier, longer one counts.
-    order, previous_reach = _reach_before(phrase * len(segments) + segment, start, end)
-    keep = np.zeros(len(order), dtype=bool)
-    keep[order[start[order] >= previous_reach]] = True
+    sentence = np.searchsorted(sentence_global, corpus.starts[segment] + start, side="right") - 1
+    sentence -= np.searchsorted(sentence_segment, segment, side="left")  # the number within the segment
+    np.maximum(sentence, 0, out=sentence)
     return HitTable(
         names=tuple(forms[0] for forms in forms_by_key.values()),
         segment_ids=tuple(segment.segment_id for segment in segments),
-        phrase=phrase[keep],
-        segment=segment[keep],
-        sentence=np.maximum(last - first_of_segment, 0)[keep],
-        start=start[keep],
-        end=end[keep],
+        phrase=phrase,
+        segment=segment,
+        sentence=sentence,
+        start=start,
+        end=end,
     )
 
 
@@ -785,12 +944,14 @@ def _reach_before(group: np.ndarray, start: np.ndarray, end: np.ndarray) -> tupl
     """Hits ordered by group, start and longest first, and for each (in that order) the furthest end
     of the hits before it in its group (-1 for the first of a group)."""
     order = np.lexsort((-end, start, group))
-    group, end = group[order], end[order]
-    rank = np.cumsum(np.diff(group, prepend=group[:1]) != 0)  # dense: groups never mix in the keys
-    span = int(end.max(initial=0)) + 1
-    reach = np.maximum.accumulate(rank * span + end)
-    previous = np.concatenate([[-1], reach[:-1]]) - rank * span
-    return order, np.maximum(previous, -1)
+    offset = np.cumsum(_first_of_runs(group[order])) - 1  # dense ranks: groups never mix in the keys
+    offset *= int(end.max(initial=0)) + 1
+    reach = end[order] + offset
+    np.maximum.accumulate(reach, out=reach)
+    previous = offset  # each row's offset is read before its place is written
+    np.subtract(reach[:-1], offset[1:], out=previous[1:])
+    previous[:1] = -1
+    return order, np.maximum(previous, -1, out=previous)
 
 
 def _free_counts(table: HitTable) -> np.ndarray:
@@ -820,24 +981,43 @@ def _summarise(
     spread_by_region: bool,
 ) -> list[Phrase]:
     n_phrases = len(table.names)
+    if not n_phrases:
+        return []
     count = np.bincount(table.phrase, minlength=n_phrases)
     in_word_count = np.bincount(in_word.phrase, minlength=n_phrases)
-    segment_phrase, _ = _distinct(table.phrase, table.segment)
-    segments_n = np.bincount(segment_phrase, minlength=n_phrases)
     region_names, segment_region = _segment_regions(segments)
-    hit_region = segment_region[table.segment]
-    has_region = hit_region >= 0
-    region_phrase, region_of = _distinct(table.phrase[has_region], hit_region[has_region])
-    region_bounds = np.searchsorted(region_phrase, np.arange(n_phrases + 1))
-    region_names_of = [region_names[index] for index in region_of.tolist()]
-    change, years_used, peak_share = _change(table, segments, segment_region)
-    # regions reached: all regions that ever use it and, where texts have years, those using it in the
-    # same year at its peak (geometric mean) — a formula is taken up by many regions at once
-    reached = np.diff(region_bounds).astype(np.float64)
-    if peak_share is not None:
-        reached = np.sqrt(reached * peak_share * len(region_names))
     free = _free_counts(table)
-    evidence = _Evidence.of(table, corpus, count)
+    marks = _Marks.of(corpus)
+    # Per phrase, a block of phrases at a time: the temporaries of a step are a block's hits, not all.
+    parts: dict[str, list[np.ndarray]] = {"segments_n": [], "change": [], "years_used": [], "reached": []}
+    evidence_parts: list[_Evidence] = []
+    regions_of: list[tuple[str, ...]] = []
+    for first, stop, block in _phrase_blocks(table):
+        used = count[first:stop]
+        segment_phrase, _ = _distinct(block.phrase, block.segment)
+        parts["segments_n"].append(np.bincount(segment_phrase, minlength=stop - first))
+        hit_region = segment_region[block.segment]
+        has_region = hit_region >= 0
+        region_phrase, region_of = _distinct(block.phrase[has_region], hit_region[has_region])
+        region_bounds = np.searchsorted(region_phrase, np.arange(stop - first + 1))
+        names_of = [region_names[index] for index in region_of.tolist()]
+        regions_of.extend(
+            tuple(names_of[low:high])
+            for low, high in zip(region_bounds[:-1].tolist(), region_bounds[1:].tolist(), strict=True)
+        )
+        moved, in_years, peak_share = _change(block, segments, segment_region)
+        parts["change"].append(moved)
+        parts["years_used"].append(in_years)
+        # regions reached: all regions that ever use it and, where texts have years, those using it
+        # in the same year at its peak (geometric mean) — a formula is taken up by many regions at once
+        reach = np.diff(region_bounds).astype(np.float64)
+        if peak_share is not None:
+            reach = np.sqrt(reach * peak_share * len(region_names))
+        parts["reached"].append(reach)
+        evidence_parts.append(_Evidence.of(block, corpus, used, marks))
+    del marks
+    evidence = _Evidence.join(evidence_parts)
+    segments_n, change, years_used, reached = (np.concatenate(values) for values in parts.values())
     quoted = np.fromiter((kinds[key] in _QUOTED for key in forms_by_key), dtype=bool, count=n_phrases)
     roles = evidence.roles(segments_n / max(len(segments), 1), change, quoted, dated=_has_years(segments))
 
@@ -857,20 +1037,18 @@ def _summarise(
         change.tolist(),
         years_used.tolist(),
         reached.tolist(),
-        region_bounds[:-1].tolist(),
-        region_bounds[1:].tolist(),
+        regions_of,
         strict=True,
     )
     tags = lexicon.parts_of_speech()
     units = {name for name, contexts in zip(table.names, evidence.contexts.tolist(), strict=True) if contexts >= FRAME_UNIT}
     frames = _frames(table.names, units, kept_names, tags)
-    for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, in_years, reach, low, high in columns:
+    for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, in_years, reach, regions in columns:
         name = forms[0]
         if role == "formula" and _TITLE.search(name):
             role = "title"
         elif role == "formula" and kinds[key] in _FORM_FREE and name in frames:
             role = "frame"
-        regions = tuple(region_names_of[low:high])
         score = _score(
             count=used,
             years_used=in_years,
@@ -1050,16 +1228,19 @@ class _Evidence:
     cut_list: np.ndarray  # a list (、 inside) whose uses mostly continue with 、 on one side
 
     @classmethod
-    def of(cls, table: HitTable, corpus: _Corpus, count: np.ndarray) -> _Evidence:
-        raw = np.frombuffer(corpus.text.encode("utf-32-le"), dtype=np.uint32)
-        dunhao = raw == ord("、")
+    def of(cls, table: HitTable, corpus: _Corpus, count: np.ndarray, marks: _Marks | None = None) -> _Evidence:
+        marks = marks or _Marks.of(corpus)
+        codes, dunhao = corpus.codes, marks.dunhao  # codes are the characters themselves, but 0 off words
         start = corpus.starts[table.segment] + table.start
         end = corpus.starts[table.segment] + table.end  # the separator after each text bounds it
         uses = np.maximum(count, 1)
         n_phrases = len(count)
 
         def neighbour(at: np.ndarray) -> np.ndarray:  # a word character or 、, else -1 (free)
-            return np.where((corpus.codes[at] != 0) | dunhao[at], raw[at].astype(np.int64), -1)
+            return np.where(codes[at] != 0, codes[at].astype(np.int64), np.where(dunhao[at], ord("、"), -1))
+
+        def digit(at: np.ndarray) -> np.ndarray:
+            return (codes[at] >= ord("0")) & (codes[at] <= ord("9"))
 
         (left, left_top), (right, _) = (
             _neighbours(table.phrase, neighbour(side), uses) for side in (start - 1, end)
@@ -1069,17 +1250,16 @@ class _Evidence:
         # (中央八项规定: 八项规定 is the formula), nor a verb that governs it (坚持稳中求进工作总基调).
         # A word that mostly follows is no such sign either: formulas often modify a head (八项规定精神).
         piece = _after_names(table.phrase, start, corpus, uses, candidates=left_top >= PIECE_SHARE / 2)
-        digit = (raw >= ord("0")) & (raw <= ord("9"))
-        numbered = digit[start - 1].copy()
+        numbered = digit(start - 1)
         blocked = np.zeros(len(end), dtype=bool)  # a number after punctuation belongs to the next clause
         for step in range(4):
-            at = np.minimum(end + step, len(raw) - 1)
-            numbered |= ~blocked & digit[at]
-            blocked |= (corpus.codes[at] == 0) & ~digit[at] & (raw[at] != ord("."))
+            at = np.minimum(end + step, len(codes) - 1)
+            numbered |= ~blocked & digit(at)
+            blocked |= (codes[at] == 0) & ~marks.dot[at]
         # Cut short: most uses go on with the same character (医药卫生体制|改革, 强农惠农富农|政策,
         # 五大发展|理念). A function character after it (的, 和) ends the phrase rather than continuing it.
-        function = np.isin(raw, np.fromiter((ord(char) for char in FUNCTION_CHARS), dtype=np.uint32))
-        follows = np.where((corpus.codes[end] != 0) & ~function[end], raw[end].astype(np.int64), -1)
+        after = codes[end].astype(np.int64)
+        follows = np.where((after != 0) & ~np.isin(after, _FUNCTION_CODES), after, -1)
         _, follows_top = _neighbours(table.phrase, follows, uses)
         has_list = np.fromiter(("、" in name for name in table.names), dtype=bool, count=n_phrases)
         continues = [np.bincount(table.phrase, weights=dunhao[side], minlength=n_phrases) / uses for side in (start - 1, end)]
@@ -1091,6 +1271,12 @@ class _Evidence:
             cut_list=has_list & (np.maximum(*continues) >= FRAGMENT_SHARE),
         )
 
+    @classmethod
+    def join(cls, parts: Sequence[_Evidence]) -> _Evidence:
+        """The evidence of consecutive blocks of phrases as one."""
+        names = [item.name for item in fields(cls)]
+        return cls(**{name: np.concatenate([getattr(part, name) for part in parts]) for name in names})
+
     def roles(self, coverage: np.ndarray, change: np.ndarray, quoted: np.ndarray, *, dated: bool) -> list[str]:
         """formula, or what else a phrase is: a statistics label, boilerplate or a fragment."""
         boilerplate = dated & (coverage >= BOILERPLATE_COVERAGE) & (change <= BOILERPLATE_CHANGE)
@@ -1100,6 +1286,53 @@ class _Evidence:
         role[boilerplate] = "boilerplate"
         role[self.next_to_number >= LABEL_SHARE] = "label"
         return role.tolist()
+
+
+@dataclass(frozen=True)
+class _Marks:
+    """Per character of the corpus: whether it is 、 or a full stop (off words, where ``codes`` is 0)."""
+
+    dunhao: np.ndarray
+    dot: np.ndarray
+
+    @classmethod
+    def of(cls, corpus: _Corpus) -> _Marks:
+        def where(char: str) -> np.ndarray:
+            found = np.zeros(len(corpus.codes), dtype=bool)
+            found[np.fromiter((m.start() for m in re.finditer(re.escape(char), corpus.text)), dtype=np.int64)] = True
+            return found
+
+        return cls(where("、"), where("."))
+
+
+_FUNCTION_CODES = np.fromiter(map(ord, FUNCTION_CHARS), dtype=np.int64)
+
+
+SUMMARY_ROWS = 1 << 20  # hits summarised at once: bounds the memory of the ranking's steps
+
+
+def _phrase_blocks(table: HitTable) -> Iterator[tuple[int, int, HitTable]]:
+    """The hits cut between phrases into blocks of about ``SUMMARY_ROWS`` hits (a phrase is never split):
+    ``(first phrase, phrase after the last, the block's hits with phrases numbered from first)``.
+    ``table.phrase`` ascends (as ``_hit_table`` makes it)."""
+    rows = SUMMARY_ROWS
+    n_phrases = len(table.names)
+    bounds = np.searchsorted(table.phrase, np.arange(n_phrases + 1))  # each phrase's first row
+    first = 0
+    while first < n_phrases:
+        stop = int(np.searchsorted(bounds, bounds[first] + rows, side="right")) - 1
+        stop = min(max(stop, first + 1), n_phrases)
+        low, high = int(bounds[first]), int(bounds[stop])
+        yield first, stop, HitTable(
+            table.names[first:stop],
+            table.segment_ids,
+            table.phrase[low:high] - first,
+            table.segment[low:high],
+            table.sentence[low:high],
+            table.start[low:high],
+            table.end[low:high],
+        )
+        first = stop
 
 
 def _neighbours(phrase: np.ndarray, neighbour: np.ndarray, uses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

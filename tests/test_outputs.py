@@ -70,6 +70,33 @@ def test_hits_csv_offsets_index_the_segment_text(tmp_path: Path) -> None:
     assert all(by_id[r["segment_id"]][int(r["start"]) : int(r["end"])] == r["surface"] for r in rows)
 
 
+def test_hits_of_wanted_phrases_are_read_down_to_the_last_one_wanted(tmp_path: Path) -> None:
+    table = HitTable(
+        names=("两个确立", "高端化、智能化"),
+        segment_ids=("a", "b"),
+        phrase=np.array([0, 1, 1]),
+        segment=np.array([0, 0, 1]),
+        sentence=np.array([0, 0, 0]),
+        start=np.array([3, 11, 2]),
+        end=np.array([7, 18, 9]),
+    )
+    ranks = {"两个确立": 0, "高端化、智能化": 1}
+    for table_format in ("csv", "parquet"):
+        out = tmp_path / table_format
+        out.mkdir()
+        outputs.write_hits(out / "hits.csv", table, SEGMENTS, table_format=table_format)
+        assert list(outputs.read_hits_of(out, {"高端化、智能化"}, ranks)) == [
+            ("高端化、智能化", "上海", "a", 11, 18),
+            ("高端化、智能化", "三明", "b", 2, 9),
+        ]
+        assert list(outputs.read_hits_of(out, {"两个确立"}, ranks)) == [("两个确立", "上海", "a", 3, 7)]
+    # Rows come by rank: a row of 两个确立 after those of a later phrase is past where reading stops.
+    plain = tmp_path / "csv" / "hits.csv"
+    plain.write_text(plain.read_text(encoding="utf-8") + "两个确立,两个确立,b,三明,2016,0,0,4\n", encoding="utf-8")
+    assert list(outputs.read_hits_of(tmp_path / "csv", {"两个确立"}, ranks)) == [("两个确立", "上海", "a", 3, 7)]
+    assert len(list(outputs.read_hits_of(tmp_path / "csv", {"两个确立", "高端化、智能化"}, ranks))) == 4
+
+
 def test_segments_csv_adds_city_columns_only_when_there_are_cities(tmp_path: Path) -> None:
     sentences = [
         Sentence("a", 0, 0, 18, SEGMENTS[0].text, ("坚持",)),

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from collections import Counter
+
+import numpy as np
 import pytest
 from conftest import shared_path
 
+from pipeline import phrases as phrases_module
 from pipeline.config import Settings
 from pipeline.engine import analyse
 from pipeline.lexicon import general_frequencies
@@ -316,6 +320,67 @@ def test_grams_counted_before_segmentation_give_the_same_phrases(nlp, seed_segme
     # Grams of other texts are not used: they are counted again.
     other = count_grams(seed_segments[:2])
     assert extract(seed_segments, analysed.sentences, analysed.spans, grams=other).phrases == alone.phrases
+
+
+def test_phrases_summarised_a_few_hits_at_a_time_are_the_same(nlp, seed_segments, monkeypatch) -> None:
+    """The ranking's steps take the hits a block of phrases at a time (bounded memory): blocks of one
+    phrase each give the same phrases, scores and roles as one block of all."""
+    analysed = analyse(seed_segments, nlp)
+    whole = extract(seed_segments, analysed.sentences, analysed.spans)
+    monkeypatch.setattr(phrases_module, "SUMMARY_ROWS", 1)
+    blocks = list(phrases_module._phrase_blocks(whole.hit_table))
+    assert len(blocks) == len(whole.phrases) > 20
+    assert extract(seed_segments, analysed.sentences, analysed.spans).phrases == whole.phrases
+
+
+_GRAM_TEXTS = [
+    "坚持新发展理念，完整、准确、全面贯彻新发展理念。推动高质量发展。",
+    "完整准确全面贯彻新发展理念，推动高质量发展，坚持新发展理念。",
+    "推动高质量发展取得新成效。坚持新发展理念不动摇。",
+    "全面贯彻新发展理念，推动高质量发展。",
+]
+
+
+def _plain_gram_counts(codes, n: int, min_count: int) -> dict[tuple[int, ...], int]:
+    """Every n-gram of word characters (no 0 code) of the key-space codes said ``min_count``+ times."""
+    codes = codes.tolist()
+    found = Counter(
+        tuple(codes[i : i + n]) for i in range(len(codes) - n + 1) if all(codes[i : i + n])
+    )
+    return {gram: times for gram, times in found.items() if times >= min_count}
+
+
+@pytest.mark.parametrize("rows", [1, 3, 1 << 19])
+def test_gram_counts_in_buckets_equal_a_plain_count(monkeypatch, rows: int) -> None:
+    """Counted in buckets of a few hashes (and chunks of a few rows), the tables are the plain counts
+    of every n-gram, the occurrences kept are those of one pass, and each points at its n-gram."""
+    segments = [
+        Segment(f"doc#{i}", "doc", REGIONS[i % len(REGIONS)], "", "", None, normalize(text))
+        for i, text in enumerate(_GRAM_TEXTS)
+    ]
+    settings = Settings(min_chars=2, max_chars=8)
+    whole = count_grams(segments, settings)  # one bucket, one chunk
+    monkeypatch.setattr(phrases_module, "_BUCKET_ROWS", rows)
+    monkeypatch.setattr(phrases_module, "_CHUNK_ROWS", max(rows, 2))
+    grams = count_grams(segments, settings)
+    for n in range(1, settings.max_chars + 1):
+        expected = {
+            int(phrases_module._hashes(np.asarray(gram, dtype=np.uint32), np.zeros(1, np.int64), n)[0]): times
+            for gram, times in _plain_gram_counts(grams.codes, n, grams.min_count).items()
+        }
+        hashes, counts = grams.tables.get(n, (np.zeros(0, np.uint64), np.zeros(0, np.int64)))
+        assert hashes.tolist() == sorted(expected)
+        assert counts.tolist() == [expected[value] for value in sorted(expected)]
+        assert np.array_equal(hashes, whole.tables.get(n, (hashes,))[0])
+    assert len(grams.grams) == len(whole.grams)
+    for (n, positions, group), (n_whole, positions_whole, group_whole) in zip(grams.grams, whole.grams, strict=True):
+        assert n == n_whole and np.array_equal(positions, positions_whole) and np.array_equal(group, group_whole)
+        assert np.all(np.diff(positions) > 0)
+        assert np.array_equal(grams.tables[n][0][group], phrases_module._hashes(grams.codes, positions, n))
+    kept_5 = {
+        "".join(map(chr, grams.codes[at : at + 5])) for n, positions, _ in grams.grams if n == 5 for at in positions
+    }
+    assert kept_5 == {"新发展理念"}  # 高质量发展 recurs too, but always after 推动: not free
 
 
 def _rank(result, phrase: str) -> int:
