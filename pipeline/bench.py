@@ -602,6 +602,8 @@ def tables(pickle_path: Path, out: Path, stages: Sequence[str] = TABLE_STAGES) -
         command = [sys.executable, "-m", "pipeline.bench", "--tables-child", name, str(pickle_path), str(out)]
         done = subprocess.run(command, check=True, capture_output=True, text=True)
         print(done.stdout.strip().splitlines()[-1], flush=True)
+
+
 _PEAKS: list[int] = []  # the peak each enclosing ``_traced`` saw before an inner one reset it
 
 
