@@ -510,6 +510,100 @@ def scale(corpora: Sequence[Path], copies: int, work: Path, workers: int, batch_
     print(scale_report(measures, copies))
 
 
+# --------------------------------------------------------------------------- the tables mode
+
+TABLE_STAGES = ("adoption", "keyness", "graph", "write")
+
+
+def tables_inputs(corpora: Sequence[Path], cache_dir: Path, pickle_path: Path) -> None:
+    """Make the inputs of the stages after the phrase stage once (segments, hits, phrases, counts),
+    segmentation read from the warm cache ``cache_dir``, and pickle them to ``pickle_path``."""
+    import pickle
+
+    from pipeline import api
+    from pipeline.config import Settings
+
+    settings = Settings(cache_dir=str(cache_dir))
+    result = api.extract_phrases(api.Corpus.from_folder(*corpora), settings)
+    inputs = {
+        "segments": result.segments,
+        "found": result.found,
+        "counts": result.counts,
+        "settings": settings,
+    }
+    with pickle_path.open("wb") as handle:
+        pickle.dump(inputs, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _table_stage(name: str, inputs: dict[str, Any], out: Path) -> None:
+    """One stage of ``run._run_stages`` after the phrase stage, as the run calls it."""
+    from pipeline import api, compare, graph, outputs
+
+    segments, found, counts = inputs["segments"], inputs["found"], inputs["counts"]
+    hits, phrases = found.hit_table, found.phrases
+    if name == "adoption":
+        compare.write_adoption(
+            out,
+            compare.iter_adoption(segments, hits, phrases, include_zero=False, counts=counts),
+            compare.adoption_matrix(segments, hits, phrases, counts=counts),
+        )
+    elif name == "keyness":
+        compare.write_keyness(out, compare.iter_keyness(segments, hits, phrases, min_count=1, counts=counts))
+        compare.write_diffusion(out, compare.iter_diffusion(segments, hits, phrases, counts=counts))
+    elif name == "graph":
+        options = api.graph_settings(inputs["settings"])
+        cooccurrence = graph.build_graph(phrases, hits, segments, settings=options)
+        graph.write_graphml(cooccurrence, out / "cooccurrence.graphml")
+        graph.write_gexf(cooccurrence, out / "cooccurrence.gexf")
+        graph.write_dynamic_gexf(cooccurrence, out / "cooccurrence_dynamic.gexf")
+        graph.write_themes(out, *graph.theme_tables(cooccurrence, hits, segments))
+        bipartite = graph.build_bipartite_graph(phrases, hits, segments, settings=options)
+        graph.write_graphml(bipartite, out / "region_phrase.graphml")
+    else:
+        outputs.write_phrases(out / "phrases.csv", phrases)
+        outputs.write_hits(out / "hits.csv", hits, segments)
+        outputs.write_hits(out / "in_word_hits.csv", found.in_word, segments)
+
+
+def _status_kb(field_name: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _tables_child(pickle_path: Path, name: str, out: Path) -> None:
+    """Load the inputs, then run one stage: prints its seconds and its peak memory above the inputs
+    (VmHWM, reset after loading, minus VmRSS then), as one JSON line."""
+    import gc
+    import pickle
+
+    with pickle_path.open("rb") as handle:
+        inputs = pickle.load(handle)
+    gc.collect()
+    gc.freeze()  # as in a forked stage: the inputs are old objects, not scanned again
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+        handle.write("5")  # resets VmHWM to the current RSS
+    base = _status_kb("VmRSS")
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    _table_stage(name, inputs, out)
+    seconds = time.perf_counter() - started
+    peak = _status_kb("VmHWM")
+    peak_mb, inputs_mb = round((peak - base) / 1024, 1), round(base / 1024, 1)
+    print(json.dumps({"stage": name, "seconds": round(seconds, 2), "peak_mb": peak_mb, "inputs_mb": inputs_mb}))
+
+
+def tables(pickle_path: Path, out: Path, stages: Sequence[str] = TABLE_STAGES) -> None:
+    """The tables mode: each stage after the phrase stage in its own subprocess on the pickled inputs
+    (``tables_inputs``); prints seconds and peak memory above the inputs, writes the files under ``out``."""
+    for name in stages:
+        command = [sys.executable, "-m", "pipeline.bench", "--tables-child", name, str(pickle_path), str(out)]
+        done = subprocess.run(command, check=True, capture_output=True, text=True)
+        print(done.stdout.strip().splitlines()[-1], flush=True)
+
+
 _PEAKS: list[int] = []  # the peak each enclosing ``_traced`` saw before an inner one reset it
 
 
@@ -592,9 +686,31 @@ def main(argv: list[str] | None = None) -> None:
         help="the phrase stage's n-gram counting (and, with --cache, its search) on the corpora: seconds and "
         "peak traced memory",
     )
-    parser.add_argument("--cache", type=Path, help="--grams: the NLP cache of a run over the same corpora")
+    parser.add_argument(
+        "--cache", type=Path, help="--grams, --tables: the NLP cache of a run over the same corpora"
+    )
     parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--tables",
+        type=Path,
+        metavar="PICKLE",
+        help="tables mode: seconds and peak memory of the stages after the phrase stage on the inputs "
+        "pickled in PICKLE (made first, from the corpora and --cache, when it does not exist); files "
+        "written under --work",
+    )
+    parser.add_argument("--stage", action="append", choices=TABLE_STAGES, help="tables mode: only these")
+    parser.add_argument("--tables-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.tables_child:
+        name, pickle_path, out = args.tables_child
+        _tables_child(Path(pickle_path), name, Path(out))
+        return
+    if args.tables is not None:
+        if not args.tables.exists():
+            tables_inputs(args.corpus, args.cache, args.tables)
+        out = args.work or Path(tempfile.mkdtemp(prefix="tifa-tables-"))
+        tables(args.tables, out, args.stage or TABLE_STAGES)
+        return
 
     from pipeline.config import Settings
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from pipeline.io_utils import write_csv
 from pipeline.records import Hit, HitTable, Phrase, Segment, pick
-from pipeline.tables import write_rows
+from pipeline.tables import CHUNK_ROWS, write_rows
 
 __all__ = [
     "AdoptionMatrix",
@@ -48,6 +48,9 @@ __all__ = [
     "adoption_matrix",
     "count_hits",
     "diffusion",
+    "iter_adoption",
+    "iter_diffusion",
+    "iter_keyness",
     "keyness",
     "write_adoption",
     "write_diffusion",
@@ -243,7 +246,7 @@ _Row = TypeVar("_Row", bound=tuple)
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building rows.
+    """Pause the cyclic garbage collector while building rows (or writing rows built as they are written).
 
     Every new tuple counts toward the collector's thresholds: building hundreds of thousands of them
     with it running costs many passes over the young objects and, now and then, a full pass over every
@@ -285,51 +288,70 @@ def adoption(
     ``count > 0`` are kept (then absence no longer distinguishes "no text" from "not used").
     Unattributed segments are left out. Rows are sorted by region, year (overall first), phrase.
     ``counts``, when given, must be ``count_hits(segments, hits, phrases)``; the hits are then not
-    counted again.
+    counted again. :func:`iter_adoption` gives the same rows a chunk at a time.
 
     >>> seg = Segment("s1", "a.txt", "上海", "", "", 2017, "增强四个意识。")
     >>> rows = adoption([seg], [Hit("四个意识", "s1", 0, 2, 6)], [_phrase("四个意识")])
     >>> [(r.region, r.year, r.count, round(r.per_10k, 1)) for r in rows]
     [('上海', None, 1, 1428.6), ('上海', 2017, 1, 1428.6)]
     """
+    return list(iter_adoption(segments, hits, phrases, include_zero=include_zero, counts=counts))
+
+
+def iter_adoption(
+    segments: Sequence[Segment],
+    hits: HitTable | Iterable[Hit],
+    phrases: Iterable[Phrase],
+    *,
+    include_zero: bool = True,
+    counts: HitCounts | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[AdoptionRow]:
+    """The rows of :func:`adoption`, in its order, built about ``chunk_rows`` at a time (a region-year
+    is never split): a writer consuming them never holds all of them."""
     c = counts if counts is not None else count_hits(segments, hits, phrases)
-    n_phrases = len(c.vocabulary)
+    n_phrases, n_years = len(c.vocabulary), len(c.years)
     # Cells are (region, slot) with text, slot 0 for all years and 1 + y for year y; np.nonzero
     # walks them row by row, so they come sorted as the rows are.
     chars = np.concatenate((c.region_chars[:, None], c.year_chars), axis=1)
     cell_region, cell_slot = np.nonzero(chars > 0)
     if cell_region.size == 0 or n_phrases == 0:
-        return []
+        return
     cell_chars = chars[cell_region, cell_slot]
-    cell_of = np.full(chars.shape, -1, dtype=np.int64)
-    cell_of[cell_region, cell_slot] = np.arange(cell_region.size)
-    region, year, phrase = c.decode()
-    year_cell = cell_of[region, year + 1]
-    dated = year_cell >= 0
+    every = np.arange(n_phrases)
+    pieces: list[tuple[int, np.ndarray, np.ndarray]] = []  # (cell, phrase indices, counts)
+    held = 0
+    for cell, (region, slot) in enumerate(zip(cell_region.tolist(), cell_slot.tolist(), strict=True)):
+        if slot == 0:
+            phrase = every if include_zero else np.flatnonzero(c.total[region])
+            found = c.total[region, phrase]
+        else:  # the sorted keys of this region-year are one run of ``cells``
+            first = (region * n_years + slot - 1) * n_phrases
+            low, high = np.searchsorted(c.cells, (first, first + n_phrases)).tolist()
+            phrase, found = c.cells[low:high] - first, c.cell_counts[low:high]
+            if include_zero:
+                dense = np.zeros(n_phrases, dtype=np.int64)
+                dense[phrase] = found
+                phrase, found = every, dense
+        pieces.append((cell, phrase, found))
+        held += len(phrase)
+        if held >= chunk_rows:
+            yield from _adoption_rows(c, cell_chars, cell_region, cell_slot, pieces)
+            pieces, held = [], 0
+    if pieces:
+        yield from _adoption_rows(c, cell_chars, cell_region, cell_slot, pieces)
 
-    if include_zero:
-        dense = np.zeros((cell_region.size, n_phrases), dtype=np.int64)
-        overall = cell_slot == 0
-        dense[overall] = c.total[cell_region[overall]]
-        dense[year_cell[dated], phrase[dated]] = c.cell_counts[dated]
-        entry_cell = np.repeat(np.arange(cell_region.size), n_phrases)
-        entry_phrase = np.tile(np.arange(n_phrases), cell_region.size)
-        entry_count = dense.ravel()
-    else:
-        used_region, used_phrase = np.nonzero(c.total)
-        overall_cell = cell_of[used_region, 0]
-        has_text = overall_cell >= 0
-        keys = np.concatenate(
-            (
-                overall_cell[has_text] * n_phrases + used_phrase[has_text],
-                year_cell[dated] * n_phrases + phrase[dated],
-            )
-        )
-        found = np.concatenate((c.total[used_region, used_phrase][has_text], c.cell_counts[dated]))
-        order = np.argsort(keys)
-        entry_count = found[order]
-        entry_cell, entry_phrase = np.divmod(keys[order], n_phrases)
 
+def _adoption_rows(
+    c: HitCounts,
+    cell_chars: np.ndarray,
+    cell_region: np.ndarray,
+    cell_slot: np.ndarray,
+    pieces: Sequence[tuple[int, np.ndarray, np.ndarray]],
+) -> list[AdoptionRow]:
+    entry_cell = np.concatenate([np.full(len(phrase), cell) for cell, phrase, _ in pieces])
+    entry_phrase = np.concatenate([phrase for _, phrase, _ in pieces])
+    entry_count = np.concatenate([found for _, _, found in pieces])
     entry_chars = cell_chars[entry_cell]
     # Exact integers divided in float64: the same correctly rounded value as count * PER / chars.
     rate = (entry_count * PER) / entry_chars
@@ -392,14 +414,44 @@ def keyness(
     two phrases in use the odds are undefined and the result is empty. Regions with text but no hits
     are scored too. Rows with ``count < min_count`` are left out of the result (they are still part of
     every score). Rows are sorted by region, then score descending, then phrase; ``top`` keeps the first
-    ``top`` of each region. ``counts`` as for :func:`adoption`.
+    ``top`` of each region. ``counts`` as for :func:`adoption`; :func:`iter_keyness` gives the same rows
+    a few regions at a time.
 
-    All regions are scored at once on the region × phrase matrix, with the same operations in the same
-    order per element as a loop over the regions would do, so the floats are the same.
+    Regions are scored a few at a time on their rows of the region × phrase matrix, with the same
+    operations in the same order per element as a loop over the regions would do, so the floats are
+    the same however many are scored at once.
 
     Raises:
         ValueError: ``prior_scale`` not positive, or ``reference`` names a region with no text.
     """
+    return list(
+        iter_keyness(
+            segments,
+            hits,
+            phrases,
+            reference=reference,
+            prior_scale=prior_scale,
+            min_count=min_count,
+            counts=counts,
+            top=top,
+        )
+    )
+
+
+def iter_keyness(
+    segments: Sequence[Segment],
+    hits: HitTable | Iterable[Hit],
+    phrases: Iterable[Phrase],
+    *,
+    reference: Iterable[str] | None = None,
+    prior_scale: float | None = None,
+    min_count: int = 0,
+    counts: HitCounts | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    top: int | None = None,
+) -> Iterator[KeynessRow]:
+    """The rows of :func:`keyness`, in its order, scored ``chunk_rows`` matrix cells (whole regions,
+    at least one) at a time. The arguments are checked at the first row asked for."""
     c = counts if counts is not None else count_hits(segments, hits, phrases)
     with_text = np.flatnonzero(c.region_chars > 0)
     regions = [c.regions[i] for i in with_text.tolist()]
@@ -413,10 +465,9 @@ def keyness(
 
     used = np.flatnonzero(c.total.sum(axis=0) > 0)  # hits in any attributed region
     if len(used) < 2 or not regions:
-        return []
+        return
     y_int = c.total[np.ix_(with_text, used)]
-    y = y_int.astype(float)
-    y_w = y.sum(axis=0)
+    y_w = y_int.sum(axis=0).astype(float)  # exact integers: the float sum of the float counts
     n = y_w.sum()
     a0 = n / len(regions) if prior_scale is None else float(prior_scale)
     alpha = a0 * y_w / n
@@ -425,33 +476,35 @@ def keyness(
     # (integers, so exact whatever the order of summation).
     in_reference = np.array([reference_set is None or r in reference_set for r in regions])
     scored = np.flatnonzero(in_reference.sum() - in_reference > 0)  # regions with a reference left
-    if scored.size == 0:
-        return []
-    y_i_int = y_int[scored]
-    y_j_int = y_int[in_reference].sum(axis=0) - y_i_int * in_reference[scored, None]
-    y_i, y_j = y[scored], y_j_int.astype(float)
-    delta = _log_odds(y_i, alpha, a0) - _log_odds(y_j, alpha, a0)
-    variance = 1.0 / (y_i + alpha) + 1.0 / (y_j + alpha)
-    score = delta / np.sqrt(variance)
+    reference_total = y_int[in_reference].sum(axis=0)
+    step = max(1, chunk_rows // len(used))
+    for first in range(0, scored.size, step):
+        chunk = scored[first : first + step]
+        y_i_int = y_int[chunk]
+        y_j_int = reference_total - y_i_int * in_reference[chunk, None]
+        y_i, y_j = y_i_int.astype(float), y_j_int.astype(float)
+        delta = _log_odds(y_i, alpha, a0) - _log_odds(y_j, alpha, a0)
+        variance = 1.0 / (y_i + alpha) + 1.0 / (y_j + alpha)
+        score = delta / np.sqrt(variance)
 
-    # Score descending within each region, ties in phrase (column) order: a stable sort of -score.
-    order = np.argsort(-score, axis=1, kind="stable")
-    flat = (order + (np.arange(scored.size) * len(used))[:, None]).ravel()
-    flat = flat[y_i_int.ravel()[flat] >= min_count]
-    if top is not None:  # the first rows of each region (flat runs region by region)
-        first_of_region = np.searchsorted(flat // len(used), flat // len(used))
-        flat = flat[np.arange(len(flat)) - first_of_region < top]
-    row, column = np.divmod(flat, len(used))
-    return _rows(
-        KeynessRow,
-        pick(regions, scored[row]),
-        pick(c.vocabulary, used[column]),
-        y_i_int.ravel()[flat].tolist(),
-        score.ravel()[flat].tolist(),
-        delta.ravel()[flat].tolist(),
-        variance.ravel()[flat].tolist(),
-        y_j_int.ravel()[flat].tolist(),
-    )
+        # Score descending within each region, ties in phrase (column) order: a stable sort of -score.
+        order = np.argsort(-score, axis=1, kind="stable")
+        flat = (order + (np.arange(chunk.size) * len(used))[:, None]).ravel()
+        flat = flat[y_i_int.ravel()[flat] >= min_count]
+        if top is not None:  # the first rows of each region (flat runs region by region)
+            first_of_region = np.searchsorted(flat // len(used), flat // len(used))
+            flat = flat[np.arange(len(flat)) - first_of_region < top]
+        row, column = np.divmod(flat, len(used))
+        yield from _rows(
+            KeynessRow,
+            pick(regions, chunk[row]),
+            pick(c.vocabulary, used[column]),
+            y_i_int.ravel()[flat].tolist(),
+            score.ravel()[flat].tolist(),
+            delta.ravel()[flat].tolist(),
+            variance.ravel()[flat].tolist(),
+            y_j_int.ravel()[flat].tolist(),
+        )
 
 
 def _log_odds(y: np.ndarray, alpha: np.ndarray, a0: float) -> np.ndarray:
@@ -475,15 +528,28 @@ def diffusion(
     Only dated, attributed text counts. There is one row per phrase and per year in which any region
     has text (empty when no segment has a year). ``first_year`` is the earliest year with a hit and
     ``first_regions`` the regions using the phrase that year; both are empty for a phrase never seen in
-    dated text. Rows are sorted by phrase, then year. ``counts`` as for :func:`adoption`.
+    dated text. Rows are sorted by phrase, then year. ``counts`` as for :func:`adoption`;
+    :func:`iter_diffusion` gives the same rows a few phrases at a time.
     """
+    return list(iter_diffusion(segments, hits, phrases, counts=counts))
+
+
+def iter_diffusion(
+    segments: Sequence[Segment],
+    hits: HitTable | Iterable[Hit],
+    phrases: Iterable[Phrase],
+    *,
+    counts: HitCounts | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[DiffusionRow]:
+    """The rows of :func:`diffusion`, in its order, built about ``chunk_rows`` at a time (whole phrases)."""
     c = counts if counts is not None else count_hits(segments, hits, phrases)
     n_regions, n_phrases = len(c.regions), len(c.vocabulary)
     has_text = c.year_chars > 0
     year_has_text = has_text.any(axis=0)
     years = [year for year, ok in zip(c.years, year_has_text.tolist(), strict=True) if ok]
     if not years or not n_phrases:
-        return []
+        return
     n_years = len(years)
     has_text = has_text[:, year_has_text]
     with_text = has_text.sum(axis=0)
@@ -499,45 +565,56 @@ def diffusion(
     # Users of each (phrase, year) cell, regions in name order (region indices are sorted by name).
     by_cell = np.sort((phrase * n_years + year) * n_regions + region)
     using_n = np.bincount(by_cell // n_regions, minlength=n_phrases * n_years)
-    bounds = np.concatenate(([0], np.cumsum(using_n))).tolist()
-    names = pick(c.regions, by_cell % n_regions)
-    with gc_paused():
-        using = [tuple(names[a:b]) for a, b in pairwise(bounds)]
+    bounds = np.concatenate(([0], np.cumsum(using_n)))
 
     # A region has adopted a phrase from the first year it used it on.
     by_region = np.sort((phrase * n_regions + region) * n_years + year)
+    del region, year, phrase, kept
     first = np.ones(by_region.size, dtype=bool)
     first[1:] = by_region[1:] // n_years != by_region[:-1] // n_years
     adopted = np.bincount(
         (by_region[first] // (n_regions * n_years)) * n_years + by_region[first] % n_years,
         minlength=n_phrases * n_years,
     )
+    del by_region, first
     adopted = adopted.reshape(n_phrases, n_years).cumsum(axis=1).ravel()
 
     used_cell = using_n.reshape(n_phrases, n_years) > 0
-    first_t = used_cell.argmax(axis=1).tolist()
-    seen = used_cell.any(axis=1).tolist()
-    first_years = [years[t] if ok else None for t, ok in zip(first_t, seen, strict=True)]
-    first_regions = [
-        using[p * n_years + t] if ok else () for p, (t, ok) in enumerate(zip(first_t, seen, strict=True))
-    ]
-    with_text_all = np.tile(with_text, n_phrases)
-    observed_all = np.tile(observed, n_phrases)
-    # Exact integers divided in float64: the same correctly rounded values as int / int.
-    return _rows(
-        DiffusionRow,
-        pick(c.vocabulary, np.repeat(np.arange(len(c.vocabulary)), n_years)),
-        years * n_phrases,
-        using_n.tolist(),
-        with_text_all.tolist(),
-        (using_n / with_text_all).tolist(),
-        adopted.tolist(),
-        observed_all.tolist(),
-        (adopted / observed_all).tolist(),
-        [value for value in first_years for _ in range(n_years)],
-        [value for value in first_regions for _ in range(n_years)],
-        using,
-    )
+    first_t = used_cell.argmax(axis=1)
+    seen = used_cell.any(axis=1)
+    step = max(1, chunk_rows // n_years)
+    for low in range(0, n_phrases, step):
+        high = min(low + step, n_phrases)
+        rows = slice(low * n_years, high * n_years)
+        cut = bounds[low * n_years : high * n_years + 1]
+        names = pick(c.regions, by_cell[cut[0] : cut[-1]] % n_regions)
+        with gc_paused():
+            using = [tuple(names[a:b]) for a, b in pairwise((cut - cut[0]).tolist())]
+        first_years = [
+            years[t] if ok else None
+            for t, ok in zip(first_t[low:high].tolist(), seen[low:high].tolist(), strict=True)
+        ]
+        first_regions = [
+            using[p * n_years + t] if ok else ()
+            for p, (t, ok) in enumerate(zip(first_t[low:high].tolist(), seen[low:high].tolist(), strict=True))
+        ]
+        with_text_all = np.tile(with_text, high - low)
+        observed_all = np.tile(observed, high - low)
+        # Exact integers divided in float64: the same correctly rounded values as int / int.
+        yield from _rows(
+            DiffusionRow,
+            pick(c.vocabulary, np.repeat(np.arange(low, high), n_years)),
+            years * (high - low),
+            using_n[rows].tolist(),
+            with_text_all.tolist(),
+            (using_n[rows] / with_text_all).tolist(),
+            adopted[rows].tolist(),
+            observed_all.tolist(),
+            (adopted[rows] / observed_all).tolist(),
+            [value for value in first_years for _ in range(n_years)],
+            [value for value in first_regions for _ in range(n_years)],
+            using,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -557,34 +634,34 @@ def write_adoption(
 ) -> None:
     """Write ``adoption.csv`` (long; ``adoption.parquet`` with ``table_format`` parquet) and, when
     given, ``adoption_matrix.csv`` (phrase × region)."""
-    write_rows(Path(out_dir) / "adoption.csv", AdoptionRow._fields, rows, table_format=table_format)
+    with gc_paused():  # rows built while writing: see _rows
+        write_rows(Path(out_dir) / "adoption.csv", AdoptionRow._fields, rows, table_format=table_format)
     if matrix is not None:
         write_csv(Path(out_dir) / "adoption_matrix.csv", matrix.header, matrix.rows())
 
 
 def write_keyness(out_dir: Path, rows: Iterable[KeynessRow]) -> None:
-    """Write ``keyness.csv``."""
-    write_csv(Path(out_dir) / "keyness.csv", KeynessRow._fields, rows)
+    """Write ``keyness.csv`` (in chunks of rows: ``rows`` may be an iterator of any length)."""
+    with gc_paused():  # rows built while writing: see _rows
+        write_rows(Path(out_dir) / "keyness.csv", KeynessRow._fields, rows)
 
 
 def write_diffusion(
     out_dir: Path, rows: Iterable[DiffusionRow], *, centre_first_year: Mapping[str, int | None] | None = None
 ) -> None:
-    """Write ``diffusion.csv``; region lists are joined with ``;``.
+    """Write ``diffusion.csv``, in chunks of rows; region lists are joined with ``;``.
 
     ``centre_first_year`` (runs with a reference, ``pipeline.echo``): each phrase's first year in the
     centre's texts, written as a last column ``centre_first_year`` (empty where the centre never says it).
     """
     # Plain tuples, not NamedTuple._replace: a Python-level call per row costs more than the writing.
     plain = ((*r[:9], _joined(r.first_regions), _joined(r.using)) for r in rows)
-    if centre_first_year is None:
-        write_csv(Path(out_dir) / "diffusion.csv", DiffusionRow._fields, plain)
-        return
-    write_csv(
-        Path(out_dir) / "diffusion.csv",
-        (*DiffusionRow._fields, "centre_first_year"),
-        ((*row, centre_first_year.get(row[0])) for row in plain),
-    )
+    header: tuple[str, ...] = DiffusionRow._fields
+    if centre_first_year is not None:
+        header = (*header, "centre_first_year")
+        plain = ((*row, centre_first_year.get(row[0])) for row in plain)
+    with gc_paused():  # rows built while writing: see _rows
+        write_rows(Path(out_dir) / "diffusion.csv", header, plain)
 
 
 def _phrase(text: str) -> Phrase:

@@ -193,11 +193,6 @@ def build_graph(
     """
     ranked = _rank(phrases)
     table = _as_table(hits, segments)
-    occurrences = _occurrences(table, ranked, settings.window)
-    present = np.unique(occurrences.window * (len(phrases) + 1) + occurrences.phrase)
-    n_windows = len(np.unique(occurrences.window))
-    node_windows = np.bincount(present % (len(phrases) + 1), minlength=len(phrases)).tolist()
-
     # Formulas only: statistics labels, boilerplate, fragments and verb frames stay in phrases.csv.
     candidates = [
         index
@@ -205,6 +200,11 @@ def build_graph(
         if phrase.count >= settings.min_node_count and phrase.role == "formula"
     ]
     candidates = candidates[: settings.max_phrases]
+    occurrences = _occurrences(table, ranked, settings.window, keep=candidates)
+    present = np.unique(occurrences.window * (len(phrases) + 1) + occurrences.phrase)
+    n_windows = occurrences.windows
+    # Windows of each candidate (the other phrases' occurrences are not kept: 0).
+    node_windows = np.bincount(present % (len(phrases) + 1), minlength=len(phrases)).tolist()
     counts = _cooccurrence(occurrences, candidates, settings.join_gap)
     by_index = {index: phrase for index, phrase in ranked.values()}
     edges = _select_edges(
@@ -281,18 +281,19 @@ def build_bipartite_graph(
     region_of = {s.segment_id: s.region for s in segments}
     regions = sorted({region_of[segment_id] for segment_id in table.segment_ids} - {""})
     region_number = {region: number for number, region in enumerate(regions)}
-    hit_region = np.asarray([region_number.get(region_of[i], -1) for i in table.segment_ids], np.int64)
-    hit_region = hit_region[table.segment]
-    hit_phrase = _rank_index(table, ranked)[table.phrase]
+    segment_region = np.asarray([region_number.get(region_of[i], -1) for i in table.segment_ids], np.int64)
+    rank = _rank_index(table, ranked)
     wanted = np.zeros(len(phrases) + 1, dtype=bool)  # last slot: phrases not listed (index -1)
     wanted[sorted(chosen_index)] = True
-    keep = wanted[hit_phrase] & (hit_region >= 0)
-    pairs, n_uses = np.unique(hit_region[keep] * len(phrases) + hit_phrase[keep], return_counts=True)
+    found: Counter[int] = Counter()  # region * len(phrases) + phrase: hits, counted a block at a time
+    for low in range(0, len(table), _HITS_PER_BLOCK):
+        at = slice(low, low + _HITS_PER_BLOCK)
+        hit_region, hit_phrase = segment_region[table.segment[at]], rank[table.phrase[at]]
+        keep = wanted[hit_phrase] & (hit_region >= 0)
+        pairs, n_uses = np.unique(hit_region[keep] * len(phrases) + hit_phrase[keep], return_counts=True)
+        found.update(dict(zip(pairs.tolist(), n_uses.tolist(), strict=True)))
     uses: Counter[tuple[str, int]] = Counter(
-        {
-            (regions[pair // len(phrases)], pair % len(phrases)): n
-            for pair, n in zip(pairs.tolist(), n_uses.tolist(), strict=True)
-        }
+        {(regions[pair // len(phrases)], pair % len(phrases)): n for pair, n in sorted(found.items())}
     )
 
     width = _id_width(len(phrases))
@@ -362,23 +363,63 @@ class _Occurrences:
     end: np.ndarray
     segment: np.ndarray  # index into the table's segment_ids
     covered_to: np.ndarray  # furthest end of any listed phrase's hit starting at or before this one
+    windows: int = 0  # windows holding a hit of any listed phrase (kept or not)
 
 
-def _occurrences(table: HitTable, ranked: Mapping[str, tuple[int, Phrase]], window: Window) -> _Occurrences:
-    phrase = _rank_index(table, ranked)[table.phrase]
-    known = phrase >= 0
-    segment, phrase = table.segment[known], phrase[known]
-    start, end = table.start[known], table.end[known]
-    sentence = table.sentence[known] if window == "sentence" else np.zeros(len(segment), dtype=np.int64)
-    window_id = segment * (int(sentence.max(initial=0)) + 1) + sentence
-    stride = int(end.max(initial=0)) + 1
-    by_start = np.lexsort((start, segment))
-    reach = np.maximum.accumulate((segment * stride + end)[by_start])
-    at = np.searchsorted((segment * stride + start)[by_start], segment * stride + start, side="right") - 1
-    covered_to = reach[at] - segment * stride
+# Hits taken at once (whole segments when finding the occurrences): bounds the temporary arrays.
+_HITS_PER_BLOCK = 500_000
+
+
+def _occurrences(
+    table: HitTable,
+    ranked: Mapping[str, tuple[int, Phrase]],
+    window: Window,
+    keep: Sequence[int] | None = None,
+) -> _Occurrences:
+    """The occurrences of the listed phrases, only of those in ``keep`` (rank indices) when given.
+
+    ``covered_to`` and ``windows`` take every listed phrase's hits into account, kept or not. Both
+    depend only on the hits of one segment, so the hits are read a block of whole segments at a time
+    (about ``_HITS_PER_BLOCK``): no temporary array is as long as the table, only the kept rows are.
+    """
+    rank = _rank_index(table, ranked)
+    kept = None  # which rank indices are kept (None: all)
+    if keep is not None:
+        kept = np.zeros(max(int(rank.max(initial=-1)), max(keep, default=-1)) + 1, dtype=bool)
+        kept[np.asarray(keep, dtype=np.int64)] = True
+    sentences = 0  # window ids: segment * (largest sentence index of a listed hit + 1) + sentence
+    if window == "sentence":
+        for low in range(0, len(table), _HITS_PER_BLOCK):
+            at = slice(low, low + _HITS_PER_BLOCK)
+            sentences = max(sentences, int(table.sentence[at][rank[table.phrase[at]] >= 0].max(initial=0)))
+    segment_end = np.cumsum(np.bincount(table.segment, minlength=len(table.segment_ids)))
+    cuts = segment_end[np.searchsorted(segment_end, np.arange(_HITS_PER_BLOCK, len(table), _HITS_PER_BLOCK))]
+    by_segment = np.argsort(table.segment, kind="stable")
+    n_windows = 0
+    parts: list[tuple[np.ndarray, ...]] = []
+    for low, high in itertools.pairwise(np.unique([0, *cuts.tolist(), len(table)]).tolist()):
+        rows = by_segment[low:high]
+        phrase = rank[table.phrase[rows]]
+        listed = phrase >= 0
+        rows, phrase = rows[listed], phrase[listed]
+        segment, start, end = table.segment[rows], table.start[rows], table.end[rows]
+        sentence = table.sentence[rows] if window == "sentence" else np.zeros(len(rows), dtype=np.int64)
+        window_id = segment * (sentences + 1) + sentence
+        n_windows += len(np.unique(window_id))
+        stride = int(end.max(initial=0)) + 1
+        by_start = np.lexsort((start, segment))
+        reach = np.maximum.accumulate((segment * stride + end)[by_start])
+        at = np.searchsorted((segment * stride + start)[by_start], segment * stride + start, side="right") - 1
+        covered_to = reach[at] - segment * stride
+        wanted = slice(None) if kept is None else kept[phrase]
+        parts.append(tuple(column[wanted] for column in (window_id, phrase, start, end, segment, covered_to)))
+    empty = np.zeros(0, dtype=np.int64)
+    window_id, phrase, start, end, segment, covered_to = (
+        np.concatenate([empty, *columns]) for columns in zip(*parts, strict=True)
+    ) if parts else (empty,) * 6
     order = np.lexsort((phrase, end, start, window_id))
     return _Occurrences(
-        window_id[order], phrase[order], start[order], end[order], segment[order], covered_to[order]
+        window_id[order], phrase[order], start[order], end[order], segment[order], covered_to[order], n_windows
     )
 
 
@@ -733,16 +774,17 @@ def theme_tables(
     year_at = {year: number + 1 for number, year in enumerate(years)}  # 0: all years
     seg_region = np.asarray([region_at.get(s.region, -1) for s in attributed], dtype=np.int64)
     seg_year = np.asarray([year_at.get(s.year, -1) if s.region else -1 for s in attributed], dtype=np.int64)
-    theme = theme_of_name[table.phrase] if len(table) else np.zeros(0, dtype=np.int64)
-    region = seg_region[table.segment] if len(table) else theme
-    year = seg_year[table.segment] if len(table) else theme
-    keep = (theme >= 0) & (region >= 0)
-    theme, region, year = theme[keep], region[keep], year[keep]
     shape = (len(region_names), len(years) + 1, len(themes))
     uses = np.zeros(shape, dtype=np.int64)
-    np.add.at(uses, (region, 0, theme), 1)
-    dated = year > 0
-    np.add.at(uses, (region[dated], year[dated], theme[dated]), 1)
+    for low in range(0, len(table), _HITS_PER_BLOCK):  # a block of hits at a time: small temporaries
+        at = slice(low, low + _HITS_PER_BLOCK)
+        theme, segment = theme_of_name[table.phrase[at]], table.segment[at]
+        region, year = seg_region[segment], seg_year[segment]
+        keep = (theme >= 0) & (region >= 0)
+        theme, region, year = theme[keep], region[keep], year[keep]
+        np.add.at(uses, (region, 0, theme), 1)
+        dated = year > 0
+        np.add.at(uses, (region[dated], year[dated], theme[dated]), 1)
 
     adoption: list[ThemeAdoptionRow] = []
     for r, name in enumerate(region_names):

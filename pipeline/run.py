@@ -187,7 +187,7 @@ def _run_stages(
     def adoption_stage() -> None:
         compare.write_adoption(
             staging,
-            compare.adoption(segments, found.hit_table, found.phrases, include_zero=False, counts=counts),
+            compare.iter_adoption(segments, found.hit_table, found.phrases, include_zero=False, counts=counts),
             compare.adoption_matrix(segments, found.hit_table, found.phrases, counts=counts),
             table_format=settings.table_format,
         )
@@ -196,11 +196,11 @@ def _run_stages(
         # Only phrases a region uses: over-use is what distinguishes it (and 30,000 phrases × 31
         # regions of mostly negative scores would bury it).
         compare.write_keyness(
-            staging, compare.keyness(segments, found.hit_table, found.phrases, min_count=1, counts=counts)
+            staging, compare.iter_keyness(segments, found.hit_table, found.phrases, min_count=1, counts=counts)
         )
         compare.write_diffusion(
             staging,
-            compare.diffusion(segments, found.hit_table, found.phrases, counts=counts),
+            compare.iter_diffusion(segments, found.hit_table, found.phrases, counts=counts),
             centre_first_year=echoes.centre_first_years() if echoes else None,
         )
 

@@ -16,6 +16,9 @@ from pipeline.compare import (
     adoption_matrix,
     count_hits,
     diffusion,
+    iter_adoption,
+    iter_diffusion,
+    iter_keyness,
     keyness,
     write_adoption,
     write_diffusion,
@@ -378,18 +381,26 @@ def _loop_keyness(adopted: list[AdoptionRow]) -> dict[tuple[str, str], float]:
     return scores
 
 
+WORDS = ["两个确立", "四个意识", "两个维护", "供给侧结构性改革", "意识", "，", "甲"]
+
+
+def _random_corpus(rng: random.Random) -> tuple[list[Segment], list[Hit], list[str]]:
+    """A few segments of random words in random regions and years, their hits (shuffled), a vocabulary."""
+    segments = [
+        seg(f"s{i}", rng.choice(["上海", "江西", "甘肃", ""]), rng.choice([None, 2016, 2017, 2019]), text)
+        for i in range(rng.randint(1, 8))
+        for text in ["".join(rng.choices(WORDS, k=rng.randint(0, 10)))]
+    ]
+    vocabulary = [*rng.sample(WORDS[:5], rng.randint(1, 5)), "从未出现"]
+    hits = hits_of(segments, WORDS)
+    rng.shuffle(hits)
+    return segments, hits, vocabulary
+
+
 def test_vectorised_functions_equal_plain_loops_on_random_corpora() -> None:
     rng = random.Random(3)
-    words = ["两个确立", "四个意识", "两个维护", "供给侧结构性改革", "意识", "，", "甲"]
     for _ in range(40):
-        segments = [
-            seg(f"s{i}", rng.choice(["上海", "江西", "甘肃", ""]), rng.choice([None, 2016, 2017, 2019]), text)
-            for i in range(rng.randint(1, 8))
-            for text in ["".join(rng.choices(words, k=rng.randint(0, 10)))]
-        ]
-        vocabulary = [*rng.sample(words[:5], rng.randint(1, 5)), "从未出现"]
-        hits = hits_of(segments, words)
-        rng.shuffle(hits)
+        segments, hits, vocabulary = _random_corpus(rng)
         phrases = [phrase(p) for p in vocabulary]
         expected = _loop_adoption(segments, hits, vocabulary)
         assert adoption(segments, hits, phrases) == expected
@@ -422,3 +433,46 @@ def test_write_diffusion_joins_region_lists(tmp_path) -> None:
     with open(tmp_path / "diffusion.csv", encoding="utf-8-sig") as handle:
         (row,) = csv.DictReader(handle)
     assert (row["first_regions"], row["using"], row["share_using"]) == ("上海;江西", "上海;江西", "1")
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 5])
+def test_rows_built_in_small_chunks_equal_the_rows_built_at_once(chunk_rows) -> None:
+    rng = random.Random(11)
+    for _ in range(30):
+        segments, hits, vocabulary = _random_corpus(rng)
+        phrases = [phrase(p) for p in vocabulary]
+        counts = count_hits(segments, hits, phrases)
+        for include_zero in (True, False):
+            whole = adoption(segments, hits, phrases, include_zero=include_zero, counts=counts)
+            chunked = iter_adoption(
+                segments, hits, phrases, include_zero=include_zero, counts=counts, chunk_rows=chunk_rows
+            )
+            assert list(chunked) == whole
+        for options in (
+            {},
+            {"min_count": 1},
+            {"reference": ["上海", "江西"] if "江西" in counts.regions else []},
+        ):
+            try:
+                whole = keyness(segments, hits, phrases, counts=counts, **options)
+            except ValueError:  # a reference region without text
+                continue
+            assert (
+                list(iter_keyness(segments, hits, phrases, counts=counts, chunk_rows=chunk_rows, **options))
+                == whole
+            )
+        whole = diffusion(segments, hits, phrases, counts=counts)
+        assert list(iter_diffusion(segments, hits, phrases, counts=counts, chunk_rows=chunk_rows)) == whole
+
+
+def test_chunked_writers_write_what_one_piece_writes(corpus, tmp_path, monkeypatch) -> None:
+    """Keyness and diffusion are written in chunks of rows: the bytes do not depend on the chunk size."""
+    segments, hits, phrases = corpus
+    write_keyness(tmp_path, keyness(segments, hits, phrases))
+    write_diffusion(tmp_path, diffusion(segments, hits, phrases))
+    whole = {name: (tmp_path / name).read_bytes() for name in ("keyness.csv", "diffusion.csv")}
+    monkeypatch.setattr("pipeline.tables.CHUNK_ROWS", 1)
+    write_keyness(tmp_path, iter_keyness(segments, hits, phrases, chunk_rows=1))
+    write_diffusion(tmp_path, iter_diffusion(segments, hits, phrases, chunk_rows=1))
+    assert {name: (tmp_path / name).read_bytes() for name in whole} == whole
+    assert whole["diffusion.csv"].count(b"\n") == 1 + len(diffusion(segments, hits, phrases)) > 2

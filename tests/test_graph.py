@@ -900,3 +900,46 @@ def test_preview_png_is_byte_identical(two_clusters, tmp_path):
     draw_preview(graph, tmp_path / "a.png")
     draw_preview(build_graph(*two_clusters, settings=LOOSE), tmp_path / "b.png")
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+@pytest.mark.parametrize("window", ["sentence", "segment"])
+def test_occurrences_taken_in_blocks_of_segments_equal_those_taken_at_once(monkeypatch, window):
+    """Kept phrases only, read a few segments at a time: the rows of all phrases read at once, filtered;
+    ``covered_to`` and the window count still see every listed phrase."""
+    rng = random.Random(5)
+    names = [f"短语{i}" for i in range(10)]
+    phrases = [Phrase(name, "statistical", (), 1, 1, (), 1.0) for name in names[:8]]  # 短语8, 9: not listed
+    hits = []
+    for _ in range(120):
+        segment, sentence = rng.randrange(7), rng.randrange(3)
+        start = 100 * sentence + rng.randrange(30)
+        hits.append(Hit(rng.choice(names), f"s{segment}", sentence, start, start + rng.randrange(1, 8)))
+    table = HitTable.of(hits)
+    ranked = graph_module._rank(phrases)
+    whole = graph_module._occurrences(table, ranked, window)
+    assert whole.windows == len(set(whole.window.tolist())) > 1
+    keep = [6, 1, 3]
+    wanted = np.isin(whole.phrase, keep)
+    assert (whole.covered_to[wanted] > whole.end[wanted]).any()  # covered by a phrase not kept
+    for block in (1, 5, 10_000):
+        monkeypatch.setattr(graph_module, "_HITS_PER_BLOCK", block)
+        found = graph_module._occurrences(table, ranked, window, keep=keep)
+        assert found.windows == whole.windows
+        for name in ("window", "phrase", "start", "end", "segment", "covered_to"):
+            assert getattr(found, name).tolist() == getattr(whole, name)[wanted].tolist(), (name, block)
+
+
+def test_themes_and_region_graph_counted_in_blocks_of_hits_equal_one_block(two_clusters, monkeypatch):
+    phrases, hits, segments = two_clusters
+    graph = build_graph(phrases, hits, segments, settings=LOOSE)
+    themes, profile = theme_tables(graph, hits, segments)
+    bipartite = build_bipartite_graph(phrases, hits, segments, settings=LOOSE)
+    assert sum(row.uses for row in themes) > 2 and bipartite.number_of_edges() > 2
+    monkeypatch.setattr(graph_module, "_HITS_PER_BLOCK", 2)
+    assert theme_tables(graph, hits, segments) == (themes, profile)
+    found = build_bipartite_graph(phrases, hits, segments, settings=LOOSE)
+    assert list(found.nodes(data=True)) == list(bipartite.nodes(data=True))
+    assert list(found.edges(data=True)) == list(bipartite.edges(data=True))
+    again = build_graph(phrases, hits, segments, settings=LOOSE)
+    assert list(again.nodes(data=True)) == list(graph.nodes(data=True))
+    assert list(again.edges(data=True)) == list(graph.edges(data=True))

@@ -149,6 +149,7 @@ def test_running_count_in_chunks_equals_cumsum(monkeypatch) -> None:
 @pytest.mark.parametrize("chunk", [1, 2, 1 << 20])
 def test_shared_passages_in_small_chunks_and_of_single_characters(monkeypatch, chunk: int) -> None:
     monkeypatch.setattr(reuse, "_CHUNK", chunk)  # every chunked loop runs several times
+    monkeypatch.setattr(reuse, "_LIST_ROWS", chunk)  # and the interval walk reads the rows in pieces
     rng = random.Random(chunk)
     for _ in range(30):
         k = rng.randint(1, 3)  # k = 1: windows at the end of a segment are eligible
