@@ -26,7 +26,7 @@ import numpy as np
 from pipeline import rules
 from pipeline.errors import Errors
 from pipeline.model import check_model
-from pipeline.records import Analysis, RuleSpan, Segment, Sentence
+from pipeline.records import Analysis
 from pipeline.text import split_sentences
 
 if TYPE_CHECKING:  # spaCy is imported only where a model is loaded or a Doc is handled
@@ -235,34 +235,3 @@ def doc_analysis(doc: Doc) -> Analysis:
     ).reshape(-1, 3)
     labels = tuple(label for _, _, label in formula_chars)
     return Analysis(sentences, tokens, per_sentence[kept].astype(np.int32), spans, labels)
-
-
-def to_records(
-    segment: Segment, analysis: Analysis, words: dict[str, str] | None = None
-) -> tuple[list[Sentence], list[RuleSpan]]:
-    """Sentence and RuleSpan records of a segment from its analysis.
-
-    ``words`` (a dict shared across segments) makes equal tokens one string object, which keeps the
-    records of a large corpus small.
-    """
-    text = segment.text
-    segment_id = segment.segment_id
-    words = {} if words is None else words
-    intern = words.setdefault
-    tokens = [intern(word, word) for word in (text[a:b] for a, b in analysis.tokens.tolist())]
-    sentences: list[Sentence] = []
-    position = 0
-    for index, ((start, end), count) in enumerate(
-        zip(analysis.sentences.tolist(), analysis.sentence_tokens.tolist(), strict=True)
-    ):
-        sentences.append(
-            Sentence(
-                segment_id, index, start, end, text[start:end], tuple(tokens[position : position + count])
-            )
-        )
-        position += count
-    spans = [
-        RuleSpan(segment_id, index, start, end, label, text[start:end])
-        for (start, end, index), label in zip(analysis.spans.tolist(), analysis.labels, strict=True)
-    ]
-    return sentences, spans

@@ -12,12 +12,15 @@ column instead of appearing as an empty name in ``regions``.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from pydivsufsort import divsufsort, kasai
+from pydivsufsort.dll import PATH_LIBDIVSUFSORT
 
 from pipeline.compare import LIST_SEPARATOR, gc_paused, segment_index
 from pipeline.io_utils import write_csv
@@ -45,6 +48,31 @@ _SEPARATOR_BASE = 0x110000  # above every Unicode code point: separators never m
 _CHUNK = 1 << 20  # windows per step where a whole-corpus uint64 temporary would be needed
 _PART_WINDOWS = 1 << 23  # windows whose keys are sorted in one pass (64 MB of keys)
 _LIST_ROWS = 1 << 20  # suffix-array rows walked as Python lists at a time
+
+
+def _gnu_openmp() -> list[ctypes.CDLL]:
+    """The GNU OpenMP runtime (libgomp) that libdivsufsort runs on (it ships with pydivsufsort)."""
+    found = []
+    for library in sorted(Path(PATH_LIBDIVSUFSORT).parent.parent.glob("pydivsufsort.libs/libgomp*")):
+        with contextlib.suppress(OSError):
+            found.append(ctypes.CDLL(str(library)))
+    return found
+
+
+_OPENMP = _gnu_openmp()
+
+
+def _one_openmp_thread() -> None:
+    """Keep libdivsufsort's next call to the calling thread (OpenMP's thread count is per thread).
+
+    A process whose libgomp has started its thread pool cannot use it in a forked child: the child
+    waits for ever on the pool's threads, which a fork does not copy. tifa forks its later stages
+    (pipeline.parallel), and a test process or a library user may search shared passages before and
+    after a fork, from any thread. With one thread libgomp never starts a pool.
+    """
+    for library in _OPENMP:
+        with contextlib.suppress(AttributeError):
+            library.omp_set_num_threads(1)
 
 
 def shared_passages(segments: Sequence[Segment], *, min_chars: int = 15) -> list[ReuseRow]:
@@ -278,6 +306,7 @@ def _suffix_array(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Compiled code: prefix doubling in NumPy kept one rank array per doubling step for the LCP, about
     70 bytes a character of the runs (1 GB of the 48 M-character scale corpus's 15 M) and a minute.
     """
+    _one_openmp_thread()
     sa = divsufsort(text)
     lcp = kasai(text, sa)  # kasai's lcp[i] is LCP(sa[i], sa[i+1]): shifted by one here
     lcp[1:] = lcp[:-1].copy()
