@@ -23,6 +23,17 @@ PHRASES = (
 )  # fmt: skip
 
 
+HITS = HitTable(
+    names=("两个确立", "高端化、智能化"),
+    segment_ids=("a", "b"),
+    phrase=np.array([0, 1, 1]),
+    segment=np.array([0, 0, 1]),
+    sentence=np.array([0, 0, 0]),
+    start=np.array([3, 11, 2]),
+    end=np.array([7, 18, 9]),
+)
+
+
 def _rows(path: Path) -> list[dict[str, str]]:
     assert path.read_bytes().startswith("\ufeff".encode())  # Excel shows Chinese intact
     with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -40,15 +51,7 @@ def test_phrases_csv_has_the_contract_columns_and_joins_lists(tmp_path: Path) ->
 
 
 def test_hits_csv_offsets_index_the_segment_text(tmp_path: Path) -> None:
-    table = HitTable(
-        names=("两个确立", "高端化、智能化"),
-        segment_ids=("a", "b"),
-        phrase=np.array([0, 1, 1]),
-        segment=np.array([0, 0, 1]),
-        sentence=np.array([0, 0, 0]),
-        start=np.array([3, 11, 2]),
-        end=np.array([7, 18, 9]),
-    )
+    table = HITS
     outputs.write_hits(tmp_path / "hits.csv", table, SEGMENTS)
     rows = _rows(tmp_path / "hits.csv")
     assert list(rows[0]) == [
@@ -71,15 +74,7 @@ def test_hits_csv_offsets_index_the_segment_text(tmp_path: Path) -> None:
 
 
 def test_hits_of_wanted_phrases_are_read_down_to_the_last_one_wanted(tmp_path: Path) -> None:
-    table = HitTable(
-        names=("两个确立", "高端化、智能化"),
-        segment_ids=("a", "b"),
-        phrase=np.array([0, 1, 1]),
-        segment=np.array([0, 0, 1]),
-        sentence=np.array([0, 0, 0]),
-        start=np.array([3, 11, 2]),
-        end=np.array([7, 18, 9]),
-    )
+    table = HITS
     ranks = {"两个确立": 0, "高端化、智能化": 1}
     for table_format in ("csv", "parquet"):
         out = tmp_path / table_format
