@@ -12,15 +12,11 @@ column instead of appearing as an empty name in ``regions``.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from pydivsufsort import divsufsort, kasai
-from pydivsufsort.dll import PATH_LIBDIVSUFSORT
 
 from pipeline.compare import LIST_SEPARATOR, gc_paused, segment_index
 from pipeline.io_utils import write_csv
@@ -50,31 +46,6 @@ _PART_WINDOWS = 1 << 23  # windows whose keys are sorted in one pass (64 MB of k
 _LIST_ROWS = 1 << 20  # suffix-array rows walked as Python lists at a time
 
 
-def _gnu_openmp() -> list[ctypes.CDLL]:
-    """The GNU OpenMP runtime (libgomp) that libdivsufsort runs on (it ships with pydivsufsort)."""
-    found = []
-    for library in sorted(Path(PATH_LIBDIVSUFSORT).parent.parent.glob("pydivsufsort.libs/libgomp*")):
-        with contextlib.suppress(OSError):
-            found.append(ctypes.CDLL(str(library)))
-    return found
-
-
-_OPENMP = _gnu_openmp()
-
-
-def _one_openmp_thread() -> None:
-    """Keep libdivsufsort's next call to the calling thread (OpenMP's thread count is per thread).
-
-    A process whose libgomp has started its thread pool cannot use it in a forked child: the child
-    waits for ever on the pool's threads, which a fork does not copy. tifa forks its later stages
-    (pipeline.parallel), and a test process or a library user may search shared passages before and
-    after a fork, from any thread. With one thread libgomp never starts a pool.
-    """
-    for library in _OPENMP:
-        with contextlib.suppress(AttributeError):
-            library.omp_set_num_threads(1)
-
-
 def shared_passages(segments: Sequence[Segment], *, min_chars: int = 15) -> list[ReuseRow]:
     """Maximal passages of at least ``min_chars`` characters found verbatim in two or more regions.
 
@@ -92,7 +63,7 @@ def shared_passages(segments: Sequence[Segment], *, min_chars: int = 15) -> list
     2. windows whose hash occurs under two or more labels are kept; consecutive kept windows form
        runs, and every occurrence of every shared passage lies inside a run;
     3. the runs (a small part of the corpus) are joined with unique separators and indexed by a
-       suffix array with LCP values (libdivsufsort and Kasai's algorithm, compiled: pydivsufsort);
+       suffix array (prefix doubling) with LCP values (binary lifting over the doubling ranks);
        hash collisions only add text here, the suffix array is exact;
     4. LCP intervals of depth ≥ ``min_chars`` are the repeated strings; an interval is reported when
        its occurrences span two or more labels and no left or right one-character extension keeps
@@ -301,16 +272,46 @@ def _reduced_text(
 
 
 def _suffix_array(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Suffix array (libdivsufsort) and ``lcp[i] = LCP(sa[i-1], sa[i])`` (``lcp[0] = 0``, Kasai et al.).
+    """Suffix array by prefix doubling and ``lcp[i] = LCP(sa[i-1], sa[i])`` (``lcp[0] = 0``).
 
-    Compiled code: prefix doubling in NumPy kept one rank array per doubling step for the LCP, about
-    70 bytes a character of the runs (1 GB of the 48 M-character scale corpus's 15 M) and a minute.
+    ``ranks[t][p]`` ranks the 2**t-character prefix of suffix p; equal ranks mean equal prefixes,
+    which lets the LCP of all adjacent pairs be computed at once by binary lifting. Ranks are int32
+    (they are below the text length).
     """
-    _one_openmp_thread()
-    sa = divsufsort(text)
-    lcp = kasai(text, sa)  # kasai's lcp[i] is LCP(sa[i], sa[i+1]): shifted by one here
-    lcp[1:] = lcp[:-1].copy()
-    lcp[:1] = 0
+    n = len(text)
+    dtype = np.int32 if n < 2**31 - 1 else np.int64
+    rank = np.unique(text, return_inverse=True)[1].reshape(-1).astype(dtype)
+    ranks = [rank]
+    step = 1
+    while int(rank.max()) < n - 1:
+        # Sort by (rank of the first half, rank of the second half) as one int64 key; a suffix
+        # shorter than the step has an empty second half, which sorts first.
+        key = rank.astype(np.int64) * (n + 1)
+        key[: n - step] += rank[step:] + 1
+        order = np.argsort(key)
+        key = key[order]
+        boundary = np.zeros(n, dtype=dtype)
+        boundary[1:] = key[1:] != key[:-1]
+        del key
+        rank = np.empty(n, dtype=dtype)
+        rank[order] = np.cumsum(boundary, dtype=dtype)
+        del order, boundary
+        ranks.append(rank)
+        step *= 2
+    sa = np.empty(n, dtype=np.int64)
+    sa[rank] = np.arange(n)  # all ranks distinct: the inverse permutation
+    ranks.pop()  # all distinct: never equal, not needed for the LCP
+
+    lcp = np.zeros(n, dtype=dtype)
+    a, b = sa[:-1].copy(), sa[1:].copy()
+    length = lcp[1:]
+    for t in range(len(ranks) - 1, -1, -1):
+        padded = np.concatenate((ranks.pop(), np.array([-1], dtype=dtype)))
+        equal = padded[np.minimum(a, n)] == padded[np.minimum(b, n)]
+        jump = equal.astype(np.int64) << t
+        length += jump.astype(dtype)
+        a += jump
+        b += jump
     return sa, lcp
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import multiprocessing
 import random
-import threading
 
 import numpy as np
 import pytest
@@ -187,22 +185,3 @@ def test_shared_passages_in_several_passes_are_those_of_one(monkeypatch, part_wi
     rng = random.Random(part_windows)
     for _ in range(20):
         _agrees_with_brute_force(rng, "甲乙丙", 12, rng.randint(1, 3))
-
-
-def test_shared_passages_in_a_forked_child_after_the_parent_searched() -> None:
-    """libdivsufsort runs on OpenMP: a pool started before a fork would hang the child for ever, and
-    tifa forks its later stages. One OpenMP thread starts no pool."""
-    _, segments = _four_reports()
-    expected = shared_passages(segments)  # in this process first, from this thread and from another
-    searched = threading.Thread(target=shared_passages, args=(segments,))
-    searched.start()
-    searched.join()
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    child = context.Process(target=lambda: queue.put(shared_passages(segments)))
-    child.start()
-    child.join(timeout=60)
-    if child.is_alive():
-        child.kill()
-    assert child.exitcode == 0, "the search hung in the forked child"
-    assert queue.get(timeout=5) == expected
