@@ -21,6 +21,7 @@ import numpy as np
 from pipeline.compare import LIST_SEPARATOR, gc_paused, segment_index
 from pipeline.io_utils import write_csv
 from pipeline.records import Segment
+from pipeline.suffix import suffix_array
 
 __all__ = ["ReuseRow", "shared_passages", "write_reuse"]
 
@@ -63,7 +64,7 @@ def shared_passages(segments: Sequence[Segment], *, min_chars: int = 15) -> list
     2. windows whose hash occurs under two or more labels are kept; consecutive kept windows form
        runs, and every occurrence of every shared passage lies inside a run;
     3. the runs (a small part of the corpus) are joined with unique separators and indexed by a
-       suffix array (prefix doubling) with LCP values (binary lifting over the doubling ranks);
+       suffix array with LCP values (libdivsufsort and Kasai's algorithm, compiled: pipeline.suffix);
        hash collisions only add text here, the suffix array is exact;
     4. LCP intervals of depth ≥ ``min_chars`` are the repeated strings; an interval is reported when
        its occurrences span two or more labels and no left or right one-character extension keeps
@@ -91,7 +92,7 @@ def shared_passages(segments: Sequence[Segment], *, min_chars: int = 15) -> list
     codes, seg_start = _concatenate(ordered)
     text, rseg, roff = _reduced_text(codes, seg_start, firsts, lasts, min_chars)
     del codes  # the whole corpus is no longer needed: only the runs are indexed
-    sa, lcp = _suffix_array(text)
+    sa, lcp = suffix_array(text)
     with gc_paused():  # tens of thousands of short-lived tuples and lists
         rows = _maximal_intervals(sa, lcp, text, rseg, roff, label_of, ordered, labels, min_chars)
     rows.sort(key=lambda r: (-r.length, r.passage, r.segments))
@@ -269,50 +270,6 @@ def _reduced_text(
     roff = source - seg_start[rseg]
     roff[separators] = -1
     return text, rseg, roff
-
-
-def _suffix_array(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Suffix array by prefix doubling and ``lcp[i] = LCP(sa[i-1], sa[i])`` (``lcp[0] = 0``).
-
-    ``ranks[t][p]`` ranks the 2**t-character prefix of suffix p; equal ranks mean equal prefixes,
-    which lets the LCP of all adjacent pairs be computed at once by binary lifting. Ranks are int32
-    (they are below the text length).
-    """
-    n = len(text)
-    dtype = np.int32 if n < 2**31 - 1 else np.int64
-    rank = np.unique(text, return_inverse=True)[1].reshape(-1).astype(dtype)
-    ranks = [rank]
-    step = 1
-    while int(rank.max()) < n - 1:
-        # Sort by (rank of the first half, rank of the second half) as one int64 key; a suffix
-        # shorter than the step has an empty second half, which sorts first.
-        key = rank.astype(np.int64) * (n + 1)
-        key[: n - step] += rank[step:] + 1
-        order = np.argsort(key)
-        key = key[order]
-        boundary = np.zeros(n, dtype=dtype)
-        boundary[1:] = key[1:] != key[:-1]
-        del key
-        rank = np.empty(n, dtype=dtype)
-        rank[order] = np.cumsum(boundary, dtype=dtype)
-        del order, boundary
-        ranks.append(rank)
-        step *= 2
-    sa = np.empty(n, dtype=np.int64)
-    sa[rank] = np.arange(n)  # all ranks distinct: the inverse permutation
-    ranks.pop()  # all distinct: never equal, not needed for the LCP
-
-    lcp = np.zeros(n, dtype=dtype)
-    a, b = sa[:-1].copy(), sa[1:].copy()
-    length = lcp[1:]
-    for t in range(len(ranks) - 1, -1, -1):
-        padded = np.concatenate((ranks.pop(), np.array([-1], dtype=dtype)))
-        equal = padded[np.minimum(a, n)] == padded[np.minimum(b, n)]
-        jump = equal.astype(np.int64) << t
-        length += jump.astype(dtype)
-        a += jump
-        b += jump
-    return sa, lcp
 
 
 def _maximal_intervals(
