@@ -36,10 +36,16 @@ def suffix_array(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         env = dict(os.environ, OMP_NUM_THREADS="1")  # it runs beside the phrase stage: one core
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
         done = subprocess.run(
-            [sys.executable, "-m", "pipeline.suffix", folder], env=env, capture_output=True, text=True, check=False
+            [sys.executable, "-m", "pipeline.suffix", folder],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"the suffix array's child process failed ({done.returncode}): {done.stderr[-2000:]}")
+            raise RuntimeError(
+                f"the suffix array's child process failed ({done.returncode}): {done.stderr[-2000:]}"
+            )
         return np.load(Path(folder) / "sa.npy"), np.load(Path(folder) / "lcp.npy")
 
 
