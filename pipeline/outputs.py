@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pipeline import tables
 from pipeline.io_utils import atomic_file, atomic_write, csv_text, replace_folder
 from pipeline.records import HitTable, Phrase, Segment, Sentence, Sentences, pick
@@ -320,9 +322,31 @@ def read_overall_adoption(out_dir: Path, wanted: set[str]) -> dict[tuple[str, st
     return values
 
 
-def read_hits_of(
-    out_dir: Path, wanted: set[str], ranks: dict[str, int]
-) -> Iterator[tuple[str, str, str, int, int]]:
+HitRow = tuple[str, str, str, int, int]  # phrase, region, segment id, start, end
+
+
+def table_hits_of(hits: HitTable, segments: Sequence[Segment], wanted: set[str]) -> Iterator[HitRow]:
+    """What :func:`read_hits_of` reads back from the ``hits.csv`` that :func:`write_hits` writes of
+    ``hits``, taken from the table in memory: ``tifa run`` builds its report without parsing the file
+    again (ten million rows, 20 seconds, at 50 M characters)."""
+    wanted_ids = [index for index, name in enumerate(hits.names) if name in wanted]
+    keep = np.flatnonzero(np.isin(hits.phrase, wanted_ids))
+    by_id = {segment.segment_id: segment for segment in segments}
+    regions = [by_id[segment_id].region for segment_id in hits.segment_ids]
+    for first in range(0, len(keep), tables.CHUNK_ROWS):
+        at = keep[first : first + tables.CHUNK_ROWS]
+        segment = hits.segment[at]
+        yield from zip(
+            pick(hits.names, hits.phrase[at]),
+            pick(regions, segment),
+            pick(hits.segment_ids, segment),
+            hits.start[at].tolist(),
+            hits.end[at].tolist(),
+            strict=True,
+        )
+
+
+def read_hits_of(out_dir: Path, wanted: set[str], ranks: dict[str, int]) -> Iterator[HitRow]:
     """``(phrase, region, segment_id, start, end)`` of every hit of the ``wanted`` phrases in
     ``hits.csv``, in file order.
 

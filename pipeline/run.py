@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -312,7 +313,8 @@ def _run_stages(
 
         if timings.log is not None:
             timings.log.start("report")
-        write_report(staging, ReportLimits(phrases=settings.report_phrases))
+        hits_of = functools.partial(outputs.table_hits_of, found.hit_table, segments)  # not hits.csv again
+        write_report(staging, ReportLimits(phrases=settings.report_phrases), hits_of)
     outputs.swap_into_place(staging, out_dir)
     if timings.log is not None:
         timings.log.say("outputs in place")

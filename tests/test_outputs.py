@@ -92,6 +92,15 @@ def test_hits_of_wanted_phrases_are_read_down_to_the_last_one_wanted(tmp_path: P
     assert len(list(outputs.read_hits_of(tmp_path / "csv", {"两个确立", "高端化、智能化"}, ranks))) == 4
 
 
+def test_hits_of_the_table_in_memory_are_those_read_back_from_hits_csv(tmp_path: Path) -> None:
+    ranks = {"两个确立": 0, "高端化、智能化": 1}
+    outputs.write_hits(tmp_path / "hits.csv", HITS, SEGMENTS)
+    for wanted in ({"两个确立"}, {"高端化、智能化"}, {"两个确立", "高端化、智能化"}, set()):
+        read = list(outputs.read_hits_of(tmp_path, wanted, ranks))
+        assert list(outputs.table_hits_of(HITS, SEGMENTS, wanted)) == read
+        assert len(read) == sum(HITS.names[i] in wanted for i in HITS.phrase.tolist())
+
+
 def test_segments_csv_adds_city_columns_only_when_there_are_cities(tmp_path: Path) -> None:
     sentences = [
         Sentence("a", 0, 0, 18, SEGMENTS[0].text, ("坚持",)),

@@ -46,7 +46,7 @@ import jinja2
 import markupsafe
 
 from pipeline.io_utils import atomic_write
-from pipeline.report.data import ReportLimits, Run, number, to_float, to_int
+from pipeline.report.data import HitsOf, ReportLimits, Run, number, to_float, to_int
 from pipeline.report.sections import SECTIONS, Section
 
 __all__ = ["REPORT_NAME", "ReportLimits", "build_report", "build_section", "write_report"]
@@ -76,10 +76,10 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def build_report(out_dir: Path, limits: ReportLimits | None = None) -> str:
-    """The HTML of the report for the output folder ``out_dir``."""
+def build_report(out_dir: Path, limits: ReportLimits | None = None, hits_of: HitsOf | None = None) -> str:
+    """The HTML of the report for the output folder ``out_dir`` (``hits_of``: see ``data.contexts``)."""
     limits = limits or ReportLimits()
-    run = Run.load(Path(out_dir), limits)
+    run = Run.load(Path(out_dir), limits, hits_of)
     sections = []
     for section in SECTIONS:
         html = _render(run, section)
@@ -120,8 +120,8 @@ def _render(run: Run, section: Section) -> markupsafe.Markup | None:
     return markupsafe.Markup(template.render(run=run, limits=run.limits, **found))
 
 
-def write_report(out_dir: Path, limits: ReportLimits | None = None) -> Path:
+def write_report(out_dir: Path, limits: ReportLimits | None = None, hits_of: HitsOf | None = None) -> Path:
     """Write ``report.html`` into ``out_dir`` (atomically) and return its path."""
     path = Path(out_dir) / REPORT_NAME
-    atomic_write(path, build_report(out_dir, limits))
+    atomic_write(path, build_report(out_dir, limits, hits_of))
     return path

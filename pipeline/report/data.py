@@ -8,7 +8,7 @@ depends on the output contract only, never on the stages' records.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,16 +130,27 @@ class Line:
     source: str
 
 
+HitsOf = Callable[[set[str]], Iterable[outputs.HitRow]]  # the hits of the phrases wanted, in hits.csv's order
+
+
 def contexts(
-    out_dir: Path, wanted: set[str], ranks: dict[str, int], per: int, width: int
+    out_dir: Path,
+    wanted: set[str],
+    ranks: dict[str, int],
+    per: int,
+    width: int,
+    hits_of: HitsOf | None = None,
 ) -> dict[str, list[Line]]:
-    """Up to ``per`` lines per wanted phrase, taken in turn from the regions using it most."""
+    """Up to ``per`` lines per wanted phrase, taken in turn from the regions using it most.
+
+    The hits are read from ``hits.csv`` unless ``hits_of`` gives them (``tifa run``: from memory)."""
     texts_path = tables.locate(out_dir / "texts.jsonl")  # or texts.parquet (table_format)
     if not wanted or not texts_path.is_file() or not tables.locate(out_dir / "hits.csv").is_file():
         return {}
     picked: dict[str, dict[str, list[tuple[str, int, int]]]] = defaultdict(lambda: defaultdict(list))
     region_hits: dict[str, Counter[str]] = defaultdict(Counter)
-    for phrase, region, segment_id, start, end in outputs.read_hits_of(out_dir, wanted, ranks):
+    hits = hits_of(wanted) if hits_of else outputs.read_hits_of(out_dir, wanted, ranks)
+    for phrase, region, segment_id, start, end in hits:
         region_hits[phrase][region] += 1
         if len(picked[phrase][region]) < per:
             picked[phrase][region].append((segment_id, start, end))
@@ -200,7 +211,7 @@ class Run:
     contexts: dict[str, list[Line]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, out_dir: Path, limits: ReportLimits) -> Run:
+    def load(cls, out_dir: Path, limits: ReportLimits, hits_of: HitsOf | None = None) -> Run:
         out_dir = Path(out_dir)
         segments = outputs.read_segments(out_dir)
         phrases = outputs.read_phrase_rows(out_dir)
@@ -224,7 +235,7 @@ class Run:
         run.keyness = top_keyness(out_dir, limits.keyness_per_region) if limits.keyness_per_region else {}
         run.diffusion = diffusion(out_dir, ranks, max(limits.diffusion_rows, limits.diffusion_charts))
         run.contexts = contexts(
-            out_dir, run.context_phrases(), ranks, limits.contexts_per_phrase, limits.context_chars
+            out_dir, run.context_phrases(), ranks, limits.contexts_per_phrase, limits.context_chars, hits_of
         )
         return run
 
