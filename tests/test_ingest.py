@@ -187,3 +187,24 @@ def test_gov_work_reports_attributed(tmp_path: Path) -> None:
     assert all(s.region and s.year for s in result.segments)
     assert {s.year for s in result.segments} == set(range(2012, 2018))
     assert len({s.region for s in result.segments}) == 31
+
+
+def test_texts_cleaned_by_a_pool_of_processes_give_the_same_ingest(tmp_path: Path, monkeypatch) -> None:
+    from pipeline import ingest as ingest_module
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "2016_三明市.txt").write_text("推动高端化、智能化，ＧＤＰ增长７.５％。\n", encoding="utf-8")
+    (folder / "2017_上海.txt").write_text("堅持“兩個確立”，推動發展。", encoding="utf-8")  # traditional
+    (folder / "2015_山东.html").write_text("<p>坚持&nbsp;新发展理念</p>", encoding="utf-8")
+    (folder / "2014_江西.txt").write_bytes("推进供给侧结构性改革。".encode("gb18030"))
+    (folder / "empty.txt").write_text("  \n", encoding="utf-8")
+    (folder / "broken.txt").write_bytes(b"\xff\xfe\x00")
+    serial = ingest_module.ingest([folder, "seeds"])
+    monkeypatch.setattr(ingest_module, "PARALLEL_CLEAN_BYTES", 0)  # the pool for any corpus
+    cleaned = ingest_module._cleaned_in_parallel(sorted(folder.iterdir()))
+    assert {path.name for path in cleaned} >= {"2016_三明市.txt", "2017_上海.txt", "2014_江西.txt"}
+    original_clean, in_this_process = ingest_module._clean_text, []
+    monkeypatch.setattr(ingest_module, "_clean_text", lambda raw: in_this_process.append(raw) or original_clean(raw))
+    assert ingest_module.ingest([folder, "seeds"]) == serial
+    assert in_this_process == []  # every text was cleaned in the pool (the calls there are not seen here)
