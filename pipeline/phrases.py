@@ -1042,7 +1042,7 @@ def _summarise(
     )
     tags = lexicon.parts_of_speech()
     units = {name for name, contexts in zip(table.names, evidence.contexts.tolist(), strict=True) if contexts >= FRAME_UNIT}
-    frames = _frames(table.names, units, kept_names, tags)
+    frames = _frames(table.names, units, kept_names, tags, dict(zip(table.names, count.tolist(), strict=True)))
     for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, in_years, reach, regions in columns:
         name = forms[0]
         if role == "formula" and _TITLE.search(name):
@@ -1091,13 +1091,19 @@ _FORM_FREE = frozenset({"statistical", "item", "reference"})  # kinds no form ru
 
 
 def _frames(
-    names: Sequence[str], units: set[str], kept_names: ahocorasick.Automaton, tags: Mapping[str, str]
+    names: Sequence[str],
+    units: set[str],
+    kept_names: ahocorasick.Automaton,
+    tags: Mapping[str, str],
+    uses: Mapping[str, int],
 ) -> set[str]:
     """The phrases that are another kept phrase governed by a verb or a preposition: one before it
     (坚持|稳中求进工作总基调, 贯彻落实|科学发展观, 以|邓小平理论) or a preposition after it (科学发展观|为指导).
-    The formula is the phrase inside; this is its frame. A preposition always frames; a verb only when
-    it governs ``FRAME_INNERS`` or more different kept phrases: one said before a few phrases belongs
-    to the formula (全面建成|小康社会)."""
+    The formula is the phrase inside; this is its frame. A preposition always frames; a verb when it
+    governs ``FRAME_INNERS`` or more different kept phrases, or when the phrase inside is said without
+    it at least as often as with it (适应|经济发展新常态, 引领|经济发展新常态: the formula is said in many
+    frames). A verb said before most uses of a phrase that few verbs govern belongs to the formula
+    (全面建成|小康社会)."""
     governed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # name → (governing word, inner)
     for name in names:
         for last, inner in kept_names.iter(name):
@@ -1119,7 +1125,10 @@ def _frames(
     return {
         name
         for name, pairs in governed.items()
-        if any(tags[word] == "p" or len(inners_of[word]) >= FRAME_INNERS for word, _ in pairs)
+        if any(
+            tags[word] == "p" or len(inners_of[word]) >= FRAME_INNERS or 2 * uses[name] <= uses[inner]
+            for word, inner in pairs
+        )
     }
 
 

@@ -456,11 +456,27 @@ def test_a_verb_governing_many_phrases_frames_them_and_one_governing_one_does_no
     for name in names:
         kept.add_word(name, name)
     kept.make_automaton()
-    frames = _frames(names, set(names), kept, parts_of_speech())
+    uses = dict.fromkeys(names, 10) | {"小康社会": 12}  # 全面建成 comes with most uses of 小康社会
+    frames = _frames(names, set(names), kept, parts_of_speech(), uses)
     assert {f"推进{name}" for name in objects} <= frames  # 推进 governs every one of them: a frame
     assert "加强和推进新型城镇化" in frames  # the last of two verbs joined by 和 governs it
     assert "全面建成小康社会" not in frames  # 建成 governs this one phrase alone: part of the formula
     assert not frames & set(objects)
+
+
+def test_a_verb_said_before_a_minority_of_a_formulas_uses_is_a_frame_of_it(nlp) -> None:
+    texts = [
+        "我们适应经济发展新常态，推动高质量发展。",
+        "全省适应经济发展新常态，加快转型。",
+        "各地引领经济发展新常态，深化改革。",
+        "必须适应经济发展新常态。经济发展新常态下，改革前进。",
+        "把握经济发展新常态，稳中求进。",
+        "认识经济发展新常态，创新驱动。",
+    ]
+    _, phrases, result = _run(nlp, texts)
+    framed = phrases["适应经济发展新常态"]  # 3 of the formula's 7 uses: one frame among several
+    assert (framed.role, phrases["经济发展新常态"].role) == ("frame", "formula")
+    assert _rank(result, "经济发展新常态") < _rank(result, "适应经济发展新常态")
 
 
 def test_a_phrase_mostly_going_on_with_the_same_character_is_cut_short(nlp) -> None:
