@@ -1126,7 +1126,7 @@ def _frames(
         name
         for name, pairs in governed.items()
         if any(
-            tags[word] == "p" or len(inners_of[word]) >= FRAME_INNERS or 2 * uses[name] <= uses[inner]
+            tags[word] == "p" or len(inners_of[word]) >= FRAME_INNERS or uses[name] <= FRAME_SHARE * uses[inner]
             for word, inner in pairs
         )
     }
@@ -1211,6 +1211,7 @@ def _change(
 ROLE_WEIGHT = {"formula": 1.0, "label": 0.2, "boilerplate": 0.3, "fragment": 0.2, "frame": 0.3, "title": 0.3}
 FRAME_UNIT = 1.5  # neighbours (perplexity) a phrase needs to be framed rather than a piece of the frame (创新|驱动发展战略)
 FRAME_INNERS = 20  # different phrases a verb or preposition governs, at least, to be a frame's word
+FRAME_SHARE = 0.5  # or: a verb said before at most this share of a phrase's uses frames it
 LABEL_SHARE = 0.5  # uses next to a number, at least: a statistics label (居民消费价格涨幅 3%)
 BOILERPLATE_COVERAGE, BOILERPLATE_CHANGE = 0.8, 0.25  # in most documents, every year alike
 FRAGMENT_SHARE = 0.5  # a list (、 inside) that continues past its end this often is cut short
