@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import random
 
 import numpy as np
@@ -185,3 +186,46 @@ def test_shared_passages_in_several_passes_are_those_of_one(monkeypatch, part_wi
     rng = random.Random(part_windows)
     for _ in range(20):
         _agrees_with_brute_force(rng, "甲乙丙", 12, rng.randint(1, 3))
+
+
+def test_suffix_array_is_exact_and_leaves_the_process_safe_to_fork() -> None:
+    import os
+    import threading
+    import time
+
+    from pipeline.suffix import suffix_array
+
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 3, 300).astype(np.int32)
+    sa, lcp = suffix_array(small)
+    expected = sorted(range(len(small)), key=lambda i: small[i:].tolist())
+    assert sa.tolist() == expected
+    def common_prefix(a: int, b: int) -> int:
+        pairs = zip(small[a:].tolist(), small[b:].tolist(), strict=False)
+        return next((k for k, (x, y) in enumerate(pairs) if x != y), len(small) - max(a, b))
+
+    common = [0] + [common_prefix(a, b) for a, b in itertools.pairwise(expected)]
+    assert lcp.tolist() == common
+    # libdivsufsort's OpenMP pool, once started in a process, hangs any child forked after it; tifa
+    # forks its stages, so the library runs in an interpreter of its own: search here, in a thread,
+    # then in a forked child, which must finish.
+    text = rng.integers(0, 50, 50_000).astype(np.int32)
+    whole = suffix_array(text)
+    worker = threading.Thread(target=suffix_array, args=(text,))
+    worker.start()
+    worker.join()
+    pid = os.fork()
+    if pid == 0:
+        same = False
+        try:
+            same = all(np.array_equal(a, b) for a, b in zip(suffix_array(text), whole, strict=True))
+        finally:
+            os._exit(0 if same else 3)
+    deadline = time.monotonic() + 120
+    while (ended := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if ended[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung in the suffix array")
+    assert os.waitstatus_to_exitcode(ended[1]) == 0
