@@ -193,7 +193,7 @@ def build_graph(
     """
     ranked = _rank(phrases)
     table = _as_table(hits, segments)
-    # Formulas only: statistics labels, boilerplate, fragments and verb frames stay in phrases.csv.
+    # Formulas only: statistics labels, boilerplate, fragments, verb frames and terms stay in phrases.csv.
     candidates = [
         index
         for index, phrase in ranked.values()

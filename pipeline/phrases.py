@@ -1043,12 +1043,15 @@ def _summarise(
     tags = lexicon.parts_of_speech()
     units = {name for name, contexts in zip(table.names, evidence.contexts.tolist(), strict=True) if contexts >= FRAME_UNIT}
     frames = _frames(table.names, units, kept_names, tags, dict(zip(table.names, count.tolist(), strict=True)))
+    terms = _terms(table.names)
     for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, in_years, reach, regions in columns:
         name = forms[0]
         if role == "formula" and _TITLE.search(name):
             role = "title"
         elif role == "formula" and kinds[key] in _FORM_FREE and name in frames:
             role = "frame"
+        elif role == "formula" and name in terms:
+            role = "term"
         score = _score(
             count=used,
             years_used=in_years,
@@ -1132,6 +1135,19 @@ def _frames(
     }
 
 
+def _terms(names: Sequence[str]) -> set[str]:
+    """The phrases that begin ``TERM_COMPOUNDS`` or more other listed phrases whose rest is a listed
+    phrase too (机关事业单位|养老保险制度改革, 机关事业单位|工资制度, 机关事业单位|工作人员; 严厉打击|非法集资):
+    the name of a field that other phrases are built on, or a verb that heads them, not a formula."""
+    listed = set(names)
+    compounds: Counter[str] = Counter()
+    for name in names:
+        for cut in range(2, len(name) - 1):  # both parts of two characters or more
+            if name[:cut] in listed and name[cut:] in listed:
+                compounds[name[:cut]] += 1
+    return {name for name, built in compounds.items() if built >= TERM_COMPOUNDS}
+
+
 def _governing_word(prefix: str, tags: Mapping[str, str]) -> str | None:
     """The verb or preposition ``prefix`` is, alone or as the word right before the phrase (深入|推进),
     or two verbs together (贯彻|落实). A verb of one character is too often part of a compound word to
@@ -1208,10 +1224,19 @@ def _change(
     return peak - shares.min(axis=1), years_used, peak
 
 
-ROLE_WEIGHT = {"formula": 1.0, "label": 0.2, "boilerplate": 0.3, "fragment": 0.2, "frame": 0.3, "title": 0.3}
+ROLE_WEIGHT = {
+    "formula": 1.0,
+    "label": 0.2,
+    "boilerplate": 0.3,
+    "fragment": 0.2,
+    "frame": 0.3,
+    "title": 0.3,
+    "term": 0.3,
+}
 FRAME_UNIT = 1.5  # neighbours (perplexity) a phrase needs to be framed rather than a piece of the frame (创新|驱动发展战略)
 FRAME_INNERS = 20  # different phrases a verb or preposition governs, at least, to be a frame's word
 FRAME_SHARE = 0.5  # or: a verb said before at most this share of a phrase's uses frames it
+TERM_COMPOUNDS = 3  # listed phrases a phrase begins (the rest listed too), at least, to be a term
 LABEL_SHARE = 0.5  # uses next to a number, at least: a statistics label (居民消费价格涨幅 3%)
 BOILERPLATE_COVERAGE, BOILERPLATE_CHANGE = 0.8, 0.25  # in most documents, every year alike
 FRAGMENT_SHARE = 0.5  # a list (、 inside) that continues past its end this often is cut short

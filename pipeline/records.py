@@ -68,7 +68,7 @@ class Phrase:
     contains: tuple[str, ...] = ()
     cohesion: float | None = None  # statistical phrases: PMI in bits of the weakest word split
     in_word: int = 0  # matches inside a longer word (新发展理念 in 创新发展理念): not in ``count``
-    role: str = "formula"  # or label, boilerplate, fragment, frame, title: see phrases.ROLE_WEIGHT
+    role: str = "formula"  # or label, boilerplate, fragment, frame, title, term: see phrases.ROLE_WEIGHT
 
     @property
     def regions_n(self) -> int:

@@ -479,6 +479,20 @@ def test_a_verb_said_before_a_minority_of_a_formulas_uses_is_a_frame_of_it(nlp) 
     assert _rank(result, "经济发展新常态") < _rank(result, "适应经济发展新常态")
 
 
+def test_a_phrase_that_begins_several_listed_phrases_is_a_term_not_a_formula(nlp) -> None:
+    texts = [
+        f"{verb}机关事业单位{rest}，{other}{rest}。"
+        for verb, other in (("推进", "完善"), ("深化", "落实"))
+        for rest in ("养老保险制度改革", "工资制度", "工作人员")
+    ]
+    _, phrases, result = _run(nlp, texts)
+    built_on = [p for p in phrases if p.startswith("机关事业单位") and p != "机关事业单位"]
+    assert len(built_on) >= 3  # 机关事业单位|养老保险制度改革, |工资制度, |工作人员: each rest listed too
+    assert phrases["机关事业单位"].role == "term"
+    assert phrases["养老保险制度改革"].role == "formula"  # begins no listed phrase
+    assert all(_rank(result, p) < _rank(result, "机关事业单位") for p in built_on)
+
+
 def test_a_phrase_mostly_going_on_with_the_same_character_is_cut_short(nlp) -> None:
     texts = [
         f"{verb}资源节约型、环境友好型社会，推进“放管服”改革。“全面两孩”政策落地。"
