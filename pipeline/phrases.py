@@ -473,10 +473,9 @@ def _segment_regions(segments: Sequence[Segment]) -> tuple[list[str], np.ndarray
     return names, np.asarray([number.get(segment.region, -1) for segment in segments], dtype=np.int64)
 
 
-def _group_ranges(counts: np.ndarray) -> list[tuple[int, int]]:
-    """Consecutive ranges of grams with about ``_BUCKET_ROWS`` occurrences together (one gram may have
-    more): the neighbour and spread tests take one range at a time."""
-    rows = _BUCKET_ROWS
+def _group_ranges(counts: np.ndarray, rows: int) -> list[tuple[int, int]]:
+    """Consecutive ranges of groups (grams, phrases) with about ``rows`` occurrences together (one group
+    may have more): the neighbour and spread tests, and the ranking's steps, take one range at a time."""
     ends = np.searchsorted(np.cumsum(counts), np.arange(rows, int(counts.sum()), rows), side="right")
     bounds = np.unique(np.concatenate([[0], ends, [len(counts)]])).tolist()
     return [(low, high) for low, high in itertools.pairwise(bounds) if high > low] or [(0, len(counts))]
@@ -495,7 +494,7 @@ def count_grams(segments: Sequence[Segment], settings: Settings | None = None) -
     for n, positions, group in _frequent_grams(codes, settings, min_count, tables):
         _, counts = tables[n]
         keep = np.zeros(len(counts), dtype=bool)
-        for low, high in _group_ranges(counts):
+        for low, high in _group_ranges(counts, _BUCKET_ROWS):
             # the rows of grams low..high-1 (all of them when that is every gram)
             rows = np.flatnonzero((group >= low) & (group < high)) if high - low < len(counts) else slice(None)
             at, number, totals = positions[rows], group[rows] - low, counts[low:high]
@@ -1263,8 +1262,7 @@ class _Evidence:
     cut_list: np.ndarray  # a list (、 inside) whose uses mostly continue with 、 on one side
 
     @classmethod
-    def of(cls, table: HitTable, corpus: _Corpus, count: np.ndarray, marks: _Marks | None = None) -> _Evidence:
-        marks = marks or _Marks.of(corpus)
+    def of(cls, table: HitTable, corpus: _Corpus, count: np.ndarray, marks: _Marks) -> _Evidence:
         codes, dunhao = corpus.codes, marks.dunhao  # codes are the characters themselves, but 0 off words
         start = corpus.starts[table.segment] + table.start
         end = corpus.starts[table.segment] + table.end  # the separator after each text bounds it
@@ -1350,13 +1348,8 @@ def _phrase_blocks(table: HitTable) -> Iterator[tuple[int, int, HitTable]]:
     """The hits cut between phrases into blocks of about ``SUMMARY_ROWS`` hits (a phrase is never split):
     ``(first phrase, phrase after the last, the block's hits with phrases numbered from first)``.
     ``table.phrase`` ascends (as ``_hit_table`` makes it)."""
-    rows = SUMMARY_ROWS
-    n_phrases = len(table.names)
-    bounds = np.searchsorted(table.phrase, np.arange(n_phrases + 1))  # each phrase's first row
-    first = 0
-    while first < n_phrases:
-        stop = int(np.searchsorted(bounds, bounds[first] + rows, side="right")) - 1
-        stop = min(max(stop, first + 1), n_phrases)
+    bounds = np.searchsorted(table.phrase, np.arange(len(table.names) + 1))  # each phrase's first row
+    for first, stop in _group_ranges(np.diff(bounds), SUMMARY_ROWS):
         low, high = int(bounds[first]), int(bounds[stop])
         yield first, stop, HitTable(
             table.names[first:stop],
@@ -1367,7 +1360,6 @@ def _phrase_blocks(table: HitTable) -> Iterator[tuple[int, int, HitTable]]:
             table.start[low:high],
             table.end[low:high],
         )
-        first = stop
 
 
 def _neighbours(phrase: np.ndarray, neighbour: np.ndarray, uses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
