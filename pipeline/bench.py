@@ -630,9 +630,9 @@ def _traced(label: str, chars: int, call: Callable[[], Any]) -> Any:
 
 def grams(corpora: Sequence[Path], cache: Path | None) -> None:
     """The phrase stage's n-gram counting (``count_grams``: the texts alone) and, with the NLP cache of
-    a run over the same corpora (``cache``), the steps of ``extract`` (``statistical_candidates``, the search:
-    ``occurrences`` and ``_hit_table``, and the ranking: ``_summarise``) inside
-    ``extract``: seconds and peak traced memory of each, in this process."""
+    a run over the same corpora (``cache``), ``extract`` and its steps (``statistical_candidates``; the
+    search, ``occurrences`` and ``_hit_table``; the ranking, ``_summarise``): seconds and peak traced
+    memory of each, in this process."""
     from pipeline import engine, ingest, lexicon, phrases
     from pipeline.config import Settings
 
