@@ -988,7 +988,7 @@ def _summarise(
     free = _free_counts(table)
     marks = _Marks.of(corpus)
     # Per phrase, a block of phrases at a time: the temporaries of a step are a block's hits, not all.
-    parts: dict[str, list[np.ndarray]] = {"segments_n": [], "change": [], "years_used": [], "reached": []}
+    parts: dict[str, list[np.ndarray]] = {"segments_n": [], "change": [], "shift": [], "years_used": [], "reached": []}
     evidence_parts: list[_Evidence] = []
     regions_of: list[tuple[str, ...]] = []
     for first, stop, block in _phrase_blocks(table):
@@ -1004,8 +1004,9 @@ def _summarise(
             tuple(names_of[low:high])
             for low, high in zip(region_bounds[:-1].tolist(), region_bounds[1:].tolist(), strict=True)
         )
-        moved, in_years, peak_share = _change(block, segments, segment_region)
+        moved, shifted, in_years, peak_share = _change(block, segments, segment_region)
         parts["change"].append(moved)
+        parts["shift"].append(shifted)
         parts["years_used"].append(in_years)
         # regions reached: all regions that ever use it and, where texts have years, those using it
         # in the same year at its peak (geometric mean) — a formula is taken up by many regions at once
@@ -1016,7 +1017,7 @@ def _summarise(
         evidence_parts.append(_Evidence.of(block, corpus, used, marks))
     del marks
     evidence = _Evidence.join(evidence_parts)
-    segments_n, change, years_used, reached = (np.concatenate(values) for values in parts.values())
+    segments_n, change, shift, years_used, reached = (np.concatenate(values) for values in parts.values())
     quoted = np.fromiter((kinds[key] in _QUOTED for key in forms_by_key), dtype=bool, count=n_phrases)
     roles = evidence.roles(segments_n / max(len(segments), 1), change, quoted, dated=_has_years(segments))
 
@@ -1033,7 +1034,7 @@ def _summarise(
         evidence.contexts.tolist(),
         roles,
         in_word_count.tolist(),
-        change.tolist(),
+        shift.tolist(),
         years_used.tolist(),
         reached.tolist(),
         regions_of,
@@ -1043,7 +1044,7 @@ def _summarise(
     units = {name for name, contexts in zip(table.names, evidence.contexts.tolist(), strict=True) if contexts >= FRAME_UNIT}
     frames = _frames(table.names, units, kept_names, tags, dict(zip(table.names, count.tolist(), strict=True)))
     terms = _terms(table.names)
-    for (key, forms), used, segments_used, free_used, contexts, role, inside_words, moved, in_years, reach, regions in columns:
+    for (key, forms), used, segments_used, free_used, contexts, role, inside_words, shifted, in_years, reach, regions in columns:
         name = forms[0]
         if role == "formula" and _TITLE.search(name):
             role = "title"
@@ -1059,7 +1060,7 @@ def _summarise(
             contexts=contexts,
             bits=cohesion[key] if kinds[key] in _FORM_FREE else None,
             length=len(key) if kinds[key] in _FORM_FREE else None,
-            change=moved,
+            shift=shifted,
             role=role,
         )
         items: tuple[str, ...] = ()
@@ -1194,15 +1195,23 @@ def _ranked_hits(table: HitTable, phrases: Sequence[Phrase]) -> HitTable:
 
 def _change(
     table: HitTable, segments: Sequence[Segment], segment_region: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Per phrase: how much the share of regions using it moves across years (0: flat or no years,
-    1: 0 → all), the share of the years in which it is used (1 where texts have no years), and the
-    share of the regions using it in its peak year (None where texts have no years)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Per phrase, from the share of regions using it each year (all zero or one where texts have
+    no years): how far that share ranges (peak minus lowest year: 0 when every year is alike), its
+    shift, the share of the years in which it is used, and the share in its peak year (None where
+    texts have no years).
+
+    The shift is the largest difference between the mean share of the years after some year and of
+    the years up to it: a phrase taken up from one year on (0, 0, 0, 0.8, 0.7, 0.9) shifts by about
+    0.8, while a one-year spike (a congress held, 胜利召开: 0.97, 0.13, 0, 0, 0.06, 0.97) or a
+    stretch of years (过去五年, said when a government's term ends) shifts little. A phrase
+    dropped from one year on shifts by ``FALL_WEIGHT`` of its fall."""
     regions_per_year = Counter(
         year for year, _ in {(s.year, s.region) for s in segments if s.region and s.year}
     )
     if len(regions_per_year) < 2:
-        return np.zeros(len(table.names)), np.ones(len(table.names)), None
+        flat = np.zeros(len(table.names))
+        return flat, flat, np.ones(len(table.names)), None
     years = sorted(regions_per_year)
     column = {year: index for index, year in enumerate(years)}
     segment_column = np.asarray(
@@ -1220,7 +1229,12 @@ def _change(
     shares = using / np.asarray([regions_per_year[year] for year in years], dtype=np.float64)
     years_used = np.maximum(np.count_nonzero(using, axis=1), 1) / len(years)
     peak = shares.max(axis=1)
-    return peak - shares.min(axis=1), years_used, peak
+    # mean share after each year minus mean share up to it, for every year but the last
+    before = np.cumsum(shares, axis=1)[:, :-1]
+    split = np.arange(1, len(years))
+    later_minus_earlier = (shares.sum(axis=1, keepdims=True) - before) / (len(years) - split) - before / split
+    shift = np.maximum(later_minus_earlier.max(axis=1), -FALL_WEIGHT * later_minus_earlier.min(axis=1))
+    return peak - shares.min(axis=1), np.maximum(shift, 0.0), years_used, peak
 
 
 ROLE_WEIGHT = {
@@ -1243,6 +1257,7 @@ UNIT_FLOOR = 0.5  # weight of a phrase said only inside one longer phrase
 CUT_SHORT_SHARE = 0.7  # uses followed by the same character, at least: the phrase is cut short
 PIECE_SHARE = 0.6  # uses next to one same word, at least: a piece of a longer name
 CONTEXTS_FULL = 8.0  # distinct neighbours (perplexity) on its tighter side at which a phrase is a unit
+FALL_WEIGHT = 0.5  # a phrase dropped from one year on shifts by half its fall: adoption is what studies trace
 
 
 @dataclass(frozen=True)
@@ -1430,7 +1445,7 @@ def _score(
     contexts: float,
     bits: float | None,
     length: int | None,
-    change: float,
+    shift: float,
     role: str,
 ) -> float:
     """Rank of a phrase: how formulaic it is, how widely and often it is used, how its use moves.
@@ -1446,13 +1461,14 @@ def _score(
       items length ``chars / 8`` (at least 0.5, at most 1): two common words that meet often (高速公路,
       加快推进) rank below a long fixed formula (供给侧结构性改革); quoted, numbered and listed forms
       are fixed by their form;
-    * ``(1 + change)²``: where documents have years, a phrase whose adoption moves (absent, then
-      everywhere) ranks above one used evenly throughout — the signal diffusion studies look for;
-    * the role: statistics labels × 0.2, boilerplate, frames and titles × 0.3, fragments × 0.2
+    * ``(1 + shift)³``: where documents have years, a phrase taken up by regions from one year on
+      (absent, then everywhere) ranks above one used evenly throughout, or in a single year — the
+      signal diffusion studies look for (``_change``);
+    * the role: statistics labels × 0.2, boilerplate, frames, titles and terms × 0.3, fragments × 0.2
       (``ROLE_WEIGHT``).
     """
     unit = max(free_share, min(max(contexts - 1.0, 0.0) / CONTEXTS_FULL, 1.0))
-    score = spread * math.log2(1 + count / years_used) * (UNIT_FLOOR + (1 - UNIT_FLOOR) * unit) * (1 + change) ** 2 * ROLE_WEIGHT[role]
+    score = spread * math.log2(1 + count / years_used) * (UNIT_FLOOR + (1 - UNIT_FLOOR) * unit) * (1 + shift) ** 3 * ROLE_WEIGHT[role]
     if bits is not None:
         score *= min(max(bits, 0.0), COHESION_FULL) / COHESION_FULL
     if length is not None:

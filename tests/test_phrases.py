@@ -479,6 +479,28 @@ def test_a_verb_said_before_a_minority_of_a_formulas_uses_is_a_frame_of_it(nlp) 
     assert _rank(result, "经济发展新常态") < _rank(result, "适应经济发展新常态")
 
 
+def test_a_phrase_taken_up_from_one_year_on_outranks_one_said_in_a_single_year(nlp) -> None:
+    # Both said twice by each of six regions: “新征程” in 2016 and 2017, “大会战” in 2015 alone (a spike,
+    # more uses per year of use). Taken up from one year on is the shift diffusion studies trace.
+    segments = [
+        Segment(f"{region}{year}", f"{region}{year}.txt", region, "", "", year, normalize(text))
+        for region in REGIONS
+        for year, text in (
+            (2014, "全年经济运行平稳。"),
+            (2015, "打好“大会战”，再打“大会战”。"),
+            (2016, "迈上“新征程”。"),
+            (2017, "奋进“新征程”。"),
+        )
+    ]
+    analysed = analyse(segments, nlp)
+    result = extract(segments, analysed.sentences, analysed.spans, Settings())
+    phrases = {phrase.phrase: phrase for phrase in result.phrases}
+    taken_up, spike = phrases["新征程"], phrases["大会战"]
+    assert taken_up.count == spike.count == 12 and taken_up.regions == spike.regions
+    assert _rank(result, "新征程") < _rank(result, "大会战")
+    assert taken_up.score > 2 * spike.score  # shifts 1 (none, then all) against 1/3
+
+
 def test_a_phrase_that_begins_several_listed_phrases_is_a_term_not_a_formula(nlp) -> None:
     texts = [
         f"{verb}机关事业单位{rest}，{other}{rest}。"
