@@ -1278,14 +1278,14 @@ class _Evidence:
 
     @classmethod
     def of(cls, table: HitTable, corpus: _Corpus, count: np.ndarray, marks: _Marks) -> _Evidence:
-        codes, dunhao = corpus.codes, marks.dunhao  # codes are the characters themselves, but 0 off words
+        codes, mark = corpus.codes, marks.kind  # codes are the characters themselves, but 0 off words
         start = corpus.starts[table.segment] + table.start
         end = corpus.starts[table.segment] + table.end  # the separator after each text bounds it
         uses = np.maximum(count, 1)
         n_phrases = len(count)
 
         def neighbour(at: np.ndarray) -> np.ndarray:  # a word character or 、, else -1 (free)
-            return np.where(codes[at] != 0, codes[at].astype(np.int64), np.where(dunhao[at], ord("、"), -1))
+            return np.where(codes[at] != 0, codes[at].astype(np.int64), np.where(mark[at] == _DUNHAO, ord("、"), -1))
 
         def digit(at: np.ndarray) -> np.ndarray:
             return (codes[at] >= ord("0")) & (codes[at] <= ord("9"))
@@ -1298,19 +1298,26 @@ class _Evidence:
         # (中央八项规定: 八项规定 is the formula), nor a verb that governs it (坚持稳中求进工作总基调).
         # A word that mostly follows is no such sign either: formulas often modify a head (八项规定精神).
         piece = _after_names(table.phrase, start, corpus, uses, candidates=left_top >= PIECE_SHARE / 2)
+        # Or mostly right after a quoted phrase, or right before one: the rest of a formulation the
+        # writers quote only in part (“四个全面”|战略布局, “三个代表”|重要思想, 统筹推进“五位一体”
+        # |总体布局和协调推进|“四个全面”战略布局).
+        beside_quote = (mark[start - 1] == _CLOSING_QUOTE) | (mark[end] == _OPENING_QUOTE)
+        piece |= np.bincount(table.phrase, weights=beside_quote, minlength=n_phrases) / uses >= PIECE_SHARE
         numbered = digit(start - 1)
         blocked = np.zeros(len(end), dtype=bool)  # a number after punctuation belongs to the next clause
         for step in range(4):
             at = np.minimum(end + step, len(codes) - 1)
             numbered |= ~blocked & digit(at)
-            blocked |= (codes[at] == 0) & ~marks.dot[at]
+            blocked |= (codes[at] == 0) & (mark[at] != _DOT)
         # Cut short: most uses go on with the same character (医药卫生体制|改革, 强农惠农富农|政策,
         # 五大发展|理念). A function character after it (的, 和) ends the phrase rather than continuing it.
         after = codes[end].astype(np.int64)
         follows = np.where((after != 0) & ~np.isin(after, _FUNCTION_CODES), after, -1)
         _, follows_top = _neighbours(table.phrase, follows, uses)
         has_list = np.fromiter(("、" in name for name in table.names), dtype=bool, count=n_phrases)
-        continues = [np.bincount(table.phrase, weights=dunhao[side], minlength=n_phrases) / uses for side in (start - 1, end)]
+        continues = [
+            np.bincount(table.phrase, weights=mark[side] == _DUNHAO, minlength=n_phrases) / uses for side in (start - 1, end)
+        ]
         return cls(
             contexts=np.minimum(left, right),
             piece=piece,
@@ -1336,21 +1343,24 @@ class _Evidence:
         return role.tolist()
 
 
+_DUNHAO, _DOT, _CLOSING_QUOTE, _OPENING_QUOTE = 1, 2, 3, 4  # the marks _Marks records
+
+
 @dataclass(frozen=True)
 class _Marks:
-    """Per character of the corpus: whether it is 、 or a full stop (off words, where ``codes`` is 0)."""
+    """Per character of the corpus, which mark it is, if any (off words, where ``codes`` is 0): 、, a full
+    stop, a closing or an opening quote, else 0. One byte a character: the marks live as long as the
+    ranking's evidence, at the phrase stage's peak of memory."""
 
-    dunhao: np.ndarray
-    dot: np.ndarray
+    kind: np.ndarray
 
     @classmethod
     def of(cls, corpus: _Corpus) -> _Marks:
-        def where(char: str) -> np.ndarray:
-            found = np.zeros(len(corpus.codes), dtype=bool)
-            found[np.fromiter((m.start() for m in re.finditer(re.escape(char), corpus.text)), dtype=np.int64)] = True
-            return found
-
-        return cls(where("、"), where("."))
+        kind = np.zeros(len(corpus.codes), dtype=np.uint8)
+        for mark, chars in ((_DUNHAO, "、"), (_DOT, "."), (_CLOSING_QUOTE, "”’」』》〉"), (_OPENING_QUOTE, "“‘「『《〈")):
+            at = (m.start() for m in re.finditer(f"[{re.escape(chars)}]", corpus.text))
+            kind[np.fromiter(at, dtype=np.int64)] = mark
+        return cls(kind)
 
 
 _FUNCTION_CODES = np.fromiter(map(ord, FUNCTION_CHARS), dtype=np.int64)

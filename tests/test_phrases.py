@@ -501,6 +501,19 @@ def test_a_phrase_taken_up_from_one_year_on_outranks_one_said_in_a_single_year(n
     assert taken_up.score > 2 * spike.score  # shifts 1 (none, then all) against 1/3
 
 
+def test_the_unquoted_rest_of_a_partly_quoted_formulation_is_a_fragment(nlp) -> None:
+    texts = [
+        f"{verb}统筹推进“五位一体”总体布局和协调推进“四个全面”战略布局，深化“放管服”改革。"
+        for verb in ("我们", "全省", "必须", "坚持", "继续", "始终")
+    ]
+    _, phrases, result = _run(nlp, texts)
+    rests = [name for name in ("战略布局", "总体布局和协调推进") if name in phrases]
+    assert rests  # said in every text, free of any longer listed phrase: listed, but not as formulas
+    assert all(phrases[name].role == "fragment" for name in rests), [(n, phrases[n].role) for n in rests]
+    assert phrases["四个全面"].role == phrases["放管服"].role == "formula"
+    assert all(_rank(result, "四个全面") < _rank(result, name) for name in rests)
+
+
 def test_a_phrase_that_begins_several_listed_phrases_is_a_term_not_a_formula(nlp) -> None:
     texts = [
         f"{verb}机关事业单位{rest}，{other}{rest}。"
