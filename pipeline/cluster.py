@@ -469,18 +469,41 @@ def _similarity(counts: csr_array, *, sublinear_tf: bool) -> np.ndarray:
     """Cosine similarity of TF-IDF vectors: square, symmetric, exactly 1.0 on the diagonal.
 
     ``counts`` is regions × features; the weights are those of scikit-learn's ``TfidfVectorizer``
-    with default settings (smooth idf, L2 norm).
+    with default settings (smooth idf, L2 norm), computed here: importing scikit-learn in the
+    clustering's process took longer (1.7 s) than all its similarities of the 183 reports.
     """
-    from sklearn.feature_extraction.text import TfidfTransformer
-    from sklearn.metrics.pairwise import cosine_similarity
-
-    if counts.shape[1] == 0:
-        return np.eye(counts.shape[0])
-    matrix = TfidfTransformer(sublinear_tf=sublinear_tf).fit_transform(counts)
-    sim = cosine_similarity(matrix)
+    n_rows, n_features = counts.shape
+    if n_features == 0:
+        return np.eye(n_rows)
+    matrix = counts.astype(np.float64)  # a copy: the counts are not changed
+    if sublinear_tf:
+        matrix.data = np.log(matrix.data) + 1.0
+    document_frequency = np.bincount(matrix.indices, minlength=n_features)
+    matrix.data *= (np.log((1.0 + n_rows) / (1.0 + document_frequency)) + 1.0)[matrix.indices]
+    row_of_entry = np.repeat(np.arange(n_rows), np.diff(matrix.indptr))
+    for _ in range(2):  # scikit-learn normalises the TF-IDF rows, and again for the cosine: same floats
+        norm = np.sqrt(np.bincount(row_of_entry, weights=matrix.data**2, minlength=n_rows))
+        matrix.data /= np.where(norm > 0, norm, 1.0)[row_of_entry]  # a region without features stays zero
+    sim = (matrix @ matrix.T).toarray()
     sim = np.clip((sim + sim.T) / 2.0, 0.0, 1.0)
     np.fill_diagonal(sim, 1.0)
     return sim
+
+
+def _silhouette(distance: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette of ``labels`` on a precomputed ``distance`` matrix, as scikit-learn's
+    ``silhouette_score(..., metric="precomputed")``: a member of a cluster of one scores 0."""
+    cluster = np.unique(labels, return_inverse=True)[1]
+    n, size = len(cluster), np.bincount(cluster)
+    to_cluster = distance @ np.eye(len(size))[cluster]  # sum of each sample's distances to each cluster
+    own = size[cluster]
+    inner = to_cluster[np.arange(n), cluster] / np.maximum(own - 1, 1)
+    mean_to = to_cluster / size
+    mean_to[np.arange(n), cluster] = np.inf
+    nearest = mean_to.min(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = (nearest - inner) / np.maximum(inner, nearest)
+    return float(np.mean(np.where(own > 1, np.nan_to_num(score), 0.0)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -675,8 +698,6 @@ def _cut(
     sim: np.ndarray, tree: np.ndarray, trees: Sequence[np.ndarray], options: _Options
 ) -> tuple[tuple[int, ...], float | None, tuple[tuple[int, float], ...], tuple[tuple[int, float], ...], str]:
     """Labels, silhouette of the cut, silhouettes and stabilities per k, and how k was chosen."""
-    from sklearn.metrics import silhouette_score
-
     n = len(sim)
     if n == 1:
         return (1,), None, (), (), "one region"
@@ -686,7 +707,7 @@ def _cut(
     for k in range(2, n):
         labels = _cut_at(tree, k)
         if 2 <= len(set(labels.tolist())) <= n - 1:
-            scores.append((k, float(silhouette_score(distance, labels, metric="precomputed"))))
+            scores.append((k, _silhouette(distance, labels)))
     ks = [k for k, _ in scores if k <= MAX_K]
     ari = _stability(tree, trees, ks) if trees else {}
     stability = tuple((k, float(np.mean(values))) for k, values in ari.items())

@@ -469,6 +469,32 @@ def test_adjusted_rand_equals_scikit_learn(first, second) -> None:
     assert adjusted_rand(first, second) == pytest.approx(adjusted_rand_score(first, second), abs=1e-12)
 
 
+@pytest.mark.parametrize("sublinear_tf", [True, False])
+def test_tfidf_cosine_and_silhouette_equal_scikit_learn(sublinear_tf: bool) -> None:
+    from scipy.sparse import csr_array
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.metrics import silhouette_score
+
+    from pipeline.cluster import _silhouette, _similarity
+
+    rng = np.random.default_rng(7)
+    for trial in range(30):
+        n, m = int(rng.integers(3, 12)), int(rng.integers(1, 30))
+        counts = rng.poisson(0.8, (n, m)) * (rng.random((n, m)) < 0.6)
+        counts[0] = 0 if trial % 5 == 0 else counts[0]  # a region with none of the features
+        expected = cosine_similarity(TfidfTransformer(sublinear_tf=sublinear_tf).fit_transform(csr_array(counts)))
+        expected = np.clip((expected + expected.T) / 2.0, 0.0, 1.0)
+        np.fill_diagonal(expected, 1.0)
+        np.testing.assert_allclose(_similarity(csr_array(counts), sublinear_tf=sublinear_tf), expected, atol=1e-12)
+        distance = np.clip(1.0 - expected, 0.0, None)
+        np.fill_diagonal(distance, 0.0)
+        labels = rng.integers(0, int(rng.integers(2, n)), n)
+        if 2 <= len(set(labels.tolist())) <= n - 1:  # clusters of one included
+            assert _silhouette(distance, labels) == pytest.approx(
+                silhouette_score(distance, labels, metric="precomputed"), abs=1e-12
+            )
+
+
 def test_report_and_regions_command_show_support_keyness_and_stability(tmp_path, capsys) -> None:
     from pipeline.cli import _print_clusters
     from pipeline.report import build_section
