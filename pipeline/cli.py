@@ -547,7 +547,8 @@ def _report(args: argparse.Namespace) -> int:
 
     if not (args.out / "manifest.json").is_file():
         raise kwic.missing_run(args.out, "manifest.json")
-    print(f"wrote {write_report(args.out)}", file=sys.stderr)
+    workers = max(1, len(os.sched_getaffinity(0)))  # the maps are drawn side by side
+    print(f"wrote {write_report(args.out, workers=workers)}", file=sys.stderr)
     return 0
 
 

@@ -314,7 +314,7 @@ def _run_stages(
         if timings.log is not None:
             timings.log.start("report")
         hits_of = functools.partial(outputs.table_hits_of, found.hit_table, segments)  # not hits.csv again
-        write_report(staging, ReportLimits(phrases=settings.report_phrases), hits_of)
+        write_report(staging, ReportLimits(phrases=settings.report_phrases), hits_of, settings.resolved_workers())
     outputs.swap_into_place(staging, out_dir)
     if timings.log is not None:
         timings.log.say("outputs in place")

@@ -293,6 +293,14 @@ def test_report_shows_the_cluster_map_and_first_year_maps(run_dir: Path) -> None
     assert section.count("data:image/png;base64,") == 2  # clusters, and 一带一路 (the phrase that spread)
     assert "地区聚类" in section and "一带一路：首次使用年份" in section
     assert build_report(run_dir) == html
+    assert build_report(run_dir, workers=2) == html  # maps drawn side by side: the same images, in order
+
+
+@needs_maps
+def test_maps_drawn_side_by_side_equal_those_drawn_in_turn(run_dir: Path) -> None:
+    in_turn = maps.report_maps(run_dir, ["一带一路", "两个确立"], workers=1)
+    assert len(in_turn) >= 2
+    assert maps.report_maps(run_dir, ["一带一路", "两个确立"], workers=2) == in_turn
 
 
 @needs_maps

@@ -76,10 +76,13 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def build_report(out_dir: Path, limits: ReportLimits | None = None, hits_of: HitsOf | None = None) -> str:
-    """The HTML of the report for the output folder ``out_dir`` (``hits_of``: see ``data.contexts``)."""
+def build_report(
+    out_dir: Path, limits: ReportLimits | None = None, hits_of: HitsOf | None = None, workers: int = 1
+) -> str:
+    """The HTML of the report for the output folder ``out_dir`` (``hits_of``: see ``data.contexts``;
+    ``workers``: processes that may draw its maps side by side)."""
     limits = limits or ReportLimits()
-    run = Run.load(Path(out_dir), limits, hits_of)
+    run = Run.load(Path(out_dir), limits, hits_of, workers)
     sections = []
     for section in SECTIONS:
         html = _render(run, section)
@@ -120,8 +123,10 @@ def _render(run: Run, section: Section) -> markupsafe.Markup | None:
     return markupsafe.Markup(template.render(run=run, limits=run.limits, **found))
 
 
-def write_report(out_dir: Path, limits: ReportLimits | None = None, hits_of: HitsOf | None = None) -> Path:
+def write_report(
+    out_dir: Path, limits: ReportLimits | None = None, hits_of: HitsOf | None = None, workers: int = 1
+) -> Path:
     """Write ``report.html`` into ``out_dir`` (atomically) and return its path."""
     path = Path(out_dir) / REPORT_NAME
-    atomic_write(path, build_report(out_dir, limits, hits_of))
+    atomic_write(path, build_report(out_dir, limits, hits_of, workers))
     return path

@@ -209,9 +209,10 @@ class Run:
     keyness: dict[str, list[tuple[str, int, float]]] = field(default_factory=dict)
     diffusion: Diffusion = field(default_factory=lambda: Diffusion([], [], {}, {}))
     contexts: dict[str, list[Line]] = field(default_factory=dict)
+    workers: int = 1  # processes that may draw the maps side by side
 
     @classmethod
-    def load(cls, out_dir: Path, limits: ReportLimits, hits_of: HitsOf | None = None) -> Run:
+    def load(cls, out_dir: Path, limits: ReportLimits, hits_of: HitsOf | None = None, workers: int = 1) -> Run:
         out_dir = Path(out_dir)
         segments = outputs.read_segments(out_dir)
         phrases = outputs.read_phrase_rows(out_dir)
@@ -231,6 +232,7 @@ class Run:
             province_of={
                 row["region"]: row.get("province", "") for row in segments if row["region"] and city
             },
+            workers=workers,
         )
         run.keyness = top_keyness(out_dir, limits.keyness_per_region) if limits.keyness_per_region else {}
         run.diffusion = diffusion(out_dir, ranks, max(limits.diffusion_rows, limits.diffusion_charts))

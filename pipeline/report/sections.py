@@ -293,7 +293,7 @@ def maps(run: Run) -> Context:
         return {"missing": missing, "figures": []}
     level = run.level if run.level in drawing.LEVELS else "province"
     phrases = [phrase for phrase, _ in run.diffusion.spreading[: run.limits.maps]]
-    drawn = drawing.report_maps(run.out_dir, phrases, level=level)
+    drawn = drawing.report_maps(run.out_dir, phrases, level=level, workers=run.workers)
     return {
         "missing": "",
         "figures": [
