@@ -25,6 +25,7 @@ from pipeline import (
     graph,
     ingest,
     io_utils,
+    lexicon,
     outputs,
     parallel,
     phrases,
@@ -154,6 +155,7 @@ def _run_stages(
     def while_segmenting() -> None:
         with timings.stage("phrases_grams"):  # the phrase stage's n-gram counting needs only the texts
             grams.append(phrases.count_grams(segments, settings))
+            lexicon.general_frequencies()  # loaded (0.4 s) while the workers segment, not after
         parallel.release_free_memory()  # its temporaries, while the workers still segment
 
     with timings.stage("nlp"):  # workers, engine and cache as settings say; the model loads only if needed
