@@ -1119,6 +1119,8 @@ def _frames(
             if word:
                 governed[name].append((word, inner))
             after = next((name[end:k] for k in range(min(end + 4, len(name)), end, -1) if name[end:k] in tags), "")
+            if name[end : end + 1] == "为" and len(name) - end > 2 and name[end + 1 :] in tags:
+                after = "为"  # 以…为…: X|为|主线, though the dictionary has 为主
             if tags.get(after) == "p":
                 governed[name].append((after, inner))
     inners_of: dict[str, set[str]] = defaultdict(set)

@@ -464,6 +464,22 @@ def test_a_verb_governing_many_phrases_frames_them_and_one_governing_one_does_no
     assert not frames & set(objects)
 
 
+def test_a_formula_followed_by_为_and_one_word_is_framed_though_the_dictionary_has_为主() -> None:
+    import ahocorasick
+
+    from pipeline.lexicon import parts_of_speech
+    from pipeline.phrases import _frames
+
+    names = ["供给侧结构性改革", "供给侧结构性改革为主线", "科学发展观", "科学发展观为指导", "国有企业", "国有企业为主"]
+    kept = ahocorasick.Automaton()
+    for name in names:
+        kept.add_word(name, name)
+    kept.make_automaton()
+    frames = _frames(names, set(names), kept, parts_of_speech(), dict.fromkeys(names, 10))
+    assert {"供给侧结构性改革为主线", "科学发展观为指导"} <= frames  # (以)…为主线, (以)…为指导
+    assert "国有企业为主" not in frames  # 为主 (mainly) is a verb, not 为 governing a word
+
+
 def test_a_verb_said_before_a_minority_of_a_formulas_uses_is_a_frame_of_it(nlp) -> None:
     texts = [
         "我们适应经济发展新常态，推动高质量发展。",
