@@ -846,14 +846,14 @@ def report_maps(
 
         cjk_pyplot()
         province_layer()
+    parts = [range(part, len(shown), workers) for part in range(workers)]  # map numbers each draws
+    drawn: dict[int, tuple[bytes, Drawn]] = {}
     with Stages(workers) as stages:
-        for part in range(workers):
-            stages.start(str(part), partial(_draw_small, shown[part::workers], dpi))
-        drawn = {name: images for name, (images, _) in stages.wait().items()}
-    images = [image for part in range(workers) for image in drawn[str(part)]]
-    order = [index for part in range(workers) for index in range(part, len(shown), workers)]
-    by_index = dict(zip(order, images, strict=True))
-    return [(data, *by_index[index]) for index, data in enumerate(shown)]
+        for part, numbers in enumerate(parts):
+            stages.start(str(part), partial(_draw_small, [shown[number] for number in numbers], dpi))
+        for part, (images, _) in stages.wait().items():
+            drawn.update(zip(parts[int(part)], images, strict=True))
+    return [(data, *drawn[number]) for number, data in enumerate(shown)]
 
 
 def _draw_small(maps: Sequence[MapData], dpi: int) -> list[tuple[bytes, Drawn]]:
