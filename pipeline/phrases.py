@@ -1253,6 +1253,7 @@ FRAME_INNERS = 20  # different phrases a verb or preposition governs, at least, 
 FRAME_SHARE = 0.5  # or: a verb said before at most this share of a phrase's uses frames it
 TERM_COMPOUNDS = 3  # listed phrases a phrase begins (the rest listed too), at least, to be a term
 LABEL_SHARE = 0.5  # uses next to a number, at least: a statistics label (居民消费价格涨幅 3%)
+LABEL_REACH = 6  # characters after a phrase a number may follow in (城乡居民人均可支配收入|分别增长|8%)
 BOILERPLATE_COVERAGE, BOILERPLATE_CHANGE = 0.8, 0.25  # in most documents, every year alike
 FRAGMENT_SHARE = 0.5  # a list (、 inside) that continues past its end this often is cut short
 UNIT_FLOOR = 0.5  # weight of a phrase said only inside one longer phrase
@@ -1275,7 +1276,7 @@ class _Evidence:
     contexts: np.ndarray
     piece: np.ndarray  # mostly said next to one word that does not govern it: a piece of a longer name
     cut_short: np.ndarray  # mostly followed by the same character: the start of a longer phrase
-    next_to_number: np.ndarray  # share of uses with a number right before or within 4 characters after
+    next_to_number: np.ndarray  # share of uses with a number right before or within LABEL_REACH characters after
     cut_list: np.ndarray  # a list (、 inside) whose uses mostly continue with 、 on one side
 
     @classmethod
@@ -1307,7 +1308,7 @@ class _Evidence:
         piece |= np.bincount(table.phrase, weights=beside_quote, minlength=n_phrases) / uses >= PIECE_SHARE
         numbered = digit(start - 1)
         blocked = np.zeros(len(end), dtype=bool)  # a number after punctuation belongs to the next clause
-        for step in range(4):
+        for step in range(LABEL_REACH):
             at = np.minimum(end + step, len(codes) - 1)
             numbered |= ~blocked & digit(at)
             blocked |= (codes[at] == 0) & (mark[at] != _DOT)

@@ -429,6 +429,17 @@ def test_a_statistics_label_ranks_below_a_formula_with_the_same_spread(nlp) -> N
     assert _rank(result, "精准扶贫") < _rank(result, "居民消费价格涨幅")
 
 
+def test_a_label_whose_number_comes_a_few_words_later_is_a_label(nlp) -> None:
+    texts = [
+        f"城乡居民人均可支配收入分别增长{8 + i % 3}%和{9 + i % 2}%。深入推进“放管服”改革。城乡居民人均可支配收入年均增长{7 + i % 2}%。"
+        for i in range(6)
+    ]
+    _, phrases, result = _run(nlp, texts)
+    label = phrases["城乡居民人均可支配收入"]  # 分别增长, 年均增长: 4 characters before the number
+    assert (label.role, phrases["放管服"].role) == ("label", "formula")
+    assert _rank(result, "放管服") < _rank(result, "城乡居民人均可支配收入")
+
+
 def test_a_meeting_named_by_its_ordinal_is_a_title_not_a_formula(nlp) -> None:
     texts = [
         f"深入贯彻党的十八大和十八届三中全会精神，{verb}“放管服”改革，推进“互联网+”行动。"
