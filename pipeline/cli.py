@@ -542,12 +542,12 @@ def _print_warnings(problems: Sequence[str]) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from pipeline import kwic
+    from pipeline import kwic, parallel
     from pipeline.report import write_report
 
     if not (args.out / "manifest.json").is_file():
         raise kwic.missing_run(args.out, "manifest.json")
-    workers = max(1, len(os.sched_getaffinity(0)))  # the maps are drawn side by side
+    workers = parallel.available_cores()  # the maps are drawn side by side
     print(f"wrote {write_report(args.out, workers=workers)}", file=sys.stderr)
     return 0
 

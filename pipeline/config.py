@@ -86,9 +86,9 @@ class Settings:
             raise _bad("Settings", "min_chars", "must not exceed max_chars")
 
     def resolved_workers(self) -> int:
-        import os
+        from pipeline.parallel import available_cores
 
-        return self.workers or max(1, len(os.sched_getaffinity(0)))
+        return self.workers or available_cores()
 
 
 _CHOICES = {

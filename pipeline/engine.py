@@ -390,7 +390,3 @@ def _whole(executor: Executor, text: str, chunk_chars: int) -> list[tuple[int, A
 @contextmanager
 def _nothing() -> Iterator[Any]:
     yield None
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)

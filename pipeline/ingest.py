@@ -48,7 +48,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline import regions
+from pipeline import parallel, regions
 from pipeline.errors import Errors
 from pipeline.records import Segment
 from pipeline.text import clean_field, normalize, simplify_if_traditional, to_simplified
@@ -890,7 +890,7 @@ def _cleaned_in_parallel(paths: list[Path]) -> dict[Path, tuple[bytes, str, str]
             if path.suffix.lower() in TEXT_SUFFIXES and path.is_file():
                 jobs.append(path)
                 size += path.stat().st_size
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = parallel.available_cores()
     if size < PARALLEL_CLEAN_BYTES or cores < 2 or len(jobs) < 2:
         return {}
     with multiprocessing.get_context("fork").Pool(min(cores, 4)) as pool:

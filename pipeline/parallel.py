@@ -30,6 +30,12 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_NAME = 15
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the system has one), at least 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, cores or 1)
+
+
 class Stages:
     """Stages running in forked processes, at most ``workers`` at once, while this process goes on.
 
